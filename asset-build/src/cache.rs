@@ -1,0 +1,69 @@
+//! A persistent, content-addressed cache of transform and compression results, shared by
+//! every profile (it lives beside the profiles in the target directory). A key is a sha256 of
+//! everything the result depends on: tool versions, settings and input bytes.
+
+use std::path::{Path, PathBuf};
+
+/// Bumped whenever a stage's output changes for the same input; part of every key.
+pub const TOOLS: &str = concat!(
+    "asset-build ",
+    env!("CARGO_PKG_VERSION"),
+    "; lightningcss 1.0.0-alpha.72; swc_core 83.0.0; brotli 8; flate2 zlib-rs; cache 1"
+);
+
+/// The cache directory, or none (every lookup misses).
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: Option<PathBuf>,
+}
+
+impl Cache {
+    pub fn new(dir: Option<&Path>) -> Cache {
+        Cache { dir: dir.map(Path::to_path_buf) }
+    }
+
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(&key[..2]).join(key))
+    }
+
+    /// The stored bytes for `key`, if any.
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.path(key)?).ok()
+    }
+
+    /// Stores `bytes` under `key`. A failure only costs the next run time, so it is ignored.
+    pub fn put(&self, key: &str, bytes: &[u8]) {
+        let Some(path) = self.path(key) else { return };
+        let Some(parent) = path.parent() else { return };
+        if std::fs::create_dir_all(parent).is_err() {
+            return;
+        }
+        // Write then rename, so a reader (another build) never sees half an entry.
+        let tmp = parent.join(format!(".{key}.{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, &path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
+/// A cache key over a stage name and its inputs.
+pub fn key(stage: &str, parts: &[&[u8]]) -> String {
+    crate::hash::sha256_parts([TOOLS.as_bytes(), stage.as_bytes()].into_iter().chain(parts.iter().copied()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_and_finds() {
+        let dir = std::env::temp_dir().join(format!("asset-cache-test-{}", std::process::id()));
+        let c = Cache::new(Some(&dir));
+        let k = key("t", &[b"x"]);
+        assert_eq!(c.get(&k), None);
+        c.put(&k, b"value");
+        assert_eq!(c.get(&k).as_deref(), Some(&b"value"[..]));
+        assert_ne!(k, key("t", &[b"y"]));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

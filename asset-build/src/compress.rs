@@ -1,0 +1,95 @@
+//! Precompression: gzip and brotli variants, kept only where smaller than the original.
+
+use std::io::Write as _;
+
+/// A compressed variant of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Encoding {
+    Br,
+    Gzip,
+}
+
+impl Encoding {
+    /// The `Content-Encoding` token.
+    pub fn token(self) -> &'static str {
+        match self {
+            Encoding::Br => "br",
+            Encoding::Gzip => "gzip",
+        }
+    }
+    /// The file suffix of the variant.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Encoding::Br => ".br",
+            Encoding::Gzip => ".gz",
+        }
+    }
+}
+
+/// gzip at `level` (0-9). Deterministic: no file name, no mtime in the header.
+pub fn gzip(bytes: &[u8], level: u32) -> Vec<u8> {
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::with_capacity(bytes.len() / 3), flate2::Compression::new(level.min(9)));
+    enc.write_all(bytes).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
+}
+
+/// brotli at `quality` (0-11), window sized to the input.
+pub fn brotli(bytes: &[u8], quality: u32) -> Vec<u8> {
+    let mut params = brotli::enc::BrotliEncoderParams::default();
+    params.quality = quality.min(11) as i32;
+    params.lgwin = window_bits(bytes.len());
+    params.size_hint = bytes.len();
+    let mut out = Vec::with_capacity(bytes.len() / 3);
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).expect("compressing into a Vec cannot fail");
+    out
+}
+
+/// The smallest brotli window (10..=24 bits) that holds the whole input.
+fn window_bits(len: usize) -> i32 {
+    let mut bits = 10;
+    while bits < 24 && (1usize << bits) - 16 < len {
+        bits += 1;
+    }
+    bits
+}
+
+/// The variant if it is smaller than the original.
+pub fn compress(encoding: Encoding, bytes: &[u8], level: u32) -> Option<Vec<u8>> {
+    let out = match encoding {
+        Encoding::Br => brotli(bytes, level),
+        Encoding::Gzip => gzip(bytes, level),
+    };
+    (out.len() < bytes.len()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read as _;
+
+    #[test]
+    fn variants_round_trip() {
+        let text = b"body{color:red}".repeat(100);
+        let gz = compress(Encoding::Gzip, &text, 9).unwrap();
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut back).unwrap();
+        assert_eq!(back, text);
+        let br = compress(Encoding::Br, &text, 11).unwrap();
+        let mut back = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut back).unwrap();
+        assert_eq!(back, text);
+    }
+
+    #[test]
+    fn variants_that_do_not_shrink_are_dropped() {
+        assert_eq!(compress(Encoding::Gzip, b"x", 9), None);
+        assert_eq!(compress(Encoding::Br, b"", 11), None);
+    }
+
+    #[test]
+    fn gzip_is_deterministic() {
+        assert_eq!(gzip(b"hello hello hello", 9), gzip(b"hello hello hello", 9));
+    }
+}

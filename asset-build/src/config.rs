@@ -1,0 +1,296 @@
+//! Settings of one pipeline run: given in code through [`Config`]'s builder methods, or read
+//! from `[package.metadata.assets]` in the package's `Cargo.toml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// What to do with a CSS `@import` of another asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CssImports {
+    /// The imported file is its own hashed asset; the `@import` points at it.
+    #[default]
+    Keep,
+    /// The imported file's rules replace the `@import`, with its `url()`s rebased.
+    Inline,
+}
+
+/// How a relative reference to a file that is not an asset is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Missing {
+    /// The build fails.
+    #[default]
+    Error,
+    /// The build warns and leaves the reference as written.
+    Warn,
+}
+
+/// Browser versions the CSS is written for, as `(name, major, minor)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Targets(pub Vec<(String, u32, u32)>);
+
+impl Default for Targets {
+    /// Browsers released since early 2023 (roughly Baseline "widely available").
+    fn default() -> Self {
+        Targets::parse(&["chrome 109", "edge 109", "firefox 115", "safari 15.6", "ios_saf 15.6", "samsung 21", "opera 95"])
+            .expect("default targets parse")
+    }
+}
+
+impl Targets {
+    /// Parses entries like `"chrome 109"` or `"safari 15.6"`.
+    ///
+    /// # Errors
+    /// An unknown browser or a malformed version.
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Targets> {
+        const KNOWN: &[&str] = &["android", "chrome", "edge", "firefox", "ie", "ios_saf", "opera", "safari", "samsung"];
+        let mut out = Vec::new();
+        for e in entries {
+            let e = e.as_ref();
+            let bad = || Error::Config(format!("browser target `{e}`: expected `<browser> <version>`, browser one of {}", KNOWN.join(", ")));
+            let (name, ver) = e.trim().split_once(char::is_whitespace).ok_or_else(bad)?;
+            let name = name.to_ascii_lowercase();
+            if !KNOWN.contains(&name.as_str()) {
+                return Err(bad());
+            }
+            let ver = ver.trim().trim_start_matches(">=").trim();
+            let (major, minor) = ver.split_once('.').unwrap_or((ver, "0"));
+            let major = major.parse().map_err(|_| bad())?;
+            let minor = minor.parse().map_err(|_| bad())?;
+            out.push((name, major, minor));
+        }
+        Ok(Targets(out))
+    }
+}
+
+/// Settings of the pipeline. Build one with [`Config::new`] and the builder methods, or read
+/// it from a package's `Cargo.toml` with [`Config::from_package`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) source: PathBuf,
+    pub(crate) out: PathBuf,
+    pub(crate) targets: Targets,
+    pub(crate) css_imports: CssImports,
+    pub(crate) missing: Missing,
+    pub(crate) minify: bool,
+    pub(crate) source_maps: bool,
+    pub(crate) gzip: Option<u32>,
+    pub(crate) brotli: Option<u32>,
+    pub(crate) embed: bool,
+    pub(crate) allow_empty: bool,
+    pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) jobs: usize,
+}
+
+impl Config {
+    /// Settings that read assets from `source` and write the output tree into `out`.
+    pub fn new(source: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Config {
+        Config {
+            source: source.into(),
+            out: out.into(),
+            targets: Targets::default(),
+            css_imports: CssImports::Keep,
+            missing: Missing::Error,
+            minify: true,
+            source_maps: false,
+            gzip: Some(9),
+            brotli: Some(11),
+            embed: true,
+            allow_empty: false,
+            cache_dir: None,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+
+    /// Browser targets for CSS, e.g. `["chrome 109", "safari 15.6"]`.
+    pub fn targets(mut self, targets: Targets) -> Self {
+        self.targets = targets;
+        self
+    }
+    /// Keep `@import`ed files as their own assets (the default) or inline them.
+    pub fn css_imports(mut self, mode: CssImports) -> Self {
+        self.css_imports = mode;
+        self
+    }
+    /// Fail (the default) or warn on references to files that are not assets.
+    pub fn missing(mut self, missing: Missing) -> Self {
+        self.missing = missing;
+        self
+    }
+    /// Minify CSS and JS (on by default). Off ships the files as written, on purpose.
+    pub fn minify(mut self, on: bool) -> Self {
+        self.minify = on;
+        self
+    }
+    /// Give minified CSS and JS their own source map (`<name>.map`, hashed too).
+    pub fn source_maps(mut self, on: bool) -> Self {
+        self.source_maps = on;
+        self
+    }
+    /// gzip level 1-9, or `None` for no `.gz` variants.
+    pub fn gzip(mut self, level: Option<u32>) -> Self {
+        self.gzip = level;
+        self
+    }
+    /// brotli quality 0-11, or `None` for no `.br` variants.
+    pub fn brotli(mut self, quality: Option<u32>) -> Self {
+        self.brotli = quality;
+        self
+    }
+    /// Embed the files in the binary (on by default); off for a CDN-only build.
+    pub fn embed(mut self, on: bool) -> Self {
+        self.embed = on;
+        self
+    }
+    /// Ship empty files instead of failing on them.
+    pub fn allow_empty(mut self, on: bool) -> Self {
+        self.allow_empty = on;
+        self
+    }
+    /// Where transformed and compressed results are kept between runs.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+    /// How many threads transform and compress (default: the number of cores).
+    pub fn jobs(mut self, n: usize) -> Self {
+        self.jobs = n.max(1);
+        self
+    }
+
+    /// The asset directory.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+    /// The output directory.
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+    /// Whether files are embedded in the binary.
+    pub fn embeds(&self) -> bool {
+        self.embed
+    }
+
+    /// Reads `[package.metadata.assets]` of the package whose `Cargo.toml` is in
+    /// `manifest_dir`; `dir` (default `assets`) is relative to it.
+    ///
+    /// # Errors
+    /// An unreadable `Cargo.toml`, or a setting with the wrong name or type.
+    pub fn from_package(manifest_dir: &Path, out: impl Into<PathBuf>) -> Result<Config> {
+        let path = manifest_dir.join("Cargo.toml");
+        let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+        let meta = Metadata::from_cargo_toml(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        meta.apply(Config::new(manifest_dir.join(&meta.dir), out))
+    }
+
+    /// A stable description of the settings that change what the transform stage produces.
+    pub(crate) fn transform_fingerprint(&self) -> String {
+        format!(
+            "targets={:?};imports={:?};minify={};maps={}",
+            self.targets.0, self.css_imports, self.minify, self.source_maps
+        )
+    }
+}
+
+/// `[package.metadata.assets]`, as written in `Cargo.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Metadata {
+    #[serde(default = "default_dir")]
+    pub dir: PathBuf,
+    pub targets: Option<Vec<String>>,
+    pub css_imports: Option<CssImports>,
+    pub missing_references: Option<Missing>,
+    pub minify: Option<bool>,
+    pub source_maps: Option<bool>,
+    /// `false` for none, or a level.
+    pub gzip: Option<Level>,
+    pub brotli: Option<Level>,
+    pub embed: Option<bool>,
+    pub allow_empty: Option<bool>,
+    /// Read by `cargo xtask publish`, not by the build.
+    pub publish: Option<toml::Table>,
+}
+
+/// A compression setting: `false`, or a level.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum Level {
+    On(bool),
+    Level(u32),
+}
+
+fn default_dir() -> PathBuf {
+    PathBuf::from("assets")
+}
+
+impl Metadata {
+    /// Parses the `[package.metadata.assets]` table of a `Cargo.toml` (all defaults if absent).
+    ///
+    /// # Errors
+    /// Malformed TOML or an unknown or mistyped setting.
+    pub fn from_cargo_toml(text: &str) -> std::result::Result<Metadata, String> {
+        let doc: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let table = doc
+            .get("package")
+            .and_then(|p| p.get("metadata"))
+            .and_then(|m| m.get("assets"))
+            .cloned()
+            .unwrap_or_else(|| toml::Value::Table(Default::default()));
+        table.try_into().map_err(|e: toml::de::Error| format!("[package.metadata.assets]: {}", e.message()))
+    }
+
+    fn apply(&self, mut c: Config) -> Result<Config> {
+        if let Some(t) = &self.targets {
+            c.targets = Targets::parse(t)?;
+        }
+        let level = |l: Option<Level>, default: Option<u32>, max: u32, what: &str| match l {
+            None | Some(Level::On(true)) => Ok(default),
+            Some(Level::On(false)) => Ok(None),
+            Some(Level::Level(n)) if n <= max => Ok(Some(n)),
+            Some(Level::Level(n)) => Err(Error::Config(format!("{what} level {n} is out of range 0..={max}"))),
+        };
+        c.gzip = level(self.gzip, c.gzip, 9, "gzip")?;
+        c.brotli = level(self.brotli, c.brotli, 11, "brotli")?;
+        c.css_imports = self.css_imports.unwrap_or(c.css_imports);
+        c.missing = self.missing_references.unwrap_or(c.missing);
+        c.minify = self.minify.unwrap_or(c.minify);
+        c.source_maps = self.source_maps.unwrap_or(c.source_maps);
+        c.embed = self.embed.unwrap_or(c.embed);
+        c.allow_empty = self.allow_empty.unwrap_or(c.allow_empty);
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_versions() {
+        let t = Targets::parse(&["chrome 109", "safari 15.6", "firefox >= 115"]).unwrap();
+        assert_eq!(t.0, vec![("chrome".into(), 109, 0), ("safari".into(), 15, 6), ("firefox".into(), 115, 0)]);
+        assert!(Targets::parse(&["netscape 4"]).unwrap_err().to_string().contains("netscape 4"));
+    }
+
+    #[test]
+    fn metadata_reads_settings() {
+        let m = Metadata::from_cargo_toml(
+            "[package]\nname='x'\n[package.metadata.assets]\ndir='static'\ngzip=false\nbrotli=5\ncss-imports='inline'\n",
+        )
+        .unwrap();
+        let c = m.apply(Config::new("static", "out")).unwrap();
+        assert_eq!((c.gzip, c.brotli, c.css_imports), (None, Some(5), CssImports::Inline));
+        assert_eq!(m.dir, PathBuf::from("static"));
+    }
+
+    #[test]
+    fn metadata_rejects_unknown_keys() {
+        let e = Metadata::from_cargo_toml("[package.metadata.assets]\nminfy=true\n").unwrap_err();
+        assert!(e.contains("minfy"), "{e}");
+    }
+}

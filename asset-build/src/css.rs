@@ -1,0 +1,188 @@
+//! Stage 2 for CSS: lightningcss parses, minifies for the browser targets and prints with
+//! dependency analysis, so every `url()` and `@import` comes back as a placeholder to fill
+//! in once its target's hashed name is known (transform, then hash).
+
+use std::sync::{Arc, RwLock};
+
+use lightningcss::dependencies::{Dependency, DependencyOptions};
+use lightningcss::error::{Error as CssError, ErrorLocation};
+use lightningcss::stylesheet::{MinifyOptions, ParserOptions, PrinterOptions, StyleSheet};
+use lightningcss::targets::{Browsers, Targets};
+
+use crate::config::Config;
+use crate::error::{Pos, Problem};
+use crate::transform::{Ref, RefKind, Transformed};
+
+/// Deeper nesting than this is refused before parsing: lightningcss recurses without a limit.
+const MAX_DEPTH: usize = 256;
+
+/// Minifies (or, with minification off, only checks and re-prints) one stylesheet.
+///
+/// # Errors
+/// The parse, minify or print error, at its position in the file.
+pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transformed, Problem> {
+    let text = crate::transform::utf8(display, bytes)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    check_depth(display, text)?;
+    let warnings = Arc::new(RwLock::new(Vec::new()));
+    let options = ParserOptions { filename: display.to_owned(), warnings: Some(warnings.clone()), ..ParserOptions::default() };
+    let mut sheet = StyleSheet::parse(text, options).map_err(|e| problem(display, &e))?;
+    let targets = targets(config);
+    if config.minify {
+        sheet
+            .minify(MinifyOptions { targets, ..MinifyOptions::default() })
+            .map_err(|e| problem(display, &e))?;
+    }
+    let printed = sheet
+        .to_css(PrinterOptions {
+            minify: config.minify,
+            targets,
+            analyze_dependencies: Some(DependencyOptions {
+                remove_imports: config.css_imports == crate::config::CssImports::Inline,
+            }),
+            ..PrinterOptions::default()
+        })
+        .map_err(|e| problem(display, &e))?;
+    let mut refs = Vec::new();
+    for dep in printed.dependencies.unwrap_or_default() {
+        let (kind, url, placeholder, loc, media, supports) = match dep {
+            Dependency::Url(u) => (RefKind::Url, u.url, u.placeholder, u.loc, None, None),
+            Dependency::Import(i) => (RefKind::Import, i.url, i.placeholder, i.loc, i.media, i.supports),
+        };
+        let placeholder = format!("\"{placeholder}\"");
+        if refs.iter().any(|r: &Ref| r.placeholder == placeholder) {
+            continue; // the same url again, e.g. in a prefixed fallback copy
+        }
+        let pos = Pos { line: loc.start.line.max(1), col: loc.start.column.max(1) };
+        refs.push(Ref { placeholder, spec: url, kind, pos, media, supports });
+    }
+    Ok(Transformed { code: printed.code, refs })
+}
+
+fn problem<T: std::fmt::Display>(display: &str, e: &CssError<T>) -> Problem {
+    let pos = e.loc.as_ref().map(|ErrorLocation { line, column, .. }| Pos { line: line + 1, col: (*column).max(1) });
+    let mut message = e.kind.to_string();
+    if message.contains("Ambiguous url") || message.contains("custom property") {
+        message.push_str(" (a relative url() in a custom property resolves differently per browser: use a path from the site root or move it into a real property)");
+    }
+    Problem::Syntax { path: display.to_owned(), pos, message: lowercase_first(&message) }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Refuses input nested deeper than [`MAX_DEPTH`] brackets, which would overflow the stack.
+fn check_depth(display: &str, text: &str) -> Result<(), Problem> {
+    let mut depth = 0usize;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'{' | b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(Problem::Syntax {
+                        path: display.to_owned(),
+                        pos: Some(crate::error::pos_of(text.as_bytes(), i)),
+                        message: format!("nesting deeper than {MAX_DEPTH} levels"),
+                    });
+                }
+            }
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn targets(config: &Config) -> Targets {
+    let mut b = Browsers::default();
+    for (name, major, minor) in &config.targets.0 {
+        let v = Some((major << 16) | (minor << 8));
+        let slot = match name.as_str() {
+            "android" => &mut b.android,
+            "chrome" => &mut b.chrome,
+            "edge" => &mut b.edge,
+            "firefox" => &mut b.firefox,
+            "ie" => &mut b.ie,
+            "ios_saf" => &mut b.ios_saf,
+            "opera" => &mut b.opera,
+            "safari" => &mut b.safari,
+            _ => &mut b.samsung,
+        };
+        *slot = match *slot {
+            Some(old) if old < v.unwrap_or(0) => Some(old),
+            _ => v,
+        };
+    }
+    Targets::from(b)
+}
+
+/// `s` as a double-quoted CSS string, escaped as cssparser would.
+pub fn quote(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\0' => o.push('\u{FFFD}'),
+            '\u{1}'..='\u{1f}' | '\u{7f}' => o.push_str(&format!("\\{:x} ", c as u32)),
+            _ => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected_code: &str, expected_refs: &[(&str, RefKind)]) {
+        let t = transform("t.css", input.as_bytes(), &Config::new("a", "b")).unwrap();
+        let mut code = t.code.clone();
+        for r in &t.refs {
+            code = code.replace(&r.placeholder, &format!("<{}>", r.spec));
+        }
+        assert_eq!(code, expected_code);
+        let refs: Vec<_> = t.refs.iter().map(|r| (r.spec.as_str(), r.kind)).collect();
+        assert_eq!(refs, expected_refs);
+    }
+
+    #[test]
+    fn minifies_and_reports_urls() {
+        check(
+            "a { color: #ff0000; background: url( 'img/a b.png?x#y' ) }\n",
+            "a{color:red;background:url(<img/a b.png?x#y>)}",
+            &[("img/a b.png?x#y", RefKind::Url)],
+        );
+    }
+
+    #[test]
+    fn keeps_imports_as_rules() {
+        check("@import url(\"b.css\") screen;\nb{c:d}", "@import <b.css> screen;b{c:d}", &[("b.css", RefKind::Import)]);
+    }
+
+    #[test]
+    fn errors_have_one_based_positions() {
+        let e = transform("t.css", b"a{}\n\n  }}@media (", &Config::new("a", "b")).unwrap_err();
+        let Problem::Syntax { pos: Some(pos), .. } = e else { panic!("{e:?}") };
+        assert_eq!(pos.line, 3);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_crash() {
+        let deep = "a{".repeat(300);
+        let e = transform("t.css", deep.as_bytes(), &Config::new("a", "b")).unwrap_err();
+        assert!(e.to_string().contains("nesting deeper"), "{e}");
+    }
+
+    #[test]
+    fn quote_escapes_like_cssparser() {
+        assert_eq!(quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\a \"");
+    }
+}

@@ -1,0 +1,81 @@
+//! Content hashes: sha256 for names and cache keys, sha384 for Subresource Integrity.
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256, Sha384};
+
+/// Hex digits of sha256 kept in a hashed file name (64 bits).
+pub const NAME_HASH_LEN: usize = 16;
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Full sha256 of `bytes`, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// sha256 over several parts, each length-prefixed so that no two lists collide.
+pub fn sha256_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    hex(&h.finalize())
+}
+
+/// `sha384-<base64>`, as the `integrity` attribute wants it.
+pub fn integrity(bytes: &[u8]) -> String {
+    format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes)))
+}
+
+/// `css/app.css` + hash -> `css/app.<hash>.css`; the hash goes before the last extension.
+pub fn hashed_path(logical: &str, hash: &str) -> String {
+    let short = &hash[..NAME_HASH_LEN.min(hash.len())];
+    let (dir, name) = match logical.rfind('/') {
+        Some(i) => (&logical[..=i], &logical[i + 1..]),
+        None => ("", logical),
+    };
+    match name.rfind('.') {
+        Some(i) if i > 0 => format!("{dir}{}.{short}{}", &name[..i], &name[i..]),
+        _ => format!("{dir}{name}.{short}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_matches_known_vector() {
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn integrity_matches_known_vector() {
+        // echo -n abc | openssl dgst -sha384 -binary | base64
+        assert_eq!(integrity(b"abc"), "sha384-ywB1P0WjXou1oD1pmsZQBycsMqsO3tFjGotgWkP/W+2AhgcroefMI1i67KE0yCWn");
+    }
+
+    #[test]
+    fn hashed_names_keep_stem_and_extension() {
+        let h = "0123456789abcdef0123";
+        assert_eq!(hashed_path("css/app.css", h), "css/app.0123456789abcdef.css");
+        assert_eq!(hashed_path("js/app.js.map", h), "js/app.js.0123456789abcdef.map");
+        assert_eq!(hashed_path("LICENSE", h), "LICENSE.0123456789abcdef");
+        assert_eq!(hashed_path("a.b/.x", h), "a.b/.x.0123456789abcdef");
+    }
+
+    #[test]
+    fn parts_are_length_prefixed() {
+        assert_ne!(sha256_parts([&b"ab"[..], b"c"]), sha256_parts([&b"a"[..], b"bc"]));
+    }
+}

@@ -1,0 +1,318 @@
+//! Stage 2 for JavaScript: swc parses (ES module or classic script), puts placeholders where
+//! relative module specifiers are, and minifies (compress + mangle) keeping `/*!` licence
+//! comments. Files named `*.min.js`, or every file when minification is off, keep their own
+//! bytes: only the specifier strings and the `sourceMappingURL` are replaced in the text.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use swc_core::common::comments::{Comment, CommentKind, Comments, SingleThreadedComments};
+use swc_core::common::sync::Lrc;
+use swc_core::common::{BytePos, FileName, GLOBALS, Globals, Mark, SourceFile, SourceMap, Span, Spanned};
+use swc_core::ecma::ast::{CallExpr, Callee, EsVersion, ExportAll, Expr, ExprOrSpread, ImportDecl, Lit, NamedExport, Program, Str};
+use swc_core::ecma::codegen::text_writer::{JsWriter, omit_trailing_semi};
+use swc_core::ecma::codegen::{Config as CodegenConfig, Emitter};
+use swc_core::ecma::minifier::optimize;
+use swc_core::ecma::minifier::option::terser::TerserCompressorOptions;
+use swc_core::ecma::minifier::option::{ExtraOptions, MangleOptions, MinifyOptions, TopLevelOptions};
+use swc_core::ecma::parser::error::Error as ParseError;
+use swc_core::ecma::parser::{EsSyntax, Syntax, parse_file_as_module, parse_file_as_program, parse_file_as_script};
+use swc_core::ecma::transforms::base::fixer::{fixer, paren_remover};
+use swc_core::ecma::transforms::base::resolver;
+use swc_core::ecma::visit::{VisitMut, VisitMutWith};
+
+use crate::config::Config;
+use crate::error::{Pos, Problem};
+use crate::refs::{Class, classify_js};
+use crate::transform::{Ref, RefKind, Transformed};
+
+/// Transforms one JavaScript file. `module`: `Some(true)` ES module, `Some(false)` classic
+/// script, `None` decided by the presence of `import`/`export`.
+///
+/// # Errors
+/// Every syntax error swc finds (the first is returned), or a minifier failure.
+pub fn transform(display: &str, bytes: &[u8], module: Option<bool>, config: &Config) -> Result<Transformed, Problem> {
+    let text = crate::transform::utf8(display, bytes)?;
+    let minify = config.minify && !display.rsplit('/').next().unwrap_or(display).contains(".min.");
+    match catch_unwind(AssertUnwindSafe(|| run(display, text, module, minify))) {
+        Ok(r) => r,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Problem::Syntax { path: display.to_owned(), pos: None, message: format!("the minifier failed: {msg}") })
+        }
+    }
+}
+
+fn run(display: &str, text: &str, module: Option<bool>, minify: bool) -> Result<Transformed, Problem> {
+    let cm: Lrc<SourceMap> = Lrc::new(SourceMap::default());
+    let fm = cm.new_source_file(Lrc::new(FileName::Custom(display.to_owned())), text.to_owned());
+    GLOBALS.set(&Globals::new(), || {
+        let comments = SingleThreadedComments::default();
+        let c: Option<&dyn Comments> = Some(&comments);
+        let mut program = parse(&cm, &fm, display, module, c)?;
+        let token = placeholder_token(text);
+        let mut collect = Specifiers { token: &token, found: Vec::new(), minify };
+        program.visit_mut_with(&mut collect);
+        let mut refs: Vec<Ref> = Vec::new();
+        for (i, (span, spec)) in collect.found.iter().enumerate() {
+            let pos = position(&cm, *span);
+            refs.push(Ref { placeholder: placeholder(&token, i), spec: spec.clone(), kind: RefKind::JsImport, pos, media: None, supports: None });
+        }
+        if !minify {
+            return Ok(replace_in_text(text, fm.start_pos, &collect.found, refs, &token));
+        }
+        let is_module = program.is_module();
+        let mut compress = TerserCompressorOptions::default().into_config(cm.clone());
+        compress.module = is_module;
+        compress.ecma = EsVersion::Es2020;
+        if is_module {
+            compress.top_level = Some(TopLevelOptions { functions: true });
+        }
+        let options = MinifyOptions {
+            compress: Some(compress),
+            mangle: Some(MangleOptions { top_level: Some(is_module), ..Default::default() }),
+            ..Default::default()
+        };
+        let unresolved_mark = Mark::new();
+        let top_level_mark = Mark::new();
+        program.mutate(paren_remover(c));
+        program.mutate(resolver(unresolved_mark, top_level_mark, false));
+        let mut program = optimize(
+            program,
+            cm.clone(),
+            c,
+            None,
+            &options,
+            &ExtraOptions { unresolved_mark, top_level_mark, mangle_name_cache: None },
+        );
+        program.mutate(fixer(c));
+        {
+            let keep = |_: &BytePos, v: &mut Vec<Comment>| -> bool {
+                v.retain(is_licence);
+                !v.is_empty()
+            };
+            let (mut leading, mut trailing) = comments.borrow_all_mut();
+            leading.retain(keep);
+            trailing.retain(keep);
+        }
+        let mut out = Vec::with_capacity(text.len() / 2);
+        {
+            let wr = JsWriter::new(cm.clone(), "\n", &mut out, None);
+            let mut emitter = Emitter {
+                cfg: CodegenConfig::default().with_minify(true).with_target(EsVersion::latest()),
+                cm: cm.clone(),
+                comments: c,
+                wr: omit_trailing_semi(wr),
+            };
+            emitter.emit_program(&program).map_err(|e| Problem::Syntax {
+                path: display.to_owned(),
+                pos: None,
+                message: format!("printing the minified code failed: {e}"),
+            })?;
+        }
+        let code = String::from_utf8(out).map_err(|_| Problem::Syntax {
+            path: display.to_owned(),
+            pos: None,
+            message: "the minifier printed invalid UTF-8".into(),
+        })?;
+        // Placeholders that the minifier dropped (dead dynamic imports) are not references.
+        refs.retain(|r| code.contains(&r.placeholder));
+        Ok(Transformed { code, refs })
+    })
+}
+
+fn parse(cm: &SourceMap, fm: &SourceFile, display: &str, module: Option<bool>, c: Option<&dyn Comments>) -> Result<Program, Problem> {
+    let syntax = Syntax::Es(EsSyntax { import_attributes: true, explicit_resource_management: true, ..Default::default() });
+    let target = EsVersion::latest();
+    let mut recovered: Vec<ParseError> = Vec::new();
+    let parsed = match module {
+        Some(true) => parse_file_as_module(fm, syntax, target, c, &mut recovered).map(Program::Module),
+        Some(false) => parse_file_as_script(fm, syntax, target, c, &mut recovered).map(Program::Script),
+        None => parse_file_as_program(fm, syntax, target, c, &mut recovered),
+    };
+    let mut errors: Vec<(Pos, String)> = recovered.iter().map(|e| (position(cm, e.span()), e.kind().msg().into_owned())).collect();
+    if let Err(e) = &parsed {
+        errors.push((position(cm, e.span()), e.kind().msg().into_owned()));
+    }
+    errors.sort();
+    // A recovered AST is never minified: it would ship something other than what was written.
+    match (errors.into_iter().next(), parsed) {
+        (None, Ok(program)) => Ok(program),
+        (Some((pos, message)), _) => Err(Problem::Syntax { path: display.to_owned(), pos: Some(pos), message: lower(&message) }),
+        (None, Err(_)) => unreachable!("a parse error is always recorded"),
+    }
+}
+
+fn lower(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+}
+
+fn position(cm: &SourceMap, span: Span) -> Pos {
+    match cm.try_lookup_char_pos(span.lo) {
+        Ok(loc) => Pos { line: loc.line as u32, col: loc.col.0 as u32 + 1 },
+        Err(_) => Pos::START,
+    }
+}
+
+fn is_licence(c: &Comment) -> bool {
+    (c.kind == CommentKind::Block && c.text.starts_with('!')) || c.text.contains("@license") || c.text.contains("@preserve")
+}
+
+/// A token that does not occur in the source, so placeholders cannot collide with its text.
+fn placeholder_token(text: &str) -> String {
+    let mut n = 0u32;
+    loop {
+        let token = format!("__asset_ref{n:x}_");
+        if !text.contains(&token) {
+            return token;
+        }
+        n += 1;
+    }
+}
+
+fn placeholder(token: &str, i: usize) -> String {
+    format!("{token}{i}__")
+}
+
+/// Finds relative module specifiers; when minifying, replaces them with placeholders.
+struct Specifiers<'a> {
+    token: &'a str,
+    found: Vec<(Span, String)>,
+    minify: bool,
+}
+
+impl Specifiers<'_> {
+    fn visit_str(&mut self, s: &mut Str) {
+        let Some(value) = s.value.as_str() else { return };
+        if !matches!(classify_js(value), Class::Relative { .. }) {
+            return;
+        }
+        let i = self.found.len();
+        self.found.push((s.span, value.to_owned()));
+        if self.minify {
+            *s = Str { span: s.span, value: placeholder(self.token, i).into(), raw: None };
+        }
+    }
+}
+
+impl VisitMut for Specifiers<'_> {
+    fn visit_mut_import_decl(&mut self, n: &mut ImportDecl) {
+        self.visit_str(&mut n.src);
+    }
+    fn visit_mut_export_all(&mut self, n: &mut ExportAll) {
+        self.visit_str(&mut n.src);
+    }
+    fn visit_mut_named_export(&mut self, n: &mut NamedExport) {
+        if let Some(src) = &mut n.src {
+            self.visit_str(src);
+        }
+    }
+    fn visit_mut_call_expr(&mut self, n: &mut CallExpr) {
+        n.visit_mut_children_with(self);
+        if !matches!(n.callee, Callee::Import(_)) {
+            return;
+        }
+        if let Some(ExprOrSpread { spread: None, expr }) = n.args.first_mut()
+            && let Expr::Lit(Lit::Str(s)) = &mut **expr
+        {
+            self.visit_str(s);
+        }
+    }
+}
+
+/// Without minification: the file's own text, with each specifier's characters (inside its
+/// quotes) and the trailing `sourceMappingURL` replaced by placeholders.
+fn replace_in_text(text: &str, start: BytePos, found: &[(Span, String)], mut refs: Vec<Ref>, token: &str) -> Transformed {
+    let mut edits: Vec<(usize, usize, String)> = found
+        .iter()
+        .enumerate()
+        .map(|(i, (span, _))| {
+            let lo = (span.lo.0 - start.0) as usize + 1;
+            let hi = (span.hi.0 - start.0) as usize - 1;
+            (lo, hi, placeholder(token, i))
+        })
+        .collect();
+    if let Some((lo, hi)) = source_mapping_url(text) {
+        let ph = placeholder(token, found.len());
+        refs.push(Ref {
+            placeholder: ph.clone(),
+            spec: text[lo..hi].to_owned(),
+            kind: RefKind::SourceMap,
+            pos: crate::error::pos_of(text.as_bytes(), lo),
+            media: None,
+            supports: None,
+        });
+        edits.push((lo, hi, ph));
+    }
+    edits.sort_by_key(|e| e.0);
+    let mut code = String::with_capacity(text.len());
+    let mut at = 0;
+    for (lo, hi, ph) in edits {
+        code.push_str(&text[at..lo]);
+        code.push_str(&ph);
+        at = hi;
+    }
+    code.push_str(&text[at..]);
+    Transformed { code, refs }
+}
+
+/// Byte range of the URL in a final `//# sourceMappingURL=...` line.
+pub fn source_mapping_url(text: &str) -> Option<(usize, usize)> {
+    let trimmed = text.trim_end();
+    let line_start = trimmed.rfind('\n').map_or(0, |i| i + 1);
+    let line = &trimmed[line_start..];
+    let rest = line.strip_prefix("//# sourceMappingURL=").or_else(|| line.strip_prefix("//@ sourceMappingURL="))?;
+    let lo = line_start + (line.len() - rest.len());
+    let url = rest.trim_end();
+    (!url.is_empty() && !url.contains(char::is_whitespace)).then_some((lo, lo + url.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minified(src: &str) -> Transformed {
+        transform("t.js", src.as_bytes(), None, &Config::new("a", "b")).unwrap()
+    }
+
+    #[test]
+    fn minifies_and_keeps_licence_comments() {
+        let t = minified("/*! keep me */\n// drop me\nfunction add(first, second) { return first + second; }\nconsole.log(add(1, 2));\n");
+        assert!(t.code.starts_with("/*! keep me */"), "{}", t.code);
+        assert!(!t.code.contains("drop me") && !t.code.contains("second"), "{}", t.code);
+    }
+
+    #[test]
+    fn module_specifiers_become_placeholders() {
+        let t = minified("import { a } from './util.mjs';\nimport 'lodash';\nexport * from \"../x.js\";\nconsole.log(a, import('./lazy.js'));\n");
+        let specs: Vec<_> = t.refs.iter().map(|r| (r.spec.as_str(), r.pos.line)).collect();
+        assert_eq!(specs, [("./util.mjs", 1), ("../x.js", 3), ("./lazy.js", 4)]);
+        for r in &t.refs {
+            assert!(t.code.contains(&r.placeholder), "{}", t.code);
+        }
+        assert!(t.code.contains("\"lodash\""), "{}", t.code);
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let e = transform("bad.js", b"let a = 1;\nfunction (", None, &Config::new("a", "b")).unwrap_err();
+        let Problem::Syntax { pos: Some(pos), path, .. } = &e else { panic!("{e:?}") };
+        assert_eq!((path.as_str(), pos.line), ("bad.js", 2), "{e}");
+    }
+
+    #[test]
+    fn unminified_files_keep_their_text() {
+        let src = "import {a} from './a.js';\nconsole.log(a);\n//# sourceMappingURL=lib.min.js.map\n";
+        let t = transform("lib.min.js", src.as_bytes(), None, &Config::new("a", "b")).unwrap();
+        let mut code = t.code.clone();
+        for r in &t.refs {
+            code = code.replace(&r.placeholder, &r.spec);
+        }
+        assert_eq!(code, src);
+        assert_eq!(t.refs[1].kind, RefKind::SourceMap);
+    }
+}

@@ -1,0 +1,421 @@
+//! The whole run: scan -> transform (cached, in parallel) -> resolve references -> hash in
+//! dependency order -> compress (cached, in parallel) -> manifest -> write the output tree.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::cache::{self, Cache};
+use crate::compress::{self, Encoding};
+use crate::config::{Config, CssImports, Missing};
+use crate::error::{Error, Problem, Result};
+use crate::graph;
+use crate::hash;
+use crate::manifest::{Entry, Manifest, Variant};
+use crate::refs::{self, Class};
+use crate::scan::{self, Kind, Source};
+use crate::transform::{self, RefKind, Transformed};
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Output {
+    pub manifest: Manifest,
+    /// Problems that did not fail the build (missing source maps, `missing = "warn"`).
+    pub warnings: Vec<Problem>,
+    pub stats: Stats,
+}
+
+/// Counts and timings of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub files: usize,
+    /// CSS/JS files transformed in this run, and those taken from the cache.
+    pub transformed: usize,
+    pub transform_cached: usize,
+    /// Variants compressed in this run, and those taken from the cache.
+    pub compressed: usize,
+    pub compress_cached: usize,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Wall time of each stage.
+    pub stages: Vec<(&'static str, Duration)>,
+}
+
+/// Where a reference goes.
+#[derive(Debug, Clone)]
+enum Target {
+    /// Left as written.
+    Keep,
+    /// Another asset, plus the `?query#fragment` kept after it.
+    Asset(usize, String),
+}
+
+/// A file's shipped bytes and name.
+#[derive(Debug, Clone)]
+struct Final {
+    hashed: String,
+    bytes: Vec<u8>,
+    sha256: String,
+}
+
+/// Runs the pipeline over `config.source`, writing into `config.out`.
+///
+/// # Errors
+/// [`Error::Assets`] with every broken asset found; I/O errors on the trees.
+pub fn run(config: &Config) -> Result<Output> {
+    let mut stats = Stats::default();
+    let cache = Cache::new(config.cache_dir.as_deref());
+    let mut clock = Instant::now();
+    let mut lap = |stats: &mut Stats, name: &'static str| {
+        stats.stages.push((name, clock.elapsed()));
+        clock = Instant::now();
+    };
+
+    let (sources, mut problems) = scan::scan(&config.source, config.allow_empty)?;
+    stats.files = sources.len();
+    stats.bytes_in = sources.iter().map(|s| s.bytes.len() as u64).sum();
+    lap(&mut stats, "scan");
+
+    // Transform, largest first so that no big file starts last.
+    let fingerprint = config.transform_fingerprint();
+    let hits = AtomicUsize::new(0);
+    let transformed: Vec<Option<std::result::Result<Transformed, Problem>>> = parallel(&sources, config.jobs, |s| {
+        let kind_tag = format!("{:?}", s.kind);
+        let key = cache::key("transform", &[kind_tag.as_bytes(), s.logical.as_bytes(), fingerprint.as_bytes(), &s.bytes]);
+        if let Some(t) = cache.get(&key).and_then(|b| serde_json::from_slice::<Transformed>(&b).ok()) {
+            hits.fetch_add(1, Ordering::Relaxed);
+            return Some(Ok(t));
+        }
+        let result = guarded(&s.display, || transform::transform(&Source { display: s.logical.clone(), ..s.clone() }, config))?;
+        let result = result.map_err(|p| relocate(p, &s.display));
+        if let Ok(t) = &result {
+            cache.put(&key, &serde_json::to_vec(t).expect("transform result serializes"));
+        }
+        Some(result)
+    });
+    stats.transform_cached = hits.load(Ordering::Relaxed);
+    stats.transformed = transformed.iter().flatten().count() - stats.transform_cached;
+    lap(&mut stats, "transform");
+
+    // Resolve every reference.
+    let index: HashMap<&str, usize> = sources.iter().enumerate().map(|(i, s)| (s.logical.as_str(), i)).collect();
+    let mut warnings = Vec::new();
+    let mut broken = vec![false; sources.len()];
+    let mut nodes: Vec<Option<(Transformed, Vec<Target>)>> = Vec::with_capacity(sources.len());
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); sources.len()];
+    for (i, (src, t)) in sources.iter().zip(transformed).enumerate() {
+        let t = match t {
+            None => {
+                nodes.push(None);
+                continue;
+            }
+            Some(Err(p)) => {
+                problems.push(p);
+                broken[i] = true;
+                nodes.push(None);
+                continue;
+            }
+            Some(Ok(t)) => t,
+        };
+        let mut targets = Vec::with_capacity(t.refs.len());
+        for r in &t.refs {
+            let class = if r.kind == RefKind::JsImport { refs::classify_js(&r.spec) } else { refs::classify(&r.spec) };
+            let Class::Relative { path, suffix } = class else {
+                targets.push(Target::Keep);
+                continue;
+            };
+            let Some(target) = refs::resolve(&src.logical, &path) else {
+                problems.push(Problem::Escapes { path: src.display.clone(), pos: r.pos, kind: r.kind.describe(), reference: r.spec.clone() });
+                broken[i] = true;
+                targets.push(Target::Keep);
+                continue;
+            };
+            match index.get(target.as_str()) {
+                Some(&j) => {
+                    edges[i].push(j);
+                    targets.push(Target::Asset(j, suffix.to_owned()));
+                }
+                None => {
+                    let p = Problem::MissingTarget {
+                        path: src.display.clone(),
+                        pos: r.pos,
+                        kind: r.kind.describe(),
+                        reference: r.spec.clone(),
+                        target: scan::display_path(&config.source, &target),
+                    };
+                    if r.kind == RefKind::SourceMap || config.missing == Missing::Warn {
+                        warnings.push(p);
+                    } else {
+                        problems.push(p);
+                        broken[i] = true;
+                    }
+                    targets.push(Target::Keep);
+                }
+            }
+        }
+        edges[i].sort_unstable();
+        edges[i].dedup();
+        nodes.push(Some((t, targets)));
+    }
+
+    // Hash in dependency order.
+    let mut finals: Vec<Option<Final>> = vec![None; sources.len()];
+    let mut ctx = Finisher { sources: &sources, nodes: &nodes, config };
+    for comp in graph::components(&edges) {
+        if comp.iter().any(|&i| broken[i] || edges[i].iter().any(|&j| broken[j])) {
+            comp.iter().for_each(|&i| broken[i] = true);
+            continue;
+        }
+        let cyclic = comp.len() > 1 || edges[comp[0]].contains(&comp[0]);
+        if !cyclic {
+            let i = comp[0];
+            let bytes = match &nodes[i] {
+                Some(_) => ctx.text(i, &sources[i].logical, &finals, &mut Vec::new()).into_bytes(),
+                None => sources[i].bytes.clone(),
+            };
+            finals[i] = Some(Final::new(&sources[i].logical, bytes, None));
+            continue;
+        }
+        if comp.iter().any(|&i| !matches!(sources[i].kind, Kind::Js(_))) {
+            let cycle = graph::cycle_in(&comp, &edges).into_iter().map(|i| sources[i].display.clone()).collect();
+            problems.push(Problem::Cycle { cycle });
+            comp.iter().for_each(|&i| broken[i] = true);
+            continue;
+        }
+        // ES modules may import each other in a cycle: one hash names the whole cycle.
+        ctx.finish_cycle(&comp, &mut finals);
+    }
+    lap(&mut stats, "hash");
+    drop(ctx);
+
+    if !problems.is_empty() {
+        problems.sort_by(|a, b| a.path().cmp(b.path()).then_with(|| a.to_string().cmp(&b.to_string())));
+        problems.dedup();
+        return Err(Error::Assets(problems));
+    }
+
+    // Compress.
+    let finals: Vec<Final> = finals.into_iter().map(|f| f.expect("every unbroken file is finished")).collect();
+    let mut jobs: Vec<(usize, Encoding, u32)> = Vec::new();
+    for (i, f) in finals.iter().enumerate() {
+        if !scan::content_type(&sources[i].logical).1 {
+            continue;
+        }
+        if let Some(q) = config.brotli {
+            jobs.push((i, Encoding::Br, q));
+        }
+        if let Some(l) = config.gzip {
+            jobs.push((i, Encoding::Gzip, l));
+        }
+        let _ = f;
+    }
+    jobs.sort_by_key(|&(i, e, _)| (std::cmp::Reverse(finals[i].bytes.len()), e));
+    let hits = AtomicUsize::new(0);
+    let variants = parallel(&jobs, config.jobs, |&(i, enc, level)| {
+        let f = &finals[i];
+        let key = cache::key(enc.token(), &[level.to_string().as_bytes(), f.sha256.as_bytes()]);
+        match cache.get(&key) {
+            Some(v) => {
+                hits.fetch_add(1, Ordering::Relaxed);
+                (!v.is_empty()).then_some(v)
+            }
+            None => {
+                let v = compress::compress(enc, &f.bytes, level);
+                // An empty entry records "not smaller", so that is not tried again either.
+                cache.put(&key, v.as_deref().unwrap_or_default());
+                v
+            }
+        }
+    });
+    stats.compress_cached = hits.load(Ordering::Relaxed);
+    stats.compressed = jobs.len() - stats.compress_cached;
+    lap(&mut stats, "compress");
+
+    // Manifest and output tree.
+    let mut by_file: Vec<BTreeMap<String, (String, Vec<u8>)>> = vec![BTreeMap::new(); finals.len()];
+    for (&(i, enc, _), v) in jobs.iter().zip(variants) {
+        if let Some(v) = v {
+            by_file[i].insert(enc.token().to_owned(), (format!("{}{}", finals[i].hashed, enc.suffix()), v));
+        }
+    }
+    let mut assets = BTreeMap::new();
+    let mut files: Vec<(&str, &[u8])> = Vec::new();
+    for (i, f) in finals.iter().enumerate() {
+        let encodings = by_file[i]
+            .iter()
+            .map(|(tok, (path, bytes))| (tok.clone(), Variant { path: path.clone(), size: bytes.len() as u64 }))
+            .collect();
+        assets.insert(
+            sources[i].logical.clone(),
+            Entry {
+                path: f.hashed.clone(),
+                size: f.bytes.len() as u64,
+                content_type: scan::content_type(&sources[i].logical).0.to_owned(),
+                integrity: hash::integrity(&f.bytes),
+                sha256: f.sha256.clone(),
+                encodings,
+            },
+        );
+        files.push((&f.hashed, &f.bytes));
+        for (path, bytes) in by_file[i].values() {
+            files.push((path, bytes));
+        }
+    }
+    let manifest = Manifest::new(assets);
+    stats.bytes_out = finals.iter().map(|f| f.bytes.len() as u64).sum();
+    crate::write::tree(&config.out, &files, &manifest.to_json())?;
+    lap(&mut stats, "write");
+    Ok(Output { manifest, warnings, stats })
+}
+
+impl Final {
+    /// Names `bytes` by their own hash, or by `group` (the hash of a cycle).
+    fn new(logical: &str, bytes: Vec<u8>, group: Option<&str>) -> Final {
+        let sha256 = hash::sha256_hex(&bytes);
+        let hashed = hash::hashed_path(logical, group.unwrap_or(&sha256));
+        Final { hashed, bytes, sha256 }
+    }
+}
+
+/// Fills transformed code with the names of finished files.
+struct Finisher<'a> {
+    sources: &'a [Source],
+    nodes: &'a [Option<(Transformed, Vec<Target>)>],
+    config: &'a Config,
+}
+
+impl Finisher<'_> {
+    /// The shipped text of file `i` as if it stood at logical path `at` (its own path, or that
+    /// of the stylesheet it is inlined into). `at_imports` collects `@import`s kept as written,
+    /// which must stay at the top of the final file.
+    fn text(&self, i: usize, at: &str, finals: &[Option<Final>], imports: &mut Vec<String>) -> String {
+        let own_file = imports.is_empty() && at == self.sources[i].logical;
+        let (t, targets) = self.nodes[i].as_ref().expect("only transformed files have text");
+        let inline = self.config.css_imports == CssImports::Inline && self.sources[i].kind == Kind::Css;
+        let mut code = t.code.clone();
+        let mut inlined = String::new();
+        for (r, target) in t.refs.iter().zip(targets) {
+            let css = matches!(r.kind, RefKind::Url | RefKind::Import);
+            if inline && r.kind == RefKind::Import {
+                // The rule was removed from the code; put back its content, or the rule.
+                match target {
+                    Target::Asset(j, _) if self.sources[*j].kind == Kind::Css => {
+                        let body = self.text(*j, at, finals, imports);
+                        inlined.push_str(&wrap(&body, r.media.as_deref(), r.supports.as_deref()));
+                    }
+                    _ => {
+                        let url = match target {
+                            Target::Asset(j, suffix) => self.url(at, *j, suffix, finals),
+                            Target::Keep => r.spec.clone(),
+                        };
+                        let mut rule = format!("@import {}", crate::css::quote(&url));
+                        if let Some(s) = &r.supports {
+                            rule.push_str(&format!(" supports({s})"));
+                        }
+                        if let Some(m) = &r.media {
+                            rule.push(' ');
+                            rule.push_str(m);
+                        }
+                        rule.push(';');
+                        imports.push(rule);
+                    }
+                }
+                continue;
+            }
+            let url = match target {
+                Target::Keep => r.spec.clone(),
+                Target::Asset(j, suffix) => self.url(at, *j, suffix, finals),
+            };
+            let replacement = if css { crate::css::quote(&url) } else { url };
+            code = code.replace(&r.placeholder, &replacement);
+        }
+        if !inline {
+            return code;
+        }
+        let body = inlined + &code;
+        if own_file { imports.concat() + &body } else { body }
+    }
+
+    fn url(&self, at: &str, j: usize, suffix: &str, finals: &[Option<Final>]) -> String {
+        let hashed = &finals[j].as_ref().expect("dependencies are finished first").hashed;
+        refs::relative_url(at, hashed) + suffix
+    }
+
+    /// Names every module of a cycle with one hash over all their texts, then fills in the
+    /// references between them.
+    fn finish_cycle(&mut self, comp: &[usize], finals: &mut [Option<Final>]) {
+        // First pass: references inside the cycle stand as their logical paths.
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        for &i in comp {
+            for &j in comp {
+                finals[j] = Some(Final { hashed: self.sources[j].logical.clone(), bytes: Vec::new(), sha256: String::new() });
+            }
+            parts.push(self.sources[i].logical.as_bytes().to_vec());
+            parts.push(self.text(i, &self.sources[i].logical, finals, &mut Vec::new()).into_bytes());
+        }
+        let group = hash::sha256_parts(parts.iter().map(Vec::as_slice));
+        for &j in comp {
+            let hashed = hash::hashed_path(&self.sources[j].logical, &group);
+            finals[j] = Some(Final { hashed, bytes: Vec::new(), sha256: String::new() });
+        }
+        for &i in comp {
+            let text = self.text(i, &self.sources[i].logical, finals, &mut Vec::new());
+            let f = Final::new(&self.sources[i].logical, text.into_bytes(), Some(&group));
+            finals[i] = Some(f);
+        }
+    }
+}
+
+fn wrap(body: &str, media: Option<&str>, supports: Option<&str>) -> String {
+    let mut out = body.to_owned();
+    if let Some(m) = media.filter(|m| !m.trim().is_empty() && m.trim() != "all") {
+        out = format!("@media {m}{{{out}}}");
+    }
+    if let Some(s) = supports {
+        out = format!("@supports {s}{{{out}}}");
+    }
+    out
+}
+
+/// The problem, about the file as the user names it.
+fn relocate(p: Problem, display: &str) -> Problem {
+    match p {
+        Problem::Syntax { pos, message, .. } => Problem::Syntax { path: display.to_owned(), pos, message },
+        Problem::BadFile { pos, message, .. } => Problem::BadFile { path: display.to_owned(), pos, message },
+        other => other,
+    }
+}
+
+/// Runs `f`, turning a panic into a problem with the file instead of a crash.
+fn guarded<T>(display: &str, f: impl FnOnce() -> Option<std::result::Result<T, Problem>>) -> Option<std::result::Result<T, Problem>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => Some(Err(Problem::Syntax {
+            path: display.to_owned(),
+            pos: None,
+            message: "internal error while transforming this file (please report it with the file)".into(),
+        })),
+    }
+}
+
+/// `f` over `items` on `jobs` threads (with stacks deep enough for deeply nested input),
+/// results in input order.
+pub(crate) fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            let r = f(item);
+            *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(s, work).expect("spawning a worker thread");
+        }
+    });
+    results.into_iter().map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every item is done")).collect()
+}

@@ -1,0 +1,183 @@
+//! Stage 1: find the assets under the source directory, in a stable order, and read them.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Pos, Problem, Result};
+
+/// What the pipeline does with a file, decided by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Css,
+    /// JavaScript: `Some(true)` an ES module (`.mjs`), `Some(false)` a classic script
+    /// (`.cjs`), `None` decided by whether it has `import`/`export` (`.js`).
+    Js(Option<bool>),
+    /// A source map (`.map`): shipped as written.
+    SourceMap,
+    /// Anything else: shipped as written.
+    Other,
+}
+
+/// One file found under the source directory.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Path relative to the source directory, `/`-separated.
+    pub logical: String,
+    /// Path for messages: the source directory as configured, joined with `logical`.
+    pub display: String,
+    pub kind: Kind,
+    pub bytes: Vec<u8>,
+}
+
+/// Finds every file under `root` (sorted, dot-files skipped). Problems with single files
+/// (non-UTF-8 names, links leaving the root, empty files) are collected, not fatal.
+///
+/// # Errors
+/// The root itself cannot be read.
+pub fn scan(root: &Path, allow_empty: bool) -> Result<(Vec<Source>, Vec<Problem>)> {
+    let canon_root = root.canonicalize().map_err(Error::io(root))?;
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    walk(root, &canon_root, "", &mut files, &mut problems)?;
+    let mut out = Vec::with_capacity(files.len());
+    for (logical, path) in files {
+        let display = display_path(root, &logical);
+        let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
+        if bytes.is_empty() && !allow_empty {
+            problems.push(Problem::BadFile {
+                path: display,
+                pos: Some(Pos::START),
+                message: "empty file (set allow-empty to ship empty files)".into(),
+            });
+            continue;
+        }
+        let kind = kind_of(&logical);
+        out.push(Source { logical, display, kind, bytes });
+    }
+    Ok((out, problems))
+}
+
+pub(crate) fn display_path(root: &Path, logical: &str) -> String {
+    root.join(logical).display().to_string()
+}
+
+fn walk(dir: &Path, canon_root: &Path, prefix: &str, files: &mut Vec<(String, PathBuf)>, problems: &mut Vec<Problem>) -> Result<()> {
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(Error::io(dir))?
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(Error::io(dir))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            problems.push(Problem::BadFile {
+                path: path.display().to_string(),
+                pos: None,
+                message: "file name is not valid UTF-8".into(),
+            });
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let logical = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let file_type = entry.file_type().map_err(Error::io(&path))?;
+        let (is_dir, is_file) = if file_type.is_symlink() {
+            match path.canonicalize() {
+                Ok(target) if target.starts_with(canon_root) => (target.is_dir(), target.is_file()),
+                Ok(target) => {
+                    problems.push(Problem::BadFile {
+                        path: path.display().to_string(),
+                        pos: None,
+                        message: format!("symbolic link to {} leaves the asset directory", target.display()),
+                    });
+                    continue;
+                }
+                Err(e) => {
+                    problems.push(Problem::BadFile {
+                        path: path.display().to_string(),
+                        pos: None,
+                        message: format!("broken symbolic link: {e}"),
+                    });
+                    continue;
+                }
+            }
+        } else {
+            (file_type.is_dir(), file_type.is_file())
+        };
+        if is_dir {
+            walk(&path, canon_root, &logical, files, problems)?;
+        } else if is_file {
+            files.push((logical, path));
+        }
+    }
+    Ok(())
+}
+
+/// The pipeline kind of a logical path.
+pub fn kind_of(logical: &str) -> Kind {
+    match extension(logical).to_ascii_lowercase().as_str() {
+        "css" => Kind::Css,
+        "mjs" => Kind::Js(Some(true)),
+        "cjs" => Kind::Js(Some(false)),
+        "js" => Kind::Js(None),
+        "map" => Kind::SourceMap,
+        _ => Kind::Other,
+    }
+}
+
+/// The extension of the file name (after its last dot), or "".
+pub fn extension(logical: &str) -> &str {
+    let name = logical.rsplit('/').next().unwrap_or(logical);
+    match name.rfind('.') {
+        Some(0) | None => "",
+        Some(i) => &name[i + 1..],
+    }
+}
+
+/// Content type for a logical path, and whether compressing it is worth trying.
+pub fn content_type(logical: &str) -> (&'static str, bool) {
+    match extension(logical).to_ascii_lowercase().as_str() {
+        "css" => ("text/css; charset=utf-8", true),
+        "js" | "mjs" | "cjs" => ("text/javascript; charset=utf-8", true),
+        "map" | "json" => ("application/json", true),
+        "webmanifest" => ("application/manifest+json", true),
+        "html" | "htm" => ("text/html; charset=utf-8", true),
+        "txt" => ("text/plain; charset=utf-8", true),
+        "xml" => ("application/xml", true),
+        "svg" => ("image/svg+xml", true),
+        "wasm" => ("application/wasm", true),
+        "ico" => ("image/x-icon", true),
+        "ttf" => ("font/ttf", true),
+        "otf" => ("font/otf", true),
+        "eot" => ("application/vnd.ms-fontobject", true),
+        "woff" => ("font/woff", false),
+        "woff2" => ("font/woff2", false),
+        "png" => ("image/png", false),
+        "jpg" | "jpeg" => ("image/jpeg", false),
+        "gif" => ("image/gif", false),
+        "webp" => ("image/webp", false),
+        "avif" => ("image/avif", false),
+        "mp4" => ("video/mp4", false),
+        "webm" => ("video/webm", false),
+        "mp3" => ("audio/mpeg", false),
+        "pdf" => ("application/pdf", false),
+        "zip" => ("application/zip", false),
+        "gz" => ("application/gzip", false),
+        _ => ("application/octet-stream", false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_types_follow_the_extension() {
+        assert_eq!(kind_of("a/b.CSS"), Kind::Css);
+        assert_eq!(kind_of("m.mjs"), Kind::Js(Some(true)));
+        assert_eq!(kind_of("app.js.map"), Kind::SourceMap);
+        assert_eq!(kind_of(".hidden"), Kind::Other);
+        assert_eq!(content_type("f/x.woff2"), ("font/woff2", false));
+        assert_eq!(content_type("LICENSE"), ("application/octet-stream", false));
+    }
+}

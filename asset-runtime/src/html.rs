@@ -1,0 +1,55 @@
+//! HTML tags for assets, with `integrity` and `crossorigin`, attribute values escaped.
+
+use std::fmt::Write as _;
+
+use crate::Asset;
+
+impl Asset {
+    /// `<link rel="stylesheet" href=".." integrity=".." crossorigin="anonymous">`
+    pub fn stylesheet_tag(&self) -> String {
+        self.tag("<link rel=\"stylesheet\" href=\"", "\">")
+    }
+    /// `<script src=".." integrity=".." crossorigin="anonymous"></script>` (classic script, deferred).
+    pub fn script_tag(&self) -> String {
+        self.tag("<script defer src=\"", "\"></script>")
+    }
+    /// `<script type="module" src=".." integrity=".." crossorigin="anonymous"></script>`
+    pub fn module_tag(&self) -> String {
+        self.tag("<script type=\"module\" src=\"", "\"></script>")
+    }
+    /// `<link rel="preload" as=".." href=".." ...>` for fonts and images.
+    pub fn preload_tag(&self, kind: &str) -> String {
+        let mut start = String::from("<link rel=\"preload\" as=\"");
+        escape_into(&mut start, kind);
+        start.push_str("\" href=\"");
+        self.tag(&start, "\">")
+    }
+
+    fn tag(&self, start: &str, end: &str) -> String {
+        let mut s = String::with_capacity(200);
+        s.push_str(start);
+        escape_into(&mut s, &self.to_string());
+        // `start` ends inside the URL attribute's quotes; `end` closes the tag.
+        let close = &end[..1];
+        s.push_str(close);
+        let _ = write!(s, " integrity=\"");
+        escape_into(&mut s, self.integrity());
+        s.push_str("\" crossorigin=\"anonymous");
+        s.push_str(end);
+        s
+    }
+}
+
+/// Escapes `&`, `<`, `>`, `"` and `'` for an attribute value.
+pub fn escape_into(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Run-time half of the asset pipeline: the assets a crate's build script produced (see
+//! `asset-build`), their URLs under a base URL chosen at start-up (a CDN, or the app's own
+//! prefix), HTML tags with Subresource Integrity, and a tower service that serves the embedded
+//! files.
+//!
+//! ```ignore
+//! asset_runtime::include_assets!(); // first item of lib.rs / main.rs: defines ASSETS and asset!
+//!
+//! fn page() -> String {
+//!     format!("<link rel=stylesheet href=\"{}\">", asset!("css/app.css"))
+//! }
+//! ```
+
+mod base;
+mod html;
+mod serve;
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::collections::HashMap;
+
+pub use asset_runtime_macros::__unknown_asset;
+pub use base::{BaseUrlError, base_url, init_from_env, set_base_url, DEFAULT_PREFIX};
+pub use serve::ServeAssets;
+
+/// Includes the code the build script generated: `ASSETS` and the `asset!` macro. Put it
+/// first in `lib.rs` or `main.rs`, so that `asset!` is in scope in every module after it.
+#[macro_export]
+macro_rules! include_assets {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/asset_runtime.rs"));
+    };
+}
+
+/// One asset: its logical path, hashed path, integrity and (when embedded) its bytes.
+/// `Display` writes its URL.
+#[derive(Debug)]
+pub struct Asset {
+    path: &'static str,
+    hashed: &'static str,
+    url_path: &'static str,
+    size: u64,
+    content_type: &'static str,
+    integrity: &'static str,
+    sha256: &'static str,
+    body: Option<&'static [u8]>,
+    br: Option<&'static [u8]>,
+    gzip: Option<&'static [u8]>,
+}
+
+impl Asset {
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    pub const fn __new(
+        path: &'static str,
+        hashed: &'static str,
+        url_path: &'static str,
+        size: u64,
+        content_type: &'static str,
+        integrity: &'static str,
+        sha256: &'static str,
+        body: Option<&'static [u8]>,
+        br: Option<&'static [u8]>,
+        gzip: Option<&'static [u8]>,
+    ) -> Asset {
+        Asset { path, hashed, url_path, size, content_type, integrity, sha256, body, br, gzip }
+    }
+
+    /// The logical path, as written in `asset!`: `css/app.css`.
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+    /// The hashed path relative to the base URL: `css/app.3f2a...css`.
+    pub fn hashed_path(&self) -> &'static str {
+        self.hashed
+    }
+    /// The full URL: base URL + hashed path (percent-encoded).
+    pub fn url(&self) -> String {
+        self.to_string()
+    }
+    /// `sha384-...`, for the `integrity` attribute.
+    pub fn integrity(&self) -> &'static str {
+        self.integrity
+    }
+    /// The `Content-Type` it is served with.
+    pub fn content_type(&self) -> &'static str {
+        self.content_type
+    }
+    /// Size in bytes, uncompressed.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    /// sha256 of the bytes, hex.
+    pub fn sha256(&self) -> &'static str {
+        self.sha256
+    }
+    /// The bytes, if the build embedded them.
+    pub fn bytes(&self) -> Option<&'static [u8]> {
+        self.body
+    }
+    pub(crate) fn url_path(&self) -> &'static str {
+        self.url_path
+    }
+    pub(crate) fn variant(&self, enc: serve::Coding) -> Option<&'static [u8]> {
+        match enc {
+            serve::Coding::Br => self.br,
+            serve::Coding::Gzip => self.gzip,
+            serve::Coding::Identity => self.body,
+        }
+    }
+}
+
+impl fmt::Display for Asset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(base_url())?;
+        f.write_str(self.url_path)
+    }
+}
+
+/// Every asset of a crate (the generated `ASSETS`).
+#[derive(Debug)]
+pub struct Assets {
+    list: &'static [Asset],
+    embedded: bool,
+    by_url: OnceLock<HashMap<&'static str, (usize, bool)>>,
+}
+
+impl Assets {
+    #[doc(hidden)]
+    pub const fn __new(list: &'static [Asset], embedded: bool) -> Assets {
+        Assets { list, embedded, by_url: OnceLock::new() }
+    }
+
+    /// The asset at a logical path that is only known at run time.
+    pub fn get(&self, path: &str) -> Option<&'static Asset> {
+        self.list.binary_search_by(|a| a.path.cmp(path)).ok().map(|i| &self.list[i])
+    }
+    /// Every asset, sorted by logical path.
+    pub fn iter(&self) -> impl Iterator<Item = &'static Asset> {
+        self.list.iter()
+    }
+    /// Whether the files are in the binary (else only a CDN serves them).
+    pub fn embedded(&self) -> bool {
+        self.embedded
+    }
+    /// A tower service serving the embedded files; nest it where the base URL points,
+    /// e.g. `Router::new().nest_service("/static", ASSETS.service())`.
+    pub fn service(&'static self) -> ServeAssets {
+        ServeAssets::new(self)
+    }
+
+    /// The asset served at a (decoded) path below the prefix, and whether it is the hashed
+    /// (immutable) name.
+    pub(crate) fn by_served_path(&self, path: &str) -> Option<(&'static Asset, bool)> {
+        let map = self.by_url.get_or_init(|| {
+            let mut m = HashMap::with_capacity(self.list.len() * 2);
+            for (i, a) in self.list.iter().enumerate() {
+                m.insert(a.path, (i, false));
+                m.insert(a.hashed, (i, true));
+            }
+            m
+        });
+        map.get(path).map(|&(i, hashed)| (&self.list[i], hashed))
+    }
+}

@@ -1,0 +1,290 @@
+//! Serving the embedded files as a tower service: GET and HEAD, content-hash ETags and 304,
+//! `Cache-Control: immutable` on hashed names, br/gzip/identity negotiated from
+//! `Accept-Encoding` q-values, single byte ranges, 404 for anything that is not an asset and
+//! 405 for other methods. No file-system access: every byte is in the binary.
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+
+use crate::{Asset, Assets};
+
+/// `Cache-Control` of a hashed (content-addressed) path.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of a logical (unhashed) path: revalidate every time.
+pub const REVALIDATE: &str = "public, no-cache";
+
+/// A content coding the service can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coding {
+    Br,
+    Gzip,
+    Identity,
+}
+
+impl Coding {
+    fn token(self) -> &'static str {
+        match self {
+            Coding::Br => "br",
+            Coding::Gzip => "gzip",
+            Coding::Identity => "identity",
+        }
+    }
+}
+
+/// The service over a crate's [`Assets`]; see [`Assets::service`].
+#[derive(Debug, Clone, Copy)]
+pub struct ServeAssets {
+    assets: &'static Assets,
+}
+
+impl ServeAssets {
+    pub(crate) fn new(assets: &'static Assets) -> ServeAssets {
+        ServeAssets { assets }
+    }
+
+    /// The response to a request with this method, path (below the mount point) and headers.
+    pub fn respond(&self, method: &Method, path: &str, headers: &HeaderMap) -> Response<Full<Bytes>> {
+        if method != Method::GET && method != Method::HEAD {
+            let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return r;
+        }
+        let Some((asset, hashed)) = decode_path(path).and_then(|p| self.assets.by_served_path(&p)) else {
+            return plain(StatusCode::NOT_FOUND, "not found\n");
+        };
+        let Some(identity) = asset.body else {
+            return plain(StatusCode::NOT_FOUND, "not found\n");
+        };
+        let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+        let range = range.filter(|_| if_range_holds(headers, asset));
+        // Ranges are served from the identity bytes, so offsets mean what the client thinks.
+        let coding = if range.is_some() { Coding::Identity } else { negotiate(headers.get(header::ACCEPT_ENCODING), asset) };
+        let bytes = asset.variant(coding).unwrap_or(identity);
+        let etag = etag(asset, coding);
+
+        let mut builder = Response::builder()
+            .header(header::CACHE_CONTROL, if hashed { IMMUTABLE } else { REVALIDATE })
+            .header(header::ETAG, &etag)
+            .header(header::VARY, "Accept-Encoding")
+            .header(header::CONTENT_TYPE, asset.content_type)
+            .header(header::ACCEPT_RANGES, "bytes")
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        if coding != Coding::Identity {
+            builder = builder.header(header::CONTENT_ENCODING, coding.token());
+        }
+        if none_match(headers, asset) {
+            return finish(builder.status(StatusCode::NOT_MODIFIED), Bytes::new(), true);
+        }
+        let head = method == Method::HEAD;
+        let body = Bytes::from_static(bytes);
+        match range.map(|r| parse_range(r, body.len() as u64)) {
+            Some(Range::Satisfiable(start, end)) => {
+                let part = body.slice(start as usize..=end as usize);
+                let builder = builder
+                    .status(StatusCode::PARTIAL_CONTENT)
+                    .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{}", body.len()));
+                finish(builder, part, head)
+            }
+            Some(Range::Unsatisfiable) => {
+                let builder = builder
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{}", body.len()));
+                finish(builder, Bytes::new(), head)
+            }
+            Some(Range::Ignored) | None => finish(builder.status(StatusCode::OK), body, head),
+        }
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for ServeAssets {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        ready(Ok(self.respond(req.method(), req.uri().path(), req.headers())))
+    }
+}
+
+fn finish(builder: http::response::Builder, body: Bytes, head: bool) -> Response<Full<Bytes>> {
+    let len = body.len();
+    let builder = builder.header(header::CONTENT_LENGTH, len);
+    let body = if head { Bytes::new() } else { body };
+    builder.body(Full::new(body)).unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad header\n"))
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The request path below the mount point, percent-decoded; `None` for anything that could
+/// climb out or alias (`..`, `.`, empty segments, backslashes, NUL, bad escapes).
+pub(crate) fn decode_path(path: &str) -> Option<String> {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    let s = String::from_utf8(out).ok()?;
+    if s.is_empty() || s.contains(['\\', '\0']) || s.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+        return None;
+    }
+    Some(s)
+}
+
+fn etag(asset: &Asset, coding: Coding) -> String {
+    let base = &asset.sha256[..32.min(asset.sha256.len())];
+    match coding {
+        Coding::Identity => format!("\"{base}\""),
+        c => format!("\"{base}-{}\"", c.token()),
+    }
+}
+
+/// Whether `If-None-Match` names this asset (in any coding: they are the same content).
+fn none_match(headers: &HeaderMap, asset: &Asset) -> bool {
+    let base = &asset.sha256[..32.min(asset.sha256.len())];
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|tag| {
+        let tag = tag.trim();
+        if tag == "*" {
+            return true;
+        }
+        let tag = tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"');
+        tag == base || tag.strip_prefix(base).is_some_and(|rest| rest == "-br" || rest == "-gzip")
+    })
+}
+
+/// `If-Range` with our identity ETag lets the range through; anything else asks for the
+/// whole file.
+fn if_range_holds(headers: &HeaderMap, asset: &Asset) -> bool {
+    match headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(v) => v.trim() == etag(asset, Coding::Identity),
+    }
+}
+
+/// The best coding the client accepts that the asset has (ties go to br, then gzip).
+fn negotiate(accept: Option<&HeaderValue>, asset: &Asset) -> Coding {
+    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else { return Coding::Identity };
+    let mut q_br = None;
+    let mut q_gzip = None;
+    let mut q_identity = None;
+    let mut q_star = None;
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let token = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let mut q = 1.0f32;
+        for p in parts {
+            if let Some(v) = p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")) {
+                q = v.trim().parse().unwrap_or(0.0);
+            }
+        }
+        let slot = match token.as_str() {
+            "br" => &mut q_br,
+            "gzip" | "x-gzip" => &mut q_gzip,
+            "identity" => &mut q_identity,
+            "*" => &mut q_star,
+            _ => continue,
+        };
+        *slot = Some(q.clamp(0.0, 1.0));
+    }
+    let star = q_star.unwrap_or(0.0);
+    let candidates = [
+        (Coding::Br, asset.br.is_some(), q_br.unwrap_or(star)),
+        (Coding::Gzip, asset.gzip.is_some(), q_gzip.unwrap_or(star)),
+        (Coding::Identity, true, q_identity.unwrap_or(if q_star == Some(0.0) { 0.0 } else { 0.001 })),
+    ];
+    let mut best = (Coding::Identity, 0.0);
+    for (coding, available, q) in candidates {
+        if available && q > best.1 {
+            best = (coding, q);
+        }
+    }
+    best.0
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Range {
+    Satisfiable(u64, u64),
+    Unsatisfiable,
+    /// Not a single byte range we serve (multiple ranges, other units, malformed): send it all.
+    Ignored,
+}
+
+fn parse_range(value: &str, len: u64) -> Range {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else { return Range::Ignored };
+    if spec.contains(',') {
+        return Range::Ignored;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else { return Range::Ignored };
+    let (a, b) = (a.trim(), b.trim());
+    let parsed = match (a.is_empty(), b.is_empty()) {
+        (true, true) => return Range::Ignored,
+        (true, false) => match b.parse::<u64>() {
+            Ok(0) => return Range::Unsatisfiable,
+            Ok(n) => Some((len.saturating_sub(n), len.saturating_sub(1))),
+            Err(_) => return Range::Ignored,
+        },
+        (false, _) => {
+            let Ok(start) = a.parse::<u64>() else { return Range::Ignored };
+            let end = if b.is_empty() { Ok(len.saturating_sub(1)) } else { b.parse::<u64>() };
+            match end {
+                Ok(end) if end >= start => Some((start, end.min(len.saturating_sub(1)))),
+                _ => return Range::Ignored,
+            }
+        }
+    };
+    match parsed {
+        Some((s, e)) if len > 0 && s < len && s <= e => Range::Satisfiable(s, e),
+        _ => Range::Unsatisfiable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Range::Satisfiable(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), Range::Satisfiable(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), Range::Satisfiable(90, 99));
+        assert_eq!(parse_range("bytes=95-200", 100), Range::Satisfiable(95, 99));
+        assert_eq!(parse_range("bytes=100-", 100), Range::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Range::Ignored);
+        assert_eq!(parse_range("items=0-1", 100), Range::Ignored);
+        assert_eq!(parse_range("bytes=5-1", 100), Range::Ignored);
+    }
+
+    #[test]
+    fn paths_that_escape_or_alias_are_refused() {
+        assert_eq!(decode_path("/css/app.css").as_deref(), Some("css/app.css"));
+        assert_eq!(decode_path("/img/sp%20ace.png").as_deref(), Some("img/sp ace.png"));
+        for bad in ["/../x", "/a/%2e%2e/x", "/a//b", "/a\\b", "/%5c", "/%00", "/%zz", "/", "/./a"] {
+            assert_eq!(decode_path(bad), None, "{bad}");
+        }
+    }
+}
