@@ -19,7 +19,9 @@ pub struct Cache {
 
 impl Cache {
     pub fn new(dir: Option<&Path>) -> Cache {
-        Cache { dir: dir.map(Path::to_path_buf) }
+        Cache {
+            dir: dir.map(Path::to_path_buf),
+        }
     }
 
     fn path(&self, key: &str) -> Option<PathBuf> {
@@ -48,7 +50,11 @@ impl Cache {
 
 /// A cache key over a stage name and its inputs.
 pub fn key(stage: &str, parts: &[&[u8]]) -> String {
-    crate::hash::sha256_parts([TOOLS.as_bytes(), stage.as_bytes()].into_iter().chain(parts.iter().copied()))
+    crate::hash::sha256_parts(
+        [TOOLS.as_bytes(), stage.as_bytes()]
+            .into_iter()
+            .chain(parts.iter().copied()),
+    )
 }
 
 #[cfg(test)]

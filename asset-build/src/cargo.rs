@@ -18,7 +18,11 @@ pub const CODE: &str = "asset_runtime.rs";
 /// # Errors
 /// Not run by cargo (no `OUT_DIR`/`CARGO_MANIFEST_DIR`), or a bad setting.
 pub fn config_from_env() -> Result<Config> {
-    let var = |name: &str| std::env::var_os(name).map(PathBuf::from).ok_or_else(|| Error::Config(format!("{name} is not set: call this from a build script")));
+    let var = |name: &str| {
+        std::env::var_os(name).map(PathBuf::from).ok_or_else(|| {
+            Error::Config(format!("{name} is not set: call this from a build script"))
+        })
+    };
     let manifest_dir = var("CARGO_MANIFEST_DIR")?;
     let out_dir = var("OUT_DIR")?;
     let mut config = Config::from_package(&manifest_dir, out_dir.join(TREE))?;
@@ -35,7 +39,8 @@ pub fn config_from_env() -> Result<Config> {
 /// every profile shares it.
 pub fn cache_dir_for(out_dir: &Path) -> Option<PathBuf> {
     let build = out_dir.ancestors().nth(2)?;
-    (build.file_name()? == "build").then(|| build.parent()?.parent().map(|t| t.join("asset-cache")))?
+    (build.file_name()? == "build")
+        .then(|| build.parent()?.parent().map(|t| t.join("asset-cache")))?
 }
 
 /// Runs the pipeline from a build script and writes the generated code; prints the
@@ -47,14 +52,24 @@ pub fn run(config: &Config) -> Result<Output> {
     // Before the run, so that fixing a broken asset re-runs the script too.
     println!("cargo::rerun-if-changed={}", config.source().display());
     if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
-        println!("cargo::rerun-if-changed={}", Path::new(&dir).join("Cargo.toml").display());
+        println!(
+            "cargo::rerun-if-changed={}",
+            Path::new(&dir).join("Cargo.toml").display()
+        );
     }
     let output = crate::pipeline::run(config)?;
     for w in &output.warnings {
         println!("cargo::warning={}", one_line(&w.to_string()));
     }
-    let out_dir = config.out().parent().ok_or_else(|| Error::Config("the output tree has no parent".into()))?;
-    let tree = config.out().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| TREE.into());
+    let out_dir = config
+        .out()
+        .parent()
+        .ok_or_else(|| Error::Config("the output tree has no parent".into()))?;
+    let tree = config
+        .out()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| TREE.into());
     let code = crate::codegen::generate(&output.manifest, &tree, config.embeds());
     crate::write::if_changed(&out_dir.join(CODE), code.as_bytes())?;
     Ok(output)

@@ -14,14 +14,27 @@ pub fn generate(manifest: &Manifest, tree: &str, embed: bool) -> String {
     let _ = writeln!(s, "// manifest id {}", manifest.id);
     let include = |path: &str| {
         if embed {
-            format!("::core::option::Option::Some(include_bytes!(concat!(env!(\"OUT_DIR\"), {:?})))", format!("/{tree}/{path}"))
+            format!(
+                "::core::option::Option::Some(include_bytes!(concat!(env!(\"OUT_DIR\"), {:?})))",
+                format!("/{tree}/{path}")
+            )
         } else {
             "::core::option::Option::None".to_owned()
         }
     };
-    let _ = writeln!(s, "#[doc(hidden)]\npub static __ASSET_LIST: [::asset_runtime::Asset; {}] = [", manifest.assets.len());
+    let _ = writeln!(
+        s,
+        "#[doc(hidden)]\npub static __ASSET_LIST: [::asset_runtime::Asset; {}] = [",
+        manifest.assets.len()
+    );
     for (logical, e) in &manifest.assets {
-        let variant = |tok: &str| e.encodings.get(tok).map_or("::core::option::Option::None".to_owned(), |v| include(&v.path));
+        let variant = |tok: &str| {
+            e.encodings
+                .get(tok)
+                .map_or("::core::option::Option::None".to_owned(), |v| {
+                    include(&v.path)
+                })
+        };
         let _ = writeln!(
             s,
             "    ::asset_runtime::Asset::__new({logical:?}, {:?}, {:?}, {}, {:?}, {:?}, {:?}, {}, {}, {}),",
@@ -41,7 +54,9 @@ pub fn generate(manifest: &Manifest, tree: &str, embed: bool) -> String {
         s,
         "/// Every asset of this crate, by logical path.\npub static ASSETS: ::asset_runtime::Assets = ::asset_runtime::Assets::__new(&__ASSET_LIST, {embed});\n"
     );
-    s.push_str("/// The asset at a logical path, checked at compile time: `asset!(\"css/app.css\")`.\n");
+    s.push_str(
+        "/// The asset at a logical path, checked at compile time: `asset!(\"css/app.css\")`.\n",
+    );
     s.push_str("#[macro_export]\nmacro_rules! asset {\n");
     for (i, logical) in manifest.assets.keys().enumerate() {
         let _ = writeln!(s, "    ({logical:?}) => {{ &$crate::__ASSET_LIST[{i}] }};");

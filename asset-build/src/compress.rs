@@ -28,9 +28,10 @@ impl Encoding {
 
 /// gzip at `level` (0-9). Deterministic: no file name, no mtime in the header.
 pub fn gzip(bytes: &[u8], level: u32) -> Vec<u8> {
-    let mut enc = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::with_capacity(bytes.len() / 3), flate2::Compression::new(level.min(9)));
+    let mut enc = flate2::GzBuilder::new().mtime(0).write(
+        Vec::with_capacity(bytes.len() / 3),
+        flate2::Compression::new(level.min(9)),
+    );
     enc.write_all(bytes).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail")
 }
@@ -42,7 +43,8 @@ pub fn brotli(bytes: &[u8], quality: u32) -> Vec<u8> {
     params.lgwin = window_bits(bytes.len());
     params.size_hint = bytes.len();
     let mut out = Vec::with_capacity(bytes.len() / 3);
-    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).expect("compressing into a Vec cannot fail");
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)
+        .expect("compressing into a Vec cannot fail");
     out
 }
 
@@ -74,11 +76,15 @@ mod tests {
         let text = b"body{color:red}".repeat(100);
         let gz = compress(Encoding::Gzip, &text, 9).unwrap();
         let mut back = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut back).unwrap();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, text);
         let br = compress(Encoding::Br, &text, 11).unwrap();
         let mut back = Vec::new();
-        brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut back).unwrap();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, text);
     }
 

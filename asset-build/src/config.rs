@@ -36,8 +36,16 @@ pub struct Targets(pub Vec<(String, u32, u32)>);
 impl Default for Targets {
     /// Browsers released since early 2023 (roughly Baseline "widely available").
     fn default() -> Self {
-        Targets::parse(&["chrome 109", "edge 109", "firefox 115", "safari 15.6", "ios_saf 15.6", "samsung 21", "opera 95"])
-            .expect("default targets parse")
+        Targets::parse(&[
+            "chrome 109",
+            "edge 109",
+            "firefox 115",
+            "safari 15.6",
+            "ios_saf 15.6",
+            "samsung 21",
+            "opera 95",
+        ])
+        .expect("default targets parse")
     }
 }
 
@@ -47,11 +55,18 @@ impl Targets {
     /// # Errors
     /// An unknown browser or a malformed version.
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Targets> {
-        const KNOWN: &[&str] = &["android", "chrome", "edge", "firefox", "ie", "ios_saf", "opera", "safari", "samsung"];
+        const KNOWN: &[&str] = &[
+            "android", "chrome", "edge", "firefox", "ie", "ios_saf", "opera", "safari", "samsung",
+        ];
         let mut out = Vec::new();
         for e in entries {
             let e = e.as_ref();
-            let bad = || Error::Config(format!("browser target `{e}`: expected `<browser> <version>`, browser one of {}", KNOWN.join(", ")));
+            let bad = || {
+                Error::Config(format!(
+                    "browser target `{e}`: expected `<browser> <version>`, browser one of {}",
+                    KNOWN.join(", ")
+                ))
+            };
             let (name, ver) = e.trim().split_once(char::is_whitespace).ok_or_else(bad)?;
             let name = name.to_ascii_lowercase();
             if !KNOWN.contains(&name.as_str()) {
@@ -183,7 +198,8 @@ impl Config {
     pub fn from_package(manifest_dir: &Path, out: impl Into<PathBuf>) -> Result<Config> {
         let path = manifest_dir.join("Cargo.toml");
         let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
-        let meta = Metadata::from_cargo_toml(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let meta = Metadata::from_cargo_toml(&text)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         meta.apply(Config::new(manifest_dir.join(&meta.dir), out))
     }
 
@@ -241,7 +257,9 @@ impl Metadata {
             .and_then(|m| m.get("assets"))
             .cloned()
             .unwrap_or_else(|| toml::Value::Table(Default::default()));
-        table.try_into().map_err(|e: toml::de::Error| format!("[package.metadata.assets]: {}", e.message()))
+        table
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("[package.metadata.assets]: {}", e.message()))
     }
 
     fn apply(&self, mut c: Config) -> Result<Config> {
@@ -252,7 +270,9 @@ impl Metadata {
             None | Some(Level::On(true)) => Ok(default),
             Some(Level::On(false)) => Ok(None),
             Some(Level::Level(n)) if n <= max => Ok(Some(n)),
-            Some(Level::Level(n)) => Err(Error::Config(format!("{what} level {n} is out of range 0..={max}"))),
+            Some(Level::Level(n)) => Err(Error::Config(format!(
+                "{what} level {n} is out of range 0..={max}"
+            ))),
         };
         c.gzip = level(self.gzip, c.gzip, 9, "gzip")?;
         c.brotli = level(self.brotli, c.brotli, 11, "brotli")?;
@@ -273,8 +293,20 @@ mod tests {
     #[test]
     fn targets_parse_versions() {
         let t = Targets::parse(&["chrome 109", "safari 15.6", "firefox >= 115"]).unwrap();
-        assert_eq!(t.0, vec![("chrome".into(), 109, 0), ("safari".into(), 15, 6), ("firefox".into(), 115, 0)]);
-        assert!(Targets::parse(&["netscape 4"]).unwrap_err().to_string().contains("netscape 4"));
+        assert_eq!(
+            t.0,
+            vec![
+                ("chrome".into(), 109, 0),
+                ("safari".into(), 15, 6),
+                ("firefox".into(), 115, 0)
+            ]
+        );
+        assert!(
+            Targets::parse(&["netscape 4"])
+                .unwrap_err()
+                .to_string()
+                .contains("netscape 4")
+        );
     }
 
     #[test]
@@ -284,7 +316,10 @@ mod tests {
         )
         .unwrap();
         let c = m.apply(Config::new("static", "out")).unwrap();
-        assert_eq!((c.gzip, c.brotli, c.css_imports), (None, Some(5), CssImports::Inline));
+        assert_eq!(
+            (c.gzip, c.brotli, c.css_imports),
+            (None, Some(5), CssImports::Inline)
+        );
         assert_eq!(m.dir, PathBuf::from("static"));
     }
 

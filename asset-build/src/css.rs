@@ -25,12 +25,19 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     check_depth(display, text)?;
     let warnings = Arc::new(RwLock::new(Vec::new()));
-    let options = ParserOptions { filename: display.to_owned(), warnings: Some(warnings.clone()), ..ParserOptions::default() };
+    let options = ParserOptions {
+        filename: display.to_owned(),
+        warnings: Some(warnings.clone()),
+        ..ParserOptions::default()
+    };
     let mut sheet = StyleSheet::parse(text, options).map_err(|e| problem(display, &e))?;
     let targets = targets(config);
     if config.minify {
         sheet
-            .minify(MinifyOptions { targets, ..MinifyOptions::default() })
+            .minify(MinifyOptions {
+                targets,
+                ..MinifyOptions::default()
+            })
             .map_err(|e| problem(display, &e))?;
     }
     let printed = sheet
@@ -47,25 +54,55 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
     for dep in printed.dependencies.unwrap_or_default() {
         let (kind, url, placeholder, loc, media, supports) = match dep {
             Dependency::Url(u) => (RefKind::Url, u.url, u.placeholder, u.loc, None, None),
-            Dependency::Import(i) => (RefKind::Import, i.url, i.placeholder, i.loc, i.media, i.supports),
+            Dependency::Import(i) => (
+                RefKind::Import,
+                i.url,
+                i.placeholder,
+                i.loc,
+                i.media,
+                i.supports,
+            ),
         };
         let placeholder = format!("\"{placeholder}\"");
         if refs.iter().any(|r: &Ref| r.placeholder == placeholder) {
             continue; // the same url again, e.g. in a prefixed fallback copy
         }
-        let pos = Pos { line: loc.start.line.max(1), col: loc.start.column.max(1) };
-        refs.push(Ref { placeholder, spec: url, kind, pos, media, supports });
+        let pos = Pos {
+            line: loc.start.line.max(1),
+            col: loc.start.column.max(1),
+        };
+        refs.push(Ref {
+            placeholder,
+            spec: url,
+            kind,
+            pos,
+            media,
+            supports,
+        });
     }
-    Ok(Transformed { code: printed.code, refs })
+    Ok(Transformed {
+        code: printed.code,
+        refs,
+    })
 }
 
 fn problem<T: std::fmt::Display>(display: &str, e: &CssError<T>) -> Problem {
-    let pos = e.loc.as_ref().map(|ErrorLocation { line, column, .. }| Pos { line: line + 1, col: (*column).max(1) });
+    let pos = e
+        .loc
+        .as_ref()
+        .map(|ErrorLocation { line, column, .. }| Pos {
+            line: line + 1,
+            col: (*column).max(1),
+        });
     let mut message = e.kind.to_string();
     if message.contains("Ambiguous url") || message.contains("custom property") {
         message.push_str(" (a relative url() in a custom property resolves differently per browser: use a path from the site root or move it into a real property)");
     }
-    Problem::Syntax { path: display.to_owned(), pos, message: lowercase_first(&message) }
+    Problem::Syntax {
+        path: display.to_owned(),
+        pos,
+        message: lowercase_first(&message),
+    }
 }
 
 fn lowercase_first(s: &str) -> String {
@@ -164,13 +201,19 @@ mod tests {
 
     #[test]
     fn keeps_imports_as_rules() {
-        check("@import url(\"b.css\") screen;\nb{c:d}", "@import <b.css> screen;b{c:d}", &[("b.css", RefKind::Import)]);
+        check(
+            "@import url(\"b.css\") screen;\nb{c:d}",
+            "@import <b.css> screen;b{c:d}",
+            &[("b.css", RefKind::Import)],
+        );
     }
 
     #[test]
     fn errors_have_one_based_positions() {
         let e = transform("t.css", b"a{}\n\n  }}@media (", &Config::new("a", "b")).unwrap_err();
-        let Problem::Syntax { pos: Some(pos), .. } = e else { panic!("{e:?}") };
+        let Problem::Syntax { pos: Some(pos), .. } = e else {
+            panic!("{e:?}")
+        };
         assert_eq!(pos.line, 3);
     }
 

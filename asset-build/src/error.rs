@@ -5,7 +5,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// A position in an input file, 1-based.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Pos {
     pub line: u32,
     pub col: u32,
@@ -20,19 +22,38 @@ impl Pos {
 pub enum Problem {
     /// The file could not be parsed or minified.
     #[error("{}: {message}", at(path, *pos))]
-    Syntax { path: String, pos: Option<Pos>, message: String },
+    Syntax {
+        path: String,
+        pos: Option<Pos>,
+        message: String,
+    },
     /// A relative reference whose target is not an asset.
     #[error("{}: {kind} `{reference}` points at `{target}`, which is not an asset", at(path, Some(*pos)))]
-    MissingTarget { path: String, pos: Pos, kind: &'static str, reference: String, target: String },
+    MissingTarget {
+        path: String,
+        pos: Pos,
+        kind: &'static str,
+        reference: String,
+        target: String,
+    },
     /// A relative reference that climbs out of the asset directory.
     #[error("{}: {kind} `{reference}` leaves the asset directory", at(path, Some(*pos)))]
-    Escapes { path: String, pos: Pos, kind: &'static str, reference: String },
+    Escapes {
+        path: String,
+        pos: Pos,
+        kind: &'static str,
+        reference: String,
+    },
     /// A cycle of references that cannot be hashed (CSS).
     #[error("{}: @import cycle: {}", at(&cycle[0], None), cycle.join(" -> "))]
     Cycle { cycle: Vec<String> },
     /// The file cannot be an asset at all (name, encoding, link, emptiness).
     #[error("{}: {message}", at(path, *pos))]
-    BadFile { path: String, pos: Option<Pos>, message: String },
+    BadFile {
+        path: String,
+        pos: Option<Pos>,
+        message: String,
+    },
 }
 
 impl Problem {
@@ -69,7 +90,10 @@ pub enum Error {
     Assets(Vec<Problem>),
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The settings are not usable.
     #[error("{0}")]
     Config(String),
@@ -115,8 +139,14 @@ pub(crate) fn pos_of(text: &[u8], offset: usize) -> Pos {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let col = String::from_utf8_lossy(&before[line_start..]).chars().count() as u32 + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count() as u32
+        + 1;
     Pos { line, col }
 }
 
@@ -133,7 +163,11 @@ mod tests {
 
     #[test]
     fn problems_render_path_line_col() {
-        let p = Problem::Syntax { path: "js/a.js".into(), pos: Some(Pos { line: 3, col: 7 }), message: "unexpected token".into() };
+        let p = Problem::Syntax {
+            path: "js/a.js".into(),
+            pos: Some(Pos { line: 3, col: 7 }),
+            message: "unexpected token".into(),
+        };
         assert_eq!(p.to_string(), "js/a.js:3:7: unexpected token");
         let e = Error::Assets(vec![p.clone(), p]);
         assert!(e.to_string().ends_with("\n2 broken assets"));

@@ -107,6 +107,9 @@ mod tests {
         let comps = components(&edges);
         assert_eq!(comps, [vec![3], vec![0, 1, 2]]);
         assert_eq!(cycle_in(&comps[1], &edges), [0, 1, 2, 0]);
-        assert_eq!(cycle_in(&[4], &[vec![], vec![], vec![], vec![], vec![4]]), [4, 4]);
+        assert_eq!(
+            cycle_in(&[4], &[vec![], vec![], vec![], vec![], vec![4]]),
+            [4, 4]
+        );
     }
 }

@@ -34,7 +34,10 @@ pub fn sha256_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
 
 /// `sha384-<base64>`, as the `integrity` attribute wants it.
 pub fn integrity(bytes: &[u8]) -> String {
-    format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes)))
+    format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes))
+    )
 }
 
 /// `css/app.css` + hash -> `css/app.<hash>.css`; the hash goes before the last extension.
@@ -56,26 +59,41 @@ mod tests {
 
     #[test]
     fn sha256_matches_known_vector() {
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
     fn integrity_matches_known_vector() {
         // echo -n abc | openssl dgst -sha384 -binary | base64
-        assert_eq!(integrity(b"abc"), "sha384-ywB1P0WjXou1oD1pmsZQBycsMqsO3tFjGotgWkP/W+2AhgcroefMI1i67KE0yCWn");
+        assert_eq!(
+            integrity(b"abc"),
+            "sha384-ywB1P0WjXou1oD1pmsZQBycsMqsO3tFjGotgWkP/W+2AhgcroefMI1i67KE0yCWn"
+        );
     }
 
     #[test]
     fn hashed_names_keep_stem_and_extension() {
         let h = "0123456789abcdef0123";
-        assert_eq!(hashed_path("css/app.css", h), "css/app.0123456789abcdef.css");
-        assert_eq!(hashed_path("js/app.js.map", h), "js/app.js.0123456789abcdef.map");
+        assert_eq!(
+            hashed_path("css/app.css", h),
+            "css/app.0123456789abcdef.css"
+        );
+        assert_eq!(
+            hashed_path("js/app.js.map", h),
+            "js/app.js.0123456789abcdef.map"
+        );
         assert_eq!(hashed_path("LICENSE", h), "LICENSE.0123456789abcdef");
         assert_eq!(hashed_path("a.b/.x", h), "a.b/.x.0123456789abcdef");
     }
 
     #[test]
     fn parts_are_length_prefixed() {
-        assert_ne!(sha256_parts([&b"ab"[..], b"c"]), sha256_parts([&b"a"[..], b"bc"]));
+        assert_ne!(
+            sha256_parts([&b"ab"[..], b"c"]),
+            sha256_parts([&b"a"[..], b"bc"])
+        );
     }
 }

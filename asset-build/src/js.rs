@@ -7,15 +7,24 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use swc_core::common::comments::{Comment, CommentKind, Comments, SingleThreadedComments};
 use swc_core::common::sync::Lrc;
-use swc_core::common::{BytePos, FileName, GLOBALS, Globals, Mark, SourceFile, SourceMap, Span, Spanned};
-use swc_core::ecma::ast::{CallExpr, Callee, EsVersion, ExportAll, Expr, ExprOrSpread, ImportDecl, Lit, NamedExport, Program, Str};
+use swc_core::common::{
+    BytePos, FileName, GLOBALS, Globals, Mark, SourceFile, SourceMap, Span, Spanned,
+};
+use swc_core::ecma::ast::{
+    CallExpr, Callee, EsVersion, ExportAll, Expr, ExprOrSpread, ImportDecl, Lit, NamedExport,
+    Program, Str,
+};
 use swc_core::ecma::codegen::text_writer::{JsWriter, omit_trailing_semi};
 use swc_core::ecma::codegen::{Config as CodegenConfig, Emitter};
 use swc_core::ecma::minifier::optimize;
 use swc_core::ecma::minifier::option::terser::TerserCompressorOptions;
-use swc_core::ecma::minifier::option::{ExtraOptions, MangleOptions, MinifyOptions, TopLevelOptions};
+use swc_core::ecma::minifier::option::{
+    ExtraOptions, MangleOptions, MinifyOptions, TopLevelOptions,
+};
 use swc_core::ecma::parser::error::Error as ParseError;
-use swc_core::ecma::parser::{EsSyntax, Syntax, parse_file_as_module, parse_file_as_program, parse_file_as_script};
+use swc_core::ecma::parser::{
+    EsSyntax, Syntax, parse_file_as_module, parse_file_as_program, parse_file_as_script,
+};
 use swc_core::ecma::transforms::base::fixer::{fixer, paren_remover};
 use swc_core::ecma::transforms::base::resolver;
 use swc_core::ecma::visit::{VisitMut, VisitMutWith};
@@ -30,9 +39,19 @@ use crate::transform::{Ref, RefKind, Transformed};
 ///
 /// # Errors
 /// Every syntax error swc finds (the first is returned), or a minifier failure.
-pub fn transform(display: &str, bytes: &[u8], module: Option<bool>, config: &Config) -> Result<Transformed, Problem> {
+pub fn transform(
+    display: &str,
+    bytes: &[u8],
+    module: Option<bool>,
+    config: &Config,
+) -> Result<Transformed, Problem> {
     let text = crate::transform::utf8(display, bytes)?;
-    let minify = config.minify && !display.rsplit('/').next().unwrap_or(display).contains(".min.");
+    let minify = config.minify
+        && !display
+            .rsplit('/')
+            .next()
+            .unwrap_or(display)
+            .contains(".min.");
     match catch_unwind(AssertUnwindSafe(|| run(display, text, module, minify))) {
         Ok(r) => r,
         Err(panic) => {
@@ -41,28 +60,57 @@ pub fn transform(display: &str, bytes: &[u8], module: Option<bool>, config: &Con
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(Problem::Syntax { path: display.to_owned(), pos: None, message: format!("the minifier failed: {msg}") })
+            Err(Problem::Syntax {
+                path: display.to_owned(),
+                pos: None,
+                message: format!("the minifier failed: {msg}"),
+            })
         }
     }
 }
 
-fn run(display: &str, text: &str, module: Option<bool>, minify: bool) -> Result<Transformed, Problem> {
+fn run(
+    display: &str,
+    text: &str,
+    module: Option<bool>,
+    minify: bool,
+) -> Result<Transformed, Problem> {
     let cm: Lrc<SourceMap> = Lrc::new(SourceMap::default());
-    let fm = cm.new_source_file(Lrc::new(FileName::Custom(display.to_owned())), text.to_owned());
+    let fm = cm.new_source_file(
+        Lrc::new(FileName::Custom(display.to_owned())),
+        text.to_owned(),
+    );
     GLOBALS.set(&Globals::new(), || {
         let comments = SingleThreadedComments::default();
         let c: Option<&dyn Comments> = Some(&comments);
         let mut program = parse(&cm, &fm, display, module, c)?;
         let token = placeholder_token(text);
-        let mut collect = Specifiers { token: &token, found: Vec::new(), minify };
+        let mut collect = Specifiers {
+            token: &token,
+            found: Vec::new(),
+            minify,
+        };
         program.visit_mut_with(&mut collect);
         let mut refs: Vec<Ref> = Vec::new();
         for (i, (span, spec)) in collect.found.iter().enumerate() {
             let pos = position(&cm, *span);
-            refs.push(Ref { placeholder: placeholder(&token, i), spec: spec.clone(), kind: RefKind::JsImport, pos, media: None, supports: None });
+            refs.push(Ref {
+                placeholder: placeholder(&token, i),
+                spec: spec.clone(),
+                kind: RefKind::JsImport,
+                pos,
+                media: None,
+                supports: None,
+            });
         }
         if !minify {
-            return Ok(replace_in_text(text, fm.start_pos, &collect.found, refs, &token));
+            return Ok(replace_in_text(
+                text,
+                fm.start_pos,
+                &collect.found,
+                refs,
+                &token,
+            ));
         }
         let is_module = program.is_module();
         let mut compress = TerserCompressorOptions::default().into_config(cm.clone());
@@ -73,7 +121,10 @@ fn run(display: &str, text: &str, module: Option<bool>, minify: bool) -> Result<
         }
         let options = MinifyOptions {
             compress: Some(compress),
-            mangle: Some(MangleOptions { top_level: Some(is_module), ..Default::default() }),
+            mangle: Some(MangleOptions {
+                top_level: Some(is_module),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let unresolved_mark = Mark::new();
@@ -86,7 +137,11 @@ fn run(display: &str, text: &str, module: Option<bool>, minify: bool) -> Result<
             c,
             None,
             &options,
-            &ExtraOptions { unresolved_mark, top_level_mark, mangle_name_cache: None },
+            &ExtraOptions {
+                unresolved_mark,
+                top_level_mark,
+                mangle_name_cache: None,
+            },
         );
         program.mutate(fixer(c));
         {
@@ -102,16 +157,20 @@ fn run(display: &str, text: &str, module: Option<bool>, minify: bool) -> Result<
         {
             let wr = JsWriter::new(cm.clone(), "\n", &mut out, None);
             let mut emitter = Emitter {
-                cfg: CodegenConfig::default().with_minify(true).with_target(EsVersion::latest()),
+                cfg: CodegenConfig::default()
+                    .with_minify(true)
+                    .with_target(EsVersion::latest()),
                 cm: cm.clone(),
                 comments: c,
                 wr: omit_trailing_semi(wr),
             };
-            emitter.emit_program(&program).map_err(|e| Problem::Syntax {
-                path: display.to_owned(),
-                pos: None,
-                message: format!("printing the minified code failed: {e}"),
-            })?;
+            emitter
+                .emit_program(&program)
+                .map_err(|e| Problem::Syntax {
+                    path: display.to_owned(),
+                    pos: None,
+                    message: format!("printing the minified code failed: {e}"),
+                })?;
         }
         let code = String::from_utf8(out).map_err(|_| Problem::Syntax {
             path: display.to_owned(),
@@ -124,16 +183,33 @@ fn run(display: &str, text: &str, module: Option<bool>, minify: bool) -> Result<
     })
 }
 
-fn parse(cm: &SourceMap, fm: &SourceFile, display: &str, module: Option<bool>, c: Option<&dyn Comments>) -> Result<Program, Problem> {
-    let syntax = Syntax::Es(EsSyntax { import_attributes: true, explicit_resource_management: true, ..Default::default() });
+fn parse(
+    cm: &SourceMap,
+    fm: &SourceFile,
+    display: &str,
+    module: Option<bool>,
+    c: Option<&dyn Comments>,
+) -> Result<Program, Problem> {
+    let syntax = Syntax::Es(EsSyntax {
+        import_attributes: true,
+        explicit_resource_management: true,
+        ..Default::default()
+    });
     let target = EsVersion::latest();
     let mut recovered: Vec<ParseError> = Vec::new();
     let parsed = match module {
-        Some(true) => parse_file_as_module(fm, syntax, target, c, &mut recovered).map(Program::Module),
-        Some(false) => parse_file_as_script(fm, syntax, target, c, &mut recovered).map(Program::Script),
+        Some(true) => {
+            parse_file_as_module(fm, syntax, target, c, &mut recovered).map(Program::Module)
+        }
+        Some(false) => {
+            parse_file_as_script(fm, syntax, target, c, &mut recovered).map(Program::Script)
+        }
         None => parse_file_as_program(fm, syntax, target, c, &mut recovered),
     };
-    let mut errors: Vec<(Pos, String)> = recovered.iter().map(|e| (position(cm, e.span()), e.kind().msg().into_owned())).collect();
+    let mut errors: Vec<(Pos, String)> = recovered
+        .iter()
+        .map(|e| (position(cm, e.span()), e.kind().msg().into_owned()))
+        .collect();
     if let Err(e) = &parsed {
         errors.push((position(cm, e.span()), e.kind().msg().into_owned()));
     }
@@ -141,25 +217,36 @@ fn parse(cm: &SourceMap, fm: &SourceFile, display: &str, module: Option<bool>, c
     // A recovered AST is never minified: it would ship something other than what was written.
     match (errors.into_iter().next(), parsed) {
         (None, Ok(program)) => Ok(program),
-        (Some((pos, message)), _) => Err(Problem::Syntax { path: display.to_owned(), pos: Some(pos), message: lower(&message) }),
+        (Some((pos, message)), _) => Err(Problem::Syntax {
+            path: display.to_owned(),
+            pos: Some(pos),
+            message: lower(&message),
+        }),
         (None, Err(_)) => unreachable!("a parse error is always recorded"),
     }
 }
 
 fn lower(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 fn position(cm: &SourceMap, span: Span) -> Pos {
     match cm.try_lookup_char_pos(span.lo) {
-        Ok(loc) => Pos { line: loc.line as u32, col: loc.col.0 as u32 + 1 },
+        Ok(loc) => Pos {
+            line: loc.line as u32,
+            col: loc.col.0 as u32 + 1,
+        },
         Err(_) => Pos::START,
     }
 }
 
 fn is_licence(c: &Comment) -> bool {
-    (c.kind == CommentKind::Block && c.text.starts_with('!')) || c.text.contains("@license") || c.text.contains("@preserve")
+    (c.kind == CommentKind::Block && c.text.starts_with('!'))
+        || c.text.contains("@license")
+        || c.text.contains("@preserve")
 }
 
 /// A token that does not occur in the source, so placeholders cannot collide with its text.
@@ -187,14 +274,20 @@ struct Specifiers<'a> {
 
 impl Specifiers<'_> {
     fn visit_str(&mut self, s: &mut Str) {
-        let Some(value) = s.value.as_str() else { return };
+        let Some(value) = s.value.as_str() else {
+            return;
+        };
         if !matches!(classify_js(value), Class::Relative { .. }) {
             return;
         }
         let i = self.found.len();
         self.found.push((s.span, value.to_owned()));
         if self.minify {
-            *s = Str { span: s.span, value: placeholder(self.token, i).into(), raw: None };
+            *s = Str {
+                span: s.span,
+                value: placeholder(self.token, i).into(),
+                raw: None,
+            };
         }
     }
 }
@@ -226,7 +319,13 @@ impl VisitMut for Specifiers<'_> {
 
 /// Without minification: the file's own text, with each specifier's characters (inside its
 /// quotes) and the trailing `sourceMappingURL` replaced by placeholders.
-fn replace_in_text(text: &str, start: BytePos, found: &[(Span, String)], mut refs: Vec<Ref>, token: &str) -> Transformed {
+fn replace_in_text(
+    text: &str,
+    start: BytePos,
+    found: &[(Span, String)],
+    mut refs: Vec<Ref>,
+    token: &str,
+) -> Transformed {
     let mut edits: Vec<(usize, usize, String)> = found
         .iter()
         .enumerate()
@@ -265,7 +364,9 @@ pub fn source_mapping_url(text: &str) -> Option<(usize, usize)> {
     let trimmed = text.trim_end();
     let line_start = trimmed.rfind('\n').map_or(0, |i| i + 1);
     let line = &trimmed[line_start..];
-    let rest = line.strip_prefix("//# sourceMappingURL=").or_else(|| line.strip_prefix("//@ sourceMappingURL="))?;
+    let rest = line
+        .strip_prefix("//# sourceMappingURL=")
+        .or_else(|| line.strip_prefix("//@ sourceMappingURL="))?;
     let lo = line_start + (line.len() - rest.len());
     let url = rest.trim_end();
     (!url.is_empty() && !url.contains(char::is_whitespace)).then_some((lo, lo + url.len()))
@@ -281,15 +382,27 @@ mod tests {
 
     #[test]
     fn minifies_and_keeps_licence_comments() {
-        let t = minified("/*! keep me */\n// drop me\nfunction add(first, second) { return first + second; }\nconsole.log(add(1, 2));\n");
+        let t = minified(
+            "/*! keep me */\n// drop me\nfunction add(first, second) { return first + second; }\nconsole.log(add(1, 2));\n",
+        );
         assert!(t.code.starts_with("/*! keep me */"), "{}", t.code);
-        assert!(!t.code.contains("drop me") && !t.code.contains("second"), "{}", t.code);
+        assert!(
+            !t.code.contains("drop me") && !t.code.contains("second"),
+            "{}",
+            t.code
+        );
     }
 
     #[test]
     fn module_specifiers_become_placeholders() {
-        let t = minified("import { a } from './util.mjs';\nimport 'lodash';\nexport * from \"../x.js\";\nconsole.log(a, import('./lazy.js'));\n");
-        let specs: Vec<_> = t.refs.iter().map(|r| (r.spec.as_str(), r.pos.line)).collect();
+        let t = minified(
+            "import { a } from './util.mjs';\nimport 'lodash';\nexport * from \"../x.js\";\nconsole.log(a, import('./lazy.js'));\n",
+        );
+        let specs: Vec<_> = t
+            .refs
+            .iter()
+            .map(|r| (r.spec.as_str(), r.pos.line))
+            .collect();
         assert_eq!(specs, [("./util.mjs", 1), ("../x.js", 3), ("./lazy.js", 4)]);
         for r in &t.refs {
             assert!(t.code.contains(&r.placeholder), "{}", t.code);
@@ -299,14 +412,28 @@ mod tests {
 
     #[test]
     fn syntax_errors_have_positions() {
-        let e = transform("bad.js", b"let a = 1;\nfunction (", None, &Config::new("a", "b")).unwrap_err();
-        let Problem::Syntax { pos: Some(pos), path, .. } = &e else { panic!("{e:?}") };
+        let e = transform(
+            "bad.js",
+            b"let a = 1;\nfunction (",
+            None,
+            &Config::new("a", "b"),
+        )
+        .unwrap_err();
+        let Problem::Syntax {
+            pos: Some(pos),
+            path,
+            ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
         assert_eq!((path.as_str(), pos.line), ("bad.js", 2), "{e}");
     }
 
     #[test]
     fn unminified_files_keep_their_text() {
-        let src = "import {a} from './a.js';\nconsole.log(a);\n//# sourceMappingURL=lib.min.js.map\n";
+        let src =
+            "import {a} from './a.js';\nconsole.log(a);\n//# sourceMappingURL=lib.min.js.map\n";
         let t = transform("lib.min.js", src.as_bytes(), None, &Config::new("a", "b")).unwrap();
         let mut code = t.code.clone();
         for r in &t.refs {

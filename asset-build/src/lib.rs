@@ -19,6 +19,7 @@
 
 mod cache;
 mod cargo;
+pub mod check;
 mod codegen;
 mod compress;
 mod config;
@@ -35,6 +36,7 @@ mod transform;
 mod write;
 
 pub use cargo::{cache_dir_for, config_from_env, report};
+pub use check::check_tree;
 pub use compress::Encoding;
 pub use config::{Config, CssImports, Metadata, Missing, Targets};
 pub use error::{Error, Pos, Problem, Result};

@@ -48,7 +48,11 @@ impl Manifest {
     /// A manifest over `assets`, with its id computed.
     pub fn new(assets: BTreeMap<String, Entry>) -> Manifest {
         let body = serde_json::to_vec(&assets).expect("manifest entries serialize");
-        Manifest { version: VERSION, id: crate::hash::sha256_hex(&body)[..32].to_owned(), assets }
+        Manifest {
+            version: VERSION,
+            id: crate::hash::sha256_hex(&body)[..32].to_owned(),
+            assets,
+        }
     }
 
     /// Parses a manifest, checking its version.
@@ -58,7 +62,10 @@ impl Manifest {
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, String> {
         let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         if m.version != VERSION {
-            return Err(format!("manifest version {} is not supported (expected {VERSION})", m.version));
+            return Err(format!(
+                "manifest version {} is not supported (expected {VERSION})",
+                m.version
+            ));
         }
         Ok(m)
     }
@@ -73,7 +80,8 @@ impl Manifest {
     /// Every file the manifest names, with its size: the hashed files and their variants.
     pub fn files(&self) -> impl Iterator<Item = (&str, u64)> {
         self.assets.values().flat_map(|e| {
-            std::iter::once((e.path.as_str(), e.size)).chain(e.encodings.values().map(|v| (v.path.as_str(), v.size)))
+            std::iter::once((e.path.as_str(), e.size))
+                .chain(e.encodings.values().map(|v| (v.path.as_str(), v.size)))
         })
     }
 }

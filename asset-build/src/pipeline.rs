@@ -80,26 +80,53 @@ pub fn run(config: &Config) -> Result<Output> {
     // Transform, largest first so that no big file starts last.
     let fingerprint = config.transform_fingerprint();
     let hits = AtomicUsize::new(0);
-    let transformed: Vec<Option<std::result::Result<Transformed, Problem>>> = parallel(&sources, config.jobs, |s| {
-        let kind_tag = format!("{:?}", s.kind);
-        let key = cache::key("transform", &[kind_tag.as_bytes(), s.logical.as_bytes(), fingerprint.as_bytes(), &s.bytes]);
-        if let Some(t) = cache.get(&key).and_then(|b| serde_json::from_slice::<Transformed>(&b).ok()) {
-            hits.fetch_add(1, Ordering::Relaxed);
-            return Some(Ok(t));
-        }
-        let result = guarded(&s.display, || transform::transform(&Source { display: s.logical.clone(), ..s.clone() }, config))?;
-        let result = result.map_err(|p| relocate(p, &s.display));
-        if let Ok(t) = &result {
-            cache.put(&key, &serde_json::to_vec(t).expect("transform result serializes"));
-        }
-        Some(result)
-    });
+    let transformed: Vec<Option<std::result::Result<Transformed, Problem>>> =
+        parallel(&sources, config.jobs, |s| {
+            let kind_tag = format!("{:?}", s.kind);
+            let key = cache::key(
+                "transform",
+                &[
+                    kind_tag.as_bytes(),
+                    s.logical.as_bytes(),
+                    fingerprint.as_bytes(),
+                    &s.bytes,
+                ],
+            );
+            if let Some(t) = cache
+                .get(&key)
+                .and_then(|b| serde_json::from_slice::<Transformed>(&b).ok())
+            {
+                hits.fetch_add(1, Ordering::Relaxed);
+                return Some(Ok(t));
+            }
+            let result = guarded(&s.display, || {
+                transform::transform(
+                    &Source {
+                        display: s.logical.clone(),
+                        ..s.clone()
+                    },
+                    config,
+                )
+            })?;
+            let result = result.map_err(|p| relocate(p, &s.display));
+            if let Ok(t) = &result {
+                cache.put(
+                    &key,
+                    &serde_json::to_vec(t).expect("transform result serializes"),
+                );
+            }
+            Some(result)
+        });
     stats.transform_cached = hits.load(Ordering::Relaxed);
     stats.transformed = transformed.iter().flatten().count() - stats.transform_cached;
     lap(&mut stats, "transform");
 
     // Resolve every reference.
-    let index: HashMap<&str, usize> = sources.iter().enumerate().map(|(i, s)| (s.logical.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.logical.as_str(), i))
+        .collect();
     let mut warnings = Vec::new();
     let mut broken = vec![false; sources.len()];
     let mut nodes: Vec<Option<(Transformed, Vec<Target>)>> = Vec::with_capacity(sources.len());
@@ -120,13 +147,22 @@ pub fn run(config: &Config) -> Result<Output> {
         };
         let mut targets = Vec::with_capacity(t.refs.len());
         for r in &t.refs {
-            let class = if r.kind == RefKind::JsImport { refs::classify_js(&r.spec) } else { refs::classify(&r.spec) };
+            let class = if r.kind == RefKind::JsImport {
+                refs::classify_js(&r.spec)
+            } else {
+                refs::classify(&r.spec)
+            };
             let Class::Relative { path, suffix } = class else {
                 targets.push(Target::Keep);
                 continue;
             };
             let Some(target) = refs::resolve(&src.logical, &path) else {
-                problems.push(Problem::Escapes { path: src.display.clone(), pos: r.pos, kind: r.kind.describe(), reference: r.spec.clone() });
+                problems.push(Problem::Escapes {
+                    path: src.display.clone(),
+                    pos: r.pos,
+                    kind: r.kind.describe(),
+                    reference: r.spec.clone(),
+                });
                 broken[i] = true;
                 targets.push(Target::Keep);
                 continue;
@@ -161,9 +197,16 @@ pub fn run(config: &Config) -> Result<Output> {
 
     // Hash in dependency order.
     let mut finals: Vec<Option<Final>> = vec![None; sources.len()];
-    let mut ctx = Finisher { sources: &sources, nodes: &nodes, config };
+    let mut ctx = Finisher {
+        sources: &sources,
+        nodes: &nodes,
+        config,
+    };
     for comp in graph::components(&edges) {
-        if comp.iter().any(|&i| broken[i] || edges[i].iter().any(|&j| broken[j])) {
+        if comp
+            .iter()
+            .any(|&i| broken[i] || edges[i].iter().any(|&j| broken[j]))
+        {
             comp.iter().for_each(|&i| broken[i] = true);
             continue;
         }
@@ -171,14 +214,22 @@ pub fn run(config: &Config) -> Result<Output> {
         if !cyclic {
             let i = comp[0];
             let bytes = match &nodes[i] {
-                Some(_) => ctx.text(i, &sources[i].logical, &finals, &mut Vec::new()).into_bytes(),
+                Some(_) => ctx
+                    .text(i, &sources[i].logical, &finals, &mut Vec::new())
+                    .into_bytes(),
                 None => sources[i].bytes.clone(),
             };
             finals[i] = Some(Final::new(&sources[i].logical, bytes, None));
             continue;
         }
-        if comp.iter().any(|&i| !matches!(sources[i].kind, Kind::Js(_))) {
-            let cycle = graph::cycle_in(&comp, &edges).into_iter().map(|i| sources[i].display.clone()).collect();
+        if comp
+            .iter()
+            .any(|&i| !matches!(sources[i].kind, Kind::Js(_)))
+        {
+            let cycle = graph::cycle_in(&comp, &edges)
+                .into_iter()
+                .map(|i| sources[i].display.clone())
+                .collect();
             problems.push(Problem::Cycle { cycle });
             comp.iter().for_each(|&i| broken[i] = true);
             continue;
@@ -190,13 +241,20 @@ pub fn run(config: &Config) -> Result<Output> {
     drop(ctx);
 
     if !problems.is_empty() {
-        problems.sort_by(|a, b| a.path().cmp(b.path()).then_with(|| a.to_string().cmp(&b.to_string())));
+        problems.sort_by(|a, b| {
+            a.path()
+                .cmp(b.path())
+                .then_with(|| a.to_string().cmp(&b.to_string()))
+        });
         problems.dedup();
         return Err(Error::Assets(problems));
     }
 
     // Compress.
-    let finals: Vec<Final> = finals.into_iter().map(|f| f.expect("every unbroken file is finished")).collect();
+    let finals: Vec<Final> = finals
+        .into_iter()
+        .map(|f| f.expect("every unbroken file is finished"))
+        .collect();
     let mut jobs: Vec<(usize, Encoding, u32)> = Vec::new();
     for (i, f) in finals.iter().enumerate() {
         if !scan::content_type(&sources[i].logical).1 {
@@ -214,7 +272,10 @@ pub fn run(config: &Config) -> Result<Output> {
     let hits = AtomicUsize::new(0);
     let variants = parallel(&jobs, config.jobs, |&(i, enc, level)| {
         let f = &finals[i];
-        let key = cache::key(enc.token(), &[level.to_string().as_bytes(), f.sha256.as_bytes()]);
+        let key = cache::key(
+            enc.token(),
+            &[level.to_string().as_bytes(), f.sha256.as_bytes()],
+        );
         match cache.get(&key) {
             Some(v) => {
                 hits.fetch_add(1, Ordering::Relaxed);
@@ -236,7 +297,10 @@ pub fn run(config: &Config) -> Result<Output> {
     let mut by_file: Vec<BTreeMap<String, (String, Vec<u8>)>> = vec![BTreeMap::new(); finals.len()];
     for (&(i, enc, _), v) in jobs.iter().zip(variants) {
         if let Some(v) = v {
-            by_file[i].insert(enc.token().to_owned(), (format!("{}{}", finals[i].hashed, enc.suffix()), v));
+            by_file[i].insert(
+                enc.token().to_owned(),
+                (format!("{}{}", finals[i].hashed, enc.suffix()), v),
+            );
         }
     }
     let mut assets = BTreeMap::new();
@@ -244,7 +308,15 @@ pub fn run(config: &Config) -> Result<Output> {
     for (i, f) in finals.iter().enumerate() {
         let encodings = by_file[i]
             .iter()
-            .map(|(tok, (path, bytes))| (tok.clone(), Variant { path: path.clone(), size: bytes.len() as u64 }))
+            .map(|(tok, (path, bytes))| {
+                (
+                    tok.clone(),
+                    Variant {
+                        path: path.clone(),
+                        size: bytes.len() as u64,
+                    },
+                )
+            })
             .collect();
         assets.insert(
             sources[i].logical.clone(),
@@ -266,7 +338,11 @@ pub fn run(config: &Config) -> Result<Output> {
     stats.bytes_out = finals.iter().map(|f| f.bytes.len() as u64).sum();
     crate::write::tree(&config.out, &files, &manifest.to_json())?;
     lap(&mut stats, "write");
-    Ok(Output { manifest, warnings, stats })
+    Ok(Output {
+        manifest,
+        warnings,
+        stats,
+    })
 }
 
 impl Final {
@@ -274,7 +350,11 @@ impl Final {
     fn new(logical: &str, bytes: Vec<u8>, group: Option<&str>) -> Final {
         let sha256 = hash::sha256_hex(&bytes);
         let hashed = hash::hashed_path(logical, group.unwrap_or(&sha256));
-        Final { hashed, bytes, sha256 }
+        Final {
+            hashed,
+            bytes,
+            sha256,
+        }
     }
 }
 
@@ -289,10 +369,19 @@ impl Finisher<'_> {
     /// The shipped text of file `i` as if it stood at logical path `at` (its own path, or that
     /// of the stylesheet it is inlined into). `at_imports` collects `@import`s kept as written,
     /// which must stay at the top of the final file.
-    fn text(&self, i: usize, at: &str, finals: &[Option<Final>], imports: &mut Vec<String>) -> String {
+    fn text(
+        &self,
+        i: usize,
+        at: &str,
+        finals: &[Option<Final>],
+        imports: &mut Vec<String>,
+    ) -> String {
         let own_file = imports.is_empty() && at == self.sources[i].logical;
-        let (t, targets) = self.nodes[i].as_ref().expect("only transformed files have text");
-        let inline = self.config.css_imports == CssImports::Inline && self.sources[i].kind == Kind::Css;
+        let (t, targets) = self.nodes[i]
+            .as_ref()
+            .expect("only transformed files have text");
+        let inline =
+            self.config.css_imports == CssImports::Inline && self.sources[i].kind == Kind::Css;
         let mut code = t.code.clone();
         let mut inlined = String::new();
         for (r, target) in t.refs.iter().zip(targets) {
@@ -334,11 +423,18 @@ impl Finisher<'_> {
             return code;
         }
         let body = inlined + &code;
-        if own_file { imports.concat() + &body } else { body }
+        if own_file {
+            imports.concat() + &body
+        } else {
+            body
+        }
     }
 
     fn url(&self, at: &str, j: usize, suffix: &str, finals: &[Option<Final>]) -> String {
-        let hashed = &finals[j].as_ref().expect("dependencies are finished first").hashed;
+        let hashed = &finals[j]
+            .as_ref()
+            .expect("dependencies are finished first")
+            .hashed;
         refs::relative_url(at, hashed) + suffix
     }
 
@@ -349,15 +445,26 @@ impl Finisher<'_> {
         let mut parts: Vec<Vec<u8>> = Vec::new();
         for &i in comp {
             for &j in comp {
-                finals[j] = Some(Final { hashed: self.sources[j].logical.clone(), bytes: Vec::new(), sha256: String::new() });
+                finals[j] = Some(Final {
+                    hashed: self.sources[j].logical.clone(),
+                    bytes: Vec::new(),
+                    sha256: String::new(),
+                });
             }
             parts.push(self.sources[i].logical.as_bytes().to_vec());
-            parts.push(self.text(i, &self.sources[i].logical, finals, &mut Vec::new()).into_bytes());
+            parts.push(
+                self.text(i, &self.sources[i].logical, finals, &mut Vec::new())
+                    .into_bytes(),
+            );
         }
         let group = hash::sha256_parts(parts.iter().map(Vec::as_slice));
         for &j in comp {
             let hashed = hash::hashed_path(&self.sources[j].logical, &group);
-            finals[j] = Some(Final { hashed, bytes: Vec::new(), sha256: String::new() });
+            finals[j] = Some(Final {
+                hashed,
+                bytes: Vec::new(),
+                sha256: String::new(),
+            });
         }
         for &i in comp {
             let text = self.text(i, &self.sources[i].logical, finals, &mut Vec::new());
@@ -381,27 +488,43 @@ fn wrap(body: &str, media: Option<&str>, supports: Option<&str>) -> String {
 /// The problem, about the file as the user names it.
 fn relocate(p: Problem, display: &str) -> Problem {
     match p {
-        Problem::Syntax { pos, message, .. } => Problem::Syntax { path: display.to_owned(), pos, message },
-        Problem::BadFile { pos, message, .. } => Problem::BadFile { path: display.to_owned(), pos, message },
+        Problem::Syntax { pos, message, .. } => Problem::Syntax {
+            path: display.to_owned(),
+            pos,
+            message,
+        },
+        Problem::BadFile { pos, message, .. } => Problem::BadFile {
+            path: display.to_owned(),
+            pos,
+            message,
+        },
         other => other,
     }
 }
 
 /// Runs `f`, turning a panic into a problem with the file instead of a crash.
-fn guarded<T>(display: &str, f: impl FnOnce() -> Option<std::result::Result<T, Problem>>) -> Option<std::result::Result<T, Problem>> {
+fn guarded<T>(
+    display: &str,
+    f: impl FnOnce() -> Option<std::result::Result<T, Problem>>,
+) -> Option<std::result::Result<T, Problem>> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(_) => Some(Err(Problem::Syntax {
             path: display.to_owned(),
             pos: None,
-            message: "internal error while transforming this file (please report it with the file)".into(),
+            message: "internal error while transforming this file (please report it with the file)"
+                .into(),
         })),
     }
 }
 
 /// `f` over `items` on `jobs` threads (with stacks deep enough for deeply nested input),
 /// results in input order.
-pub(crate) fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let work = || {
@@ -414,8 +537,18 @@ pub(crate) fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T
     };
     std::thread::scope(|s| {
         for _ in 0..jobs.clamp(1, items.len().max(1)) {
-            std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(s, work).expect("spawning a worker thread");
+            std::thread::Builder::new()
+                .stack_size(64 << 20)
+                .spawn_scoped(s, work)
+                .expect("spawning a worker thread");
         }
     });
-    results.into_iter().map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every item is done")).collect()
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every item is done")
+        })
+        .collect()
 }

@@ -14,7 +14,12 @@ pub enum Class<'a> {
 /// Classifies a CSS `url()`/`@import` reference or a source-map URL.
 pub fn classify(spec: &str) -> Class<'_> {
     let s = spec.trim();
-    if s.is_empty() || s.starts_with('#') || s.starts_with('/') || s.starts_with('\\') || has_scheme(s) {
+    if s.is_empty()
+        || s.starts_with('#')
+        || s.starts_with('/')
+        || s.starts_with('\\')
+        || has_scheme(s)
+    {
         return Class::External;
     }
     let cut = s.find(['?', '#']).unwrap_or(s.len());
@@ -22,20 +27,31 @@ pub fn classify(spec: &str) -> Class<'_> {
     if path.is_empty() {
         return Class::External;
     }
-    Class::Relative { path: percent_decode(path), suffix }
+    Class::Relative {
+        path: percent_decode(path),
+        suffix,
+    }
 }
 
 /// Classifies an ES module specifier: only `./` and `../` ones name assets.
 pub fn classify_js(spec: &str) -> Class<'_> {
-    if spec.starts_with("./") || spec.starts_with("../") { classify(spec) } else { Class::External }
+    if spec.starts_with("./") || spec.starts_with("../") {
+        classify(spec)
+    } else {
+        Class::External
+    }
 }
 
 fn has_scheme(s: &str) -> bool {
-    let Some(colon) = s.find(':') else { return false };
+    let Some(colon) = s.find(':') else {
+        return false;
+    };
     let scheme = &s[..colon];
     !scheme.is_empty()
         && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 /// Decodes `%XX` escapes; a malformed escape or non-UTF-8 result is kept as written.
@@ -66,7 +82,24 @@ pub fn percent_decode(s: &str) -> String {
 pub fn percent_encode_path(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'+' | b',' | b';' | b'=' | b'@' | b':') {
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'/' | b'-'
+                    | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'@'
+                    | b':'
+            )
+        {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -101,7 +134,11 @@ pub fn relative_url(from: &str, to: &str) -> String {
     };
     let to_parts: Vec<&str> = to.split('/').collect();
     let (to_dir, name) = to_parts.split_at(to_parts.len() - 1);
-    let common = from_dir.iter().zip(to_dir).take_while(|(a, b)| a == b).count();
+    let common = from_dir
+        .iter()
+        .zip(to_dir)
+        .take_while(|(a, b)| a == b)
+        .count();
     let mut out = String::new();
     for _ in common..from_dir.len() {
         out.push_str("../");
@@ -113,7 +150,11 @@ pub fn relative_url(from: &str, to: &str) -> String {
     out.push_str(name[0]);
     let encoded = percent_encode_path(&out);
     // `./` keeps ES module specifiers relative; harmless in CSS.
-    if encoded.starts_with("../") { encoded } else { format!("./{encoded}") }
+    if encoded.starts_with("../") {
+        encoded
+    } else {
+        format!("./{encoded}")
+    }
 }
 
 #[cfg(test)]
@@ -121,12 +162,24 @@ mod tests {
     use super::*;
 
     fn rel(path: &str, suffix: &'static str) -> Class<'static> {
-        Class::Relative { path: path.into(), suffix }
+        Class::Relative {
+            path: path.into(),
+            suffix,
+        }
     }
 
     #[test]
     fn external_references_are_left_alone() {
-        for s in ["data:image/png;base64,xx", "https://x.org/a.png", "HTTP://x", "//cdn/x.css", "#frag", "/abs.png", "", "mailto:a@b"] {
+        for s in [
+            "data:image/png;base64,xx",
+            "https://x.org/a.png",
+            "HTTP://x",
+            "//cdn/x.css",
+            "#frag",
+            "/abs.png",
+            "",
+            "mailto:a@b",
+        ] {
             assert_eq!(classify(s), Class::External, "{s}");
         }
         assert_eq!(classify_js("lodash"), Class::External);
@@ -135,7 +188,10 @@ mod tests {
 
     #[test]
     fn relative_references_keep_query_and_fragment() {
-        assert_eq!(classify("../img/a.png?v=1#x"), rel("../img/a.png", "?v=1#x"));
+        assert_eq!(
+            classify("../img/a.png?v=1#x"),
+            rel("../img/a.png", "?v=1#x")
+        );
         assert_eq!(classify("font.woff2#iefix"), rel("font.woff2", "#iefix"));
         assert_eq!(classify("sp%20ace.png"), rel("sp ace.png", ""));
         assert_eq!(classify("caf%C3%A9.png"), rel("café.png", ""));
@@ -145,8 +201,14 @@ mod tests {
 
     #[test]
     fn resolution_stays_under_the_root() {
-        assert_eq!(resolve("css/app.css", "../img/a.png").as_deref(), Some("img/a.png"));
-        assert_eq!(resolve("css/app.css", "./x/./y.png").as_deref(), Some("css/x/y.png"));
+        assert_eq!(
+            resolve("css/app.css", "../img/a.png").as_deref(),
+            Some("img/a.png")
+        );
+        assert_eq!(
+            resolve("css/app.css", "./x/./y.png").as_deref(),
+            Some("css/x/y.png")
+        );
         assert_eq!(resolve("app.css", "../a.png"), None);
     }
 
@@ -154,7 +216,10 @@ mod tests {
     fn relative_urls_are_encoded() {
         assert_eq!(relative_url("css/app.css", "img/a.1.png"), "../img/a.1.png");
         assert_eq!(relative_url("css/app.css", "css/b.1.css"), "./b.1.css");
-        assert_eq!(relative_url("a/b/c.css", "a/d/e f#?.png"), "../d/e%20f%23%3F.png");
+        assert_eq!(
+            relative_url("a/b/c.css", "a/d/e f#?.png"),
+            "../d/e%20f%23%3F.png"
+        );
         assert_eq!(relative_url("x.css", "ü.png"), "./%C3%BC.png");
     }
 }

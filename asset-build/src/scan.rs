@@ -51,7 +51,12 @@ pub fn scan(root: &Path, allow_empty: bool) -> Result<(Vec<Source>, Vec<Problem>
             continue;
         }
         let kind = kind_of(&logical);
-        out.push(Source { logical, display, kind, bytes });
+        out.push(Source {
+            logical,
+            display,
+            kind,
+            bytes,
+        });
     }
     Ok((out, problems))
 }
@@ -60,7 +65,13 @@ pub(crate) fn display_path(root: &Path, logical: &str) -> String {
     root.join(logical).display().to_string()
 }
 
-fn walk(dir: &Path, canon_root: &Path, prefix: &str, files: &mut Vec<(String, PathBuf)>, problems: &mut Vec<Problem>) -> Result<()> {
+fn walk(
+    dir: &Path,
+    canon_root: &Path,
+    prefix: &str,
+    files: &mut Vec<(String, PathBuf)>,
+    problems: &mut Vec<Problem>,
+) -> Result<()> {
     let mut entries = std::fs::read_dir(dir)
         .map_err(Error::io(dir))?
         .collect::<std::io::Result<Vec<_>>>()
@@ -79,7 +90,11 @@ fn walk(dir: &Path, canon_root: &Path, prefix: &str, files: &mut Vec<(String, Pa
         if name.starts_with('.') {
             continue;
         }
-        let logical = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let logical = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
         let file_type = entry.file_type().map_err(Error::io(&path))?;
         let (is_dir, is_file) = if file_type.is_symlink() {
             match path.canonicalize() {
@@ -88,7 +103,10 @@ fn walk(dir: &Path, canon_root: &Path, prefix: &str, files: &mut Vec<(String, Pa
                     problems.push(Problem::BadFile {
                         path: path.display().to_string(),
                         pos: None,
-                        message: format!("symbolic link to {} leaves the asset directory", target.display()),
+                        message: format!(
+                            "symbolic link to {} leaves the asset directory",
+                            target.display()
+                        ),
                     });
                     continue;
                 }

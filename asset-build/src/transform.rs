@@ -55,8 +55,17 @@ pub struct Transformed {
 /// Runs the transform for the file's kind; other kinds have none.
 pub fn transform(source: &Source, config: &Config) -> Option<Result<Transformed, Problem>> {
     match source.kind {
-        Kind::Css => Some(crate::css::transform(&source.display, &source.bytes, config)),
-        Kind::Js(module) => Some(crate::js::transform(&source.display, &source.bytes, module, config)),
+        Kind::Css => Some(crate::css::transform(
+            &source.display,
+            &source.bytes,
+            config,
+        )),
+        Kind::Js(module) => Some(crate::js::transform(
+            &source.display,
+            &source.bytes,
+            module,
+            config,
+        )),
         Kind::SourceMap | Kind::Other => None,
     }
 }

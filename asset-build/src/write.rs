@@ -13,7 +13,13 @@ use crate::manifest::FILE_NAME;
 /// # Errors
 /// `out` is a non-empty directory that is not an output tree (no `manifest.json`), or I/O.
 pub fn tree(out: &Path, files: &[(&str, &[u8])], manifest: &[u8]) -> Result<()> {
-    if out.is_dir() && !out.join(FILE_NAME).is_file() && std::fs::read_dir(out).map_err(Error::io(out))?.next().is_some() {
+    if out.is_dir()
+        && !out.join(FILE_NAME).is_file()
+        && std::fs::read_dir(out)
+            .map_err(Error::io(out))?
+            .next()
+            .is_some()
+    {
         return Err(Error::Config(format!(
             "{}: refusing to write into a directory that is not empty and has no {FILE_NAME}",
             out.display()
@@ -41,7 +47,13 @@ pub fn tree(out: &Path, files: &[(&str, &[u8])], manifest: &[u8]) -> Result<()> 
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().expect("output files have a parent directory");
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-    let tmp = dir.join(format!(".tmp.{}.{}", std::process::id(), path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    let tmp = dir.join(format!(
+        ".tmp.{}.{}",
+        std::process::id(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
     std::fs::write(&tmp, bytes).map_err(Error::io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(Error::io(path))
 }

@@ -17,7 +17,11 @@ pub struct BaseUrlError {
 
 impl std::fmt::Display for BaseUrlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid asset base URL `{}`: {}", self.value, self.reason)
+        write!(
+            f,
+            "invalid asset base URL `{}`: {}",
+            self.value, self.reason
+        )
     }
 }
 
@@ -35,9 +39,17 @@ pub fn base_url() -> &'static str {
 /// Not `http(s)://host/...`, `//host/...` or `/path`; or with a query, fragment, spaces or
 /// quotes (it is written into HTML attributes).
 pub fn set_base_url(url: &str) -> Result<(), BaseUrlError> {
-    let bad = |reason| Err(BaseUrlError { value: url.to_owned(), reason });
+    let bad = |reason| {
+        Err(BaseUrlError {
+            value: url.to_owned(),
+            reason,
+        })
+    };
     let lower = url.to_ascii_lowercase();
-    let rest = if let Some(r) = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://")) {
+    let rest = if let Some(r) = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+    {
         r
     } else if let Some(r) = lower.strip_prefix("//") {
         r
@@ -53,10 +65,17 @@ pub fn set_base_url(url: &str) -> Result<(), BaseUrlError> {
     if url.contains(['?', '#']) {
         return bad("a base URL cannot have a query or fragment");
     }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\')) {
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\'))
+    {
         return bad("contains spaces, quotes, angle brackets or backslashes");
     }
-    let value = if url.ends_with('/') { url.to_owned() } else { format!("{url}/") };
+    let value = if url.ends_with('/') {
+        url.to_owned()
+    } else {
+        format!("{url}/")
+    };
     *BASE.write().unwrap_or_else(|e| e.into_inner()) = Box::leak(value.into_boxed_str());
     Ok(())
 }

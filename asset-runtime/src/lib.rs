@@ -15,12 +15,12 @@ mod base;
 mod html;
 mod serve;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
-use std::collections::HashMap;
 
 pub use asset_runtime_macros::__unknown_asset;
-pub use base::{BaseUrlError, base_url, init_from_env, set_base_url, DEFAULT_PREFIX};
+pub use base::{BaseUrlError, DEFAULT_PREFIX, base_url, init_from_env, set_base_url};
 pub use serve::ServeAssets;
 
 /// Includes the code the build script generated: `ASSETS` and the `asset!` macro. Put it
@@ -63,7 +63,18 @@ impl Asset {
         br: Option<&'static [u8]>,
         gzip: Option<&'static [u8]>,
     ) -> Asset {
-        Asset { path, hashed, url_path, size, content_type, integrity, sha256, body, br, gzip }
+        Asset {
+            path,
+            hashed,
+            url_path,
+            size,
+            content_type,
+            integrity,
+            sha256,
+            body,
+            br,
+            gzip,
+        }
     }
 
     /// The logical path, as written in `asset!`: `css/app.css`.
@@ -128,12 +139,19 @@ pub struct Assets {
 impl Assets {
     #[doc(hidden)]
     pub const fn __new(list: &'static [Asset], embedded: bool) -> Assets {
-        Assets { list, embedded, by_url: OnceLock::new() }
+        Assets {
+            list,
+            embedded,
+            by_url: OnceLock::new(),
+        }
     }
 
     /// The asset at a logical path that is only known at run time.
     pub fn get(&self, path: &str) -> Option<&'static Asset> {
-        self.list.binary_search_by(|a| a.path.cmp(path)).ok().map(|i| &self.list[i])
+        self.list
+            .binary_search_by(|a| a.path.cmp(path))
+            .ok()
+            .map(|i| &self.list[i])
     }
     /// Every asset, sorted by logical path.
     pub fn iter(&self) -> impl Iterator<Item = &'static Asset> {

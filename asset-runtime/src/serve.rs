@@ -49,13 +49,20 @@ impl ServeAssets {
     }
 
     /// The response to a request with this method, path (below the mount point) and headers.
-    pub fn respond(&self, method: &Method, path: &str, headers: &HeaderMap) -> Response<Full<Bytes>> {
+    pub fn respond(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Response<Full<Bytes>> {
         if method != Method::GET && method != Method::HEAD {
             let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return r;
         }
-        let Some((asset, hashed)) = decode_path(path).and_then(|p| self.assets.by_served_path(&p)) else {
+        let Some((asset, hashed)) = decode_path(path).and_then(|p| self.assets.by_served_path(&p))
+        else {
             return plain(StatusCode::NOT_FOUND, "not found\n");
         };
         let Some(identity) = asset.body else {
@@ -64,12 +71,19 @@ impl ServeAssets {
         let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
         let range = range.filter(|_| if_range_holds(headers, asset));
         // Ranges are served from the identity bytes, so offsets mean what the client thinks.
-        let coding = if range.is_some() { Coding::Identity } else { negotiate(headers.get(header::ACCEPT_ENCODING), asset) };
+        let coding = if range.is_some() {
+            Coding::Identity
+        } else {
+            negotiate(headers.get(header::ACCEPT_ENCODING), asset)
+        };
         let bytes = asset.variant(coding).unwrap_or(identity);
         let etag = etag(asset, coding);
 
         let mut builder = Response::builder()
-            .header(header::CACHE_CONTROL, if hashed { IMMUTABLE } else { REVALIDATE })
+            .header(
+                header::CACHE_CONTROL,
+                if hashed { IMMUTABLE } else { REVALIDATE },
+            )
             .header(header::ETAG, &etag)
             .header(header::VARY, "Accept-Encoding")
             .header(header::CONTENT_TYPE, asset.content_type)
@@ -86,9 +100,10 @@ impl ServeAssets {
         match range.map(|r| parse_range(r, body.len() as u64)) {
             Some(Range::Satisfiable(start, end)) => {
                 let part = body.slice(start as usize..=end as usize);
-                let builder = builder
-                    .status(StatusCode::PARTIAL_CONTENT)
-                    .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{}", body.len()));
+                let builder = builder.status(StatusCode::PARTIAL_CONTENT).header(
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{end}/{}", body.len()),
+                );
                 finish(builder, part, head)
             }
             Some(Range::Unsatisfiable) => {
@@ -112,7 +127,11 @@ impl<B> tower_service::Service<Request<B>> for ServeAssets {
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        ready(Ok(self.respond(req.method(), req.uri().path(), req.headers())))
+        ready(Ok(self.respond(
+            req.method(),
+            req.uri().path(),
+            req.headers(),
+        )))
     }
 }
 
@@ -120,14 +139,20 @@ fn finish(builder: http::response::Builder, body: Bytes, head: bool) -> Response
     let len = body.len();
     let builder = builder.header(header::CONTENT_LENGTH, len);
     let body = if head { Bytes::new() } else { body };
-    builder.body(Full::new(body)).unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad header\n"))
+    builder
+        .body(Full::new(body))
+        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad header\n"))
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -150,7 +175,11 @@ pub(crate) fn decode_path(path: &str) -> Option<String> {
         }
     }
     let s = String::from_utf8(out).ok()?;
-    if s.is_empty() || s.contains(['\\', '\0']) || s.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+    if s.is_empty()
+        || s.contains(['\\', '\0'])
+        || s.split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
         return None;
     }
     Some(s)
@@ -167,14 +196,22 @@ fn etag(asset: &Asset, coding: Coding) -> String {
 /// Whether `If-None-Match` names this asset (in any coding: they are the same content).
 fn none_match(headers: &HeaderMap, asset: &Asset) -> bool {
     let base = &asset.sha256[..32.min(asset.sha256.len())];
-    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|tag| {
-        let tag = tag.trim();
-        if tag == "*" {
-            return true;
-        }
-        let tag = tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"');
-        tag == base || tag.strip_prefix(base).is_some_and(|rest| rest == "-br" || rest == "-gzip")
-    })
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            if tag == "*" {
+                return true;
+            }
+            let tag = tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"');
+            tag == base
+                || tag
+                    .strip_prefix(base)
+                    .is_some_and(|rest| rest == "-br" || rest == "-gzip")
+        })
 }
 
 /// `If-Range` with our identity ETag lets the range through; anything else asks for the
@@ -188,7 +225,9 @@ fn if_range_holds(headers: &HeaderMap, asset: &Asset) -> bool {
 
 /// The best coding the client accepts that the asset has (ties go to br, then gzip).
 fn negotiate(accept: Option<&HeaderValue>, asset: &Asset) -> Coding {
-    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else { return Coding::Identity };
+    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else {
+        return Coding::Identity;
+    };
     let mut q_br = None;
     let mut q_gzip = None;
     let mut q_identity = None;
@@ -198,7 +237,11 @@ fn negotiate(accept: Option<&HeaderValue>, asset: &Asset) -> Coding {
         let token = parts.next().unwrap_or("").trim().to_ascii_lowercase();
         let mut q = 1.0f32;
         for p in parts {
-            if let Some(v) = p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")) {
+            if let Some(v) = p
+                .trim()
+                .strip_prefix("q=")
+                .or_else(|| p.trim().strip_prefix("Q="))
+            {
                 q = v.trim().parse().unwrap_or(0.0);
             }
         }
@@ -215,7 +258,11 @@ fn negotiate(accept: Option<&HeaderValue>, asset: &Asset) -> Coding {
     let candidates = [
         (Coding::Br, asset.br.is_some(), q_br.unwrap_or(star)),
         (Coding::Gzip, asset.gzip.is_some(), q_gzip.unwrap_or(star)),
-        (Coding::Identity, true, q_identity.unwrap_or(if q_star == Some(0.0) { 0.0 } else { 0.001 })),
+        (
+            Coding::Identity,
+            true,
+            q_identity.unwrap_or(if q_star == Some(0.0) { 0.0 } else { 0.001 }),
+        ),
     ];
     let mut best = (Coding::Identity, 0.0);
     for (coding, available, q) in candidates {
@@ -235,11 +282,15 @@ enum Range {
 }
 
 fn parse_range(value: &str, len: u64) -> Range {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else { return Range::Ignored };
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Range::Ignored;
+    };
     if spec.contains(',') {
         return Range::Ignored;
     }
-    let Some((a, b)) = spec.trim().split_once('-') else { return Range::Ignored };
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return Range::Ignored;
+    };
     let (a, b) = (a.trim(), b.trim());
     let parsed = match (a.is_empty(), b.is_empty()) {
         (true, true) => return Range::Ignored,
@@ -249,8 +300,14 @@ fn parse_range(value: &str, len: u64) -> Range {
             Err(_) => return Range::Ignored,
         },
         (false, _) => {
-            let Ok(start) = a.parse::<u64>() else { return Range::Ignored };
-            let end = if b.is_empty() { Ok(len.saturating_sub(1)) } else { b.parse::<u64>() };
+            let Ok(start) = a.parse::<u64>() else {
+                return Range::Ignored;
+            };
+            let end = if b.is_empty() {
+                Ok(len.saturating_sub(1))
+            } else {
+                b.parse::<u64>()
+            };
             match end {
                 Ok(end) if end >= start => Some((start, end.min(len.saturating_sub(1)))),
                 _ => return Range::Ignored,
@@ -282,8 +339,21 @@ mod tests {
     #[test]
     fn paths_that_escape_or_alias_are_refused() {
         assert_eq!(decode_path("/css/app.css").as_deref(), Some("css/app.css"));
-        assert_eq!(decode_path("/img/sp%20ace.png").as_deref(), Some("img/sp ace.png"));
-        for bad in ["/../x", "/a/%2e%2e/x", "/a//b", "/a\\b", "/%5c", "/%00", "/%zz", "/", "/./a"] {
+        assert_eq!(
+            decode_path("/img/sp%20ace.png").as_deref(),
+            Some("img/sp ace.png")
+        );
+        for bad in [
+            "/../x",
+            "/a/%2e%2e/x",
+            "/a//b",
+            "/a\\b",
+            "/%5c",
+            "/%00",
+            "/%zz",
+            "/",
+            "/./a",
+        ] {
             assert_eq!(decode_path(bad), None, "{bad}");
         }
     }

@@ -25,16 +25,27 @@ pub fn __unknown_asset(input: TokenStream) -> TokenStream {
     };
     let span = first.span();
     let Some(wanted) = unquote(&first.to_string()) else {
-        return error(span, "asset! takes a plain string literal, e.g. asset!(\"css/app.css\")");
+        return error(
+            span,
+            "asset! takes a plain string literal, e.g. asset!(\"css/app.css\")",
+        );
     };
-    let known: Vec<String> = literals[1..].iter().filter_map(|l| unquote(&l.to_string())).collect();
+    let known: Vec<String> = literals[1..]
+        .iter()
+        .filter_map(|l| unquote(&l.to_string()))
+        .collect();
     error(span, &message(&wanted, &known))
 }
 
 fn message(wanted: &str, known: &[String]) -> String {
-    let mut ranked: Vec<(usize, &String)> = known.iter().map(|k| (distance(wanted, k), k)).collect();
+    let mut ranked: Vec<(usize, &String)> =
+        known.iter().map(|k| (distance(wanted, k), k)).collect();
     ranked.sort();
-    let best: Vec<String> = ranked.iter().take(3).map(|(_, k)| format!("`{k}`")).collect();
+    let best: Vec<String> = ranked
+        .iter()
+        .take(3)
+        .map(|(_, k)| format!("`{k}`"))
+        .collect();
     if best.is_empty() {
         format!("no asset `{wanted}`: this crate has no assets")
     } else {
@@ -92,8 +103,13 @@ mod tests {
 
     #[test]
     fn suggests_the_closest_three() {
-        let known: Vec<String> = ["css/app.css", "css/print.css", "img/logo.png", "js/app.js"].map(String::from).to_vec();
-        assert_eq!(message("css/ap.css", &known), "no asset `css/ap.css`; the closest are `css/app.css`, `js/app.js`, `css/print.css`");
+        let known: Vec<String> = ["css/app.css", "css/print.css", "img/logo.png", "js/app.js"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            message("css/ap.css", &known),
+            "no asset `css/ap.css`; the closest are `css/app.css`, `js/app.js`, `css/print.css`"
+        );
         assert_eq!(message("x", &[]), "no asset `x`: this crate has no assets");
     }
 

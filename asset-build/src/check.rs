@@ -1,0 +1,93 @@
+//! Checks an output tree: every file the manifest names is there with its size, and every
+//! relative reference inside shipped CSS and JS resolves to a file of the tree.
+
+use std::path::Path;
+
+use crate::manifest::{FILE_NAME, Manifest};
+use crate::refs::{self, Class};
+
+/// What is wrong with the tree at `out`, one line each (empty when all is well).
+///
+/// # Errors
+/// No readable `manifest.json`.
+pub fn check_tree(out: &Path) -> crate::Result<Vec<String>> {
+    let path = out.join(FILE_NAME);
+    let bytes = std::fs::read(&path).map_err(crate::Error::io(&path))?;
+    let manifest = Manifest::from_json(&bytes)
+        .map_err(|e| crate::Error::Config(format!("{}: {e}", path.display())))?;
+    let mut wrong = Vec::new();
+    for (file, size) in manifest.files() {
+        match std::fs::metadata(out.join(file)) {
+            Ok(m) if m.len() == size => {}
+            Ok(m) => wrong.push(format!("{file}: {} bytes, manifest says {size}", m.len())),
+            Err(e) => wrong.push(format!("{file}: {e}")),
+        }
+    }
+    for entry in manifest.assets.values() {
+        let is_code = entry.content_type.starts_with("text/css")
+            || entry.content_type.starts_with("text/javascript");
+        let Ok(text) = std::fs::read_to_string(out.join(&entry.path)) else {
+            continue;
+        };
+        if !is_code {
+            continue;
+        }
+        for reference in references(&text) {
+            let Class::Relative { path, .. } = refs::classify(&reference) else {
+                continue;
+            };
+            match refs::resolve(&entry.path, &path) {
+                Some(target) if out.join(&target).is_file() => {}
+                Some(target) => wrong.push(format!(
+                    "{}: `{reference}` -> {target} does not exist",
+                    entry.path
+                )),
+                None => wrong.push(format!("{}: `{reference}` leaves the tree", entry.path)),
+            }
+        }
+    }
+    Ok(wrong)
+}
+
+/// The references in shipped (minified) CSS or JS: `url("..")`, `@import ".."`, quoted
+/// strings that start with `./` or `../` after `from`, `import` or `import(`, and
+/// `sourceMappingURL=`.
+pub fn references(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for marker in [
+        "url(\"",
+        "@import \"",
+        "from\"",
+        "import\"",
+        "import(\"",
+        "from \"",
+        "import \"",
+    ] {
+        let mut rest = text;
+        while let Some(i) = rest.find(marker) {
+            rest = &rest[i + marker.len()..];
+            if let Some(end) = rest.find('"') {
+                let r = &rest[..end];
+                if marker.starts_with("url")
+                    || marker.starts_with('@')
+                    || r.starts_with("./")
+                    || r.starts_with("../")
+                {
+                    out.push(r.to_owned());
+                }
+            }
+        }
+    }
+    for line in text.lines() {
+        if let Some(i) = line.find("sourceMappingURL=") {
+            out.push(
+                line[i + "sourceMappingURL=".len()..]
+                    .trim()
+                    .trim_end_matches("*/")
+                    .trim()
+                    .to_owned(),
+            );
+        }
+    }
+    out
+}

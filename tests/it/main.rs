@@ -1,0 +1,3 @@
+//! The integration tests, one binary; each module covers one part of the product.
+
+mod pipeline;

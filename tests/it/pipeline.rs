@@ -1,0 +1,351 @@
+//! The build pipeline over the fixture site and the bad-input fixtures.
+
+use std::path::Path;
+
+use asset_build::{Config, CssImports, Error, Missing};
+use tests::{copy_tree, fixture, read_tree};
+
+fn build(source: &Path, out: &Path, adjust: impl FnOnce(Config) -> Config) -> asset_build::Output {
+    asset_build::run(&adjust(Config::new(source, out))).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn problems(name: &str, adjust: impl FnOnce(Config) -> Config) -> Vec<String> {
+    let out = tempfile::tempdir().unwrap();
+    let source = fixture(&format!("bad/{name}"));
+    match asset_build::run(&adjust(Config::new(&source, out.path()))) {
+        Ok(_) => panic!("{name} built without an error"),
+        Err(Error::Assets(p)) => {
+            let prefix = format!("{}/", source.display());
+            p.iter()
+                .map(|p| p.to_string().replace(&prefix, ""))
+                .collect()
+        }
+        Err(e) => panic!("{name}: not an asset error: {e}"),
+    }
+}
+
+fn text_outputs(out: &Path) -> Vec<(String, String)> {
+    read_tree(out)
+        .into_iter()
+        .filter(|(p, _)| {
+            [".css", ".js", ".mjs", ".map"]
+                .iter()
+                .any(|e| p.ends_with(e))
+        })
+        .map(|(p, b)| (p, String::from_utf8(b).unwrap()))
+        .collect()
+}
+
+#[test]
+fn site_manifest_code_and_outputs_snapshot() {
+    let out = tempfile::tempdir().unwrap();
+    let output = build(&fixture("site"), out.path(), |c| c);
+    insta::assert_snapshot!(
+        "site_manifest",
+        String::from_utf8(output.manifest.to_json()).unwrap()
+    );
+    insta::assert_snapshot!(
+        "site_generated_code",
+        asset_build::generate_code(&output.manifest, true)
+    );
+    for (path, text) in text_outputs(out.path()) {
+        // Names without the hash, so a change shows as a diff rather than a new snapshot.
+        let logical = output
+            .manifest
+            .assets
+            .iter()
+            .find(|(_, e)| e.path == path)
+            .map(|(l, _)| l.clone())
+            .unwrap();
+        insta::assert_snapshot!(format!("site_out__{}", logical.replace('/', "__")), text);
+    }
+    assert_eq!(
+        asset_build::check_tree(out.path()).unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn inlined_imports_rebase_their_urls() {
+    let out = tempfile::tempdir().unwrap();
+    let output = build(&fixture("site"), out.path(), |c| {
+        c.css_imports(CssImports::Inline)
+    });
+    let app = &output.manifest.assets["css/app.css"];
+    let text = std::fs::read_to_string(out.path().join(&app.path)).unwrap();
+    let logo = &output.manifest.assets["img/logo.png"].path;
+    let card_rule = format!(".card{{background:url(\"../{logo}\")");
+    assert!(
+        text.contains(&card_rule[..card_rule.len() - 2]),
+        "card.css inlined with its url rebased: {text}"
+    );
+    assert!(
+        text.starts_with("@import \"https://fonts.example.com/remote.css\";"),
+        "remote @import kept first: {text}"
+    );
+    assert!(
+        text.contains("@media print{"),
+        "conditional import wrapped: {text}"
+    );
+    assert!(
+        !text.contains("@import \"./"),
+        "no local @import left: {text}"
+    );
+    insta::assert_snapshot!("site_inline_app_css", text);
+    assert_eq!(
+        asset_build::check_tree(out.path()).unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn builds_are_byte_identical_across_paths_threads_and_cache() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let moved = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("site"), &moved.path().join("elsewhere"));
+    build(&fixture("site"), a.path(), |c| c.jobs(1));
+    build(&moved.path().join("elsewhere"), b.path(), |c| {
+        c.jobs(4).cache_dir(cache.path())
+    });
+    let first = read_tree(a.path());
+    assert_eq!(first, read_tree(b.path()));
+    // And again from the cache.
+    let c = tempfile::tempdir().unwrap();
+    build(&fixture("site"), c.path(), |c| c.cache_dir(cache.path()));
+    assert_eq!(first, read_tree(c.path()));
+}
+
+#[test]
+fn an_unchanged_tree_is_neither_minified_nor_compressed_again() {
+    let cache = tempfile::tempdir().unwrap();
+    let site = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("site"), site.path());
+    let out = tempfile::tempdir().unwrap();
+    let cold = build(site.path(), out.path(), |c| c.cache_dir(cache.path()));
+    assert!(cold.stats.transformed > 0 && cold.stats.compressed > 0);
+    assert_eq!(
+        (cold.stats.transform_cached, cold.stats.compress_cached),
+        (0, 0)
+    );
+
+    let warm = build(site.path(), out.path(), |c| c.cache_dir(cache.path()));
+    assert_eq!((warm.stats.transformed, warm.stats.compressed), (0, 0));
+    assert_eq!(warm.stats.transform_cached, cold.stats.transformed);
+
+    // One changed file: it alone is transformed; it and what refers to it are compressed.
+    std::fs::write(site.path().join("js/util.mjs"), "export const VERSION = \"2.0\";\nexport function greet(n) { return n; }\nexport function shout(t) { return t; }\n").unwrap();
+    let one = build(site.path(), out.path(), |c| c.cache_dir(cache.path()));
+    assert_eq!(one.stats.transformed, 1);
+    assert!(
+        one.stats.compressed <= 4,
+        "util.mjs and app.mjs, br and gzip: {:?}",
+        one.stats
+    );
+    assert_ne!(
+        one.manifest.assets["js/app.mjs"].path, cold.manifest.assets["js/app.mjs"].path,
+        "the importer's hash follows"
+    );
+    assert_eq!(
+        one.manifest.assets["css/app.css"].path,
+        cold.manifest.assets["css/app.css"].path
+    );
+    // The old files are gone from the output tree.
+    assert!(
+        !out.path()
+            .join(&cold.manifest.assets["js/util.mjs"].path)
+            .exists()
+    );
+}
+
+#[test]
+fn es_module_cycles_share_one_hash() {
+    let out = tempfile::tempdir().unwrap();
+    let m = build(&fixture("site"), out.path(), |c| c).manifest;
+    let hash = |p: &str| m.assets[p].path.split('.').nth(1).unwrap().to_owned();
+    assert_eq!(hash("js/cycle-a.mjs"), hash("js/cycle-b.mjs"));
+    assert_ne!(hash("js/cycle-a.mjs"), hash("js/util.mjs"));
+}
+
+#[test]
+fn precompressed_variants_only_where_smaller_and_for_text() {
+    let out = tempfile::tempdir().unwrap();
+    let m = build(&fixture("site"), out.path(), |c| c).manifest;
+    assert!(
+        m.assets["img/logo.png"].encodings.is_empty(),
+        "png is not compressed"
+    );
+    assert!(
+        m.assets["fonts/site.woff2"].encodings.is_empty(),
+        "woff2 is not compressed"
+    );
+    for (path, e) in &m.assets {
+        for (tok, v) in &e.encodings {
+            assert!(v.size < e.size, "{path} {tok} is smaller");
+        }
+    }
+    assert!(m.assets["css/app.css"].encodings.contains_key("br"));
+}
+
+#[test]
+fn minification_off_ships_files_as_written_with_rewritten_references() {
+    let out = tempfile::tempdir().unwrap();
+    let m = build(&fixture("site"), out.path(), |c| c.minify(false)).manifest;
+    let util = std::fs::read(out.path().join(&m.assets["js/util.mjs"].path)).unwrap();
+    assert_eq!(util, std::fs::read(fixture("site/js/util.mjs")).unwrap());
+    let app = std::fs::read_to_string(out.path().join(&m.assets["js/app.mjs"].path)).unwrap();
+    assert!(app.contains("// This comment is not a licence"), "{app}");
+    assert!(
+        app.contains(&format!(
+            "from \"./{}\"",
+            m.assets["js/util.mjs"].path.trim_start_matches("js/")
+        )),
+        "{app}"
+    );
+}
+
+#[test]
+fn source_map_references_point_at_the_hashed_map() {
+    let out = tempfile::tempdir().unwrap();
+    let m = build(&fixture("site"), out.path(), |c| c).manifest;
+    let lib =
+        std::fs::read_to_string(out.path().join(&m.assets["vendor/lib.min.js"].path)).unwrap();
+    let map = m.assets["vendor/lib.min.js.map"]
+        .path
+        .trim_start_matches("vendor/");
+    assert!(
+        lib.ends_with(&format!("//# sourceMappingURL=./{map}\n")),
+        "{lib}"
+    );
+}
+
+#[test]
+fn malformed_js_names_file_line_and_column() {
+    assert_eq!(
+        problems("malformed-js", |c| c),
+        ["js/broken.js:4:3: cannot use a reserved word as a shorthand property"]
+    );
+}
+
+#[test]
+fn missing_url_target_names_both_files() {
+    assert_eq!(
+        problems("missing-target", |c| c),
+        [
+            "css/app.css:3:19: url() `../img/missing.png` points at `img/missing.png`, which is not an asset"
+        ]
+    );
+}
+
+#[test]
+fn missing_url_target_can_be_a_warning() {
+    let out = tempfile::tempdir().unwrap();
+    let output = build(&fixture("bad/missing-target"), out.path(), |c| {
+        c.missing(Missing::Warn)
+    });
+    assert_eq!(output.warnings.len(), 1);
+    let css = std::fs::read_to_string(out.path().join(&output.manifest.assets["css/app.css"].path))
+        .unwrap();
+    assert!(
+        css.contains("url(\"../img/missing.png\")"),
+        "left as written: {css}"
+    );
+}
+
+#[test]
+fn import_cycle_is_an_error_naming_the_cycle() {
+    assert_eq!(
+        problems("import-cycle", |c| c),
+        ["css/a.css: @import cycle: css/a.css -> css/b.css -> css/c.css -> css/a.css"]
+    );
+}
+
+#[test]
+fn symlink_leaving_the_root_is_refused() {
+    let p = problems("symlink-escape", |c| c);
+    assert_eq!(p.len(), 1);
+    assert!(
+        p[0].starts_with("css/outside.css: symbolic link to ")
+            && p[0].ends_with("leaves the asset directory"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn reference_leaving_the_root_is_refused() {
+    assert_eq!(
+        problems("escapes-root", |c| c),
+        ["css/app.css:1:22: url() `../../outside.png` leaves the asset directory"]
+    );
+}
+
+#[test]
+fn empty_file_is_an_error_unless_allowed() {
+    assert_eq!(
+        problems("empty-file", |c| c),
+        ["css/empty.css:1:1: empty file (set allow-empty to ship empty files)"]
+    );
+    let out = tempfile::tempdir().unwrap();
+    let m = build(&fixture("bad/empty-file"), out.path(), |c| {
+        c.allow_empty(true)
+    })
+    .manifest;
+    assert_eq!(m.assets["css/empty.css"].size, 0);
+}
+
+#[test]
+fn non_utf8_css_names_the_first_bad_byte() {
+    assert_eq!(
+        problems("non-utf8-css", |c| c),
+        ["css/latin1.css:2:19: not valid UTF-8 (save the file as UTF-8)"]
+    );
+}
+
+#[test]
+fn every_broken_file_is_reported_in_one_run() {
+    assert_eq!(
+        problems("many-errors", |c| c),
+        [
+            "css/one.css:2:22: url() `nope.png` points at `css/nope.png`, which is not an asset",
+            "css/two.css:1:5: unexpected end of input",
+            "js/three.js:1:9: expression expected",
+        ]
+    );
+}
+
+#[test]
+fn odd_file_names_resolve_and_are_encoded() {
+    let out = tempfile::tempdir().unwrap();
+    let m = build(&fixture("bad/odd-names"), out.path(), |c| c).manifest;
+    let css = std::fs::read_to_string(out.path().join(&m.assets["css/app.css"].path)).unwrap();
+    for (logical, encoded) in [
+        ("img/sp ace.png", "sp%20ace"),
+        ("img/über.png", "%C3%BCber"),
+        ("img/hash#tag.png", "hash%23tag"),
+        ("img/what?now.png", "what%3Fnow"),
+    ] {
+        assert!(m.assets.contains_key(logical), "{logical}");
+        assert!(
+            css.contains(&format!("url(\"../img/{encoded}.")),
+            "{encoded} in {css}"
+        );
+    }
+    assert!(
+        css.contains(".png#frag\")") && css.contains(".png?q=1\")"),
+        "{css}"
+    );
+    assert_eq!(
+        asset_build::check_tree(out.path()).unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn writing_into_a_foreign_directory_is_refused() {
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(out.path().join("precious.txt"), "keep").unwrap();
+    let e = asset_build::run(&Config::new(fixture("site"), out.path())).unwrap_err();
+    assert!(e.to_string().contains("refusing to write"), "{e}");
+    assert!(out.path().join("precious.txt").exists());
+}
