@@ -38,10 +38,12 @@ pub fn gzip(bytes: &[u8], level: u32) -> Vec<u8> {
 
 /// brotli at `quality` (0-11), window sized to the input.
 pub fn brotli(bytes: &[u8], quality: u32) -> Vec<u8> {
-    let mut params = brotli::enc::BrotliEncoderParams::default();
-    params.quality = quality.min(11) as i32;
-    params.lgwin = window_bits(bytes.len());
-    params.size_hint = bytes.len();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: quality.min(11) as i32,
+        lgwin: window_bits(bytes.len()),
+        size_hint: bytes.len(),
+        ..Default::default()
+    };
     let mut out = Vec::with_capacity(bytes.len() / 3);
     brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)
         .expect("compressing into a Vec cannot fail");

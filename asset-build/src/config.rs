@@ -121,6 +121,11 @@ impl Config {
         }
     }
 
+    /// Reads the assets from another directory (the other settings stay).
+    pub fn with_source(mut self, source: impl Into<PathBuf>) -> Self {
+        self.source = source.into();
+        self
+    }
     /// Browser targets for CSS, e.g. `["chrome 109", "safari 15.6"]`.
     pub fn targets(mut self, targets: Targets) -> Self {
         self.targets = targets;

@@ -40,8 +40,15 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
             })
             .map_err(|e| problem(display, &e))?;
     }
+    let mut map = (config.source_maps && config.minify).then(|| {
+        let mut m = parcel_sourcemap::SourceMap::new("/");
+        m.add_source(display.rsplit('/').next().unwrap_or(display));
+        let _ = m.set_source_content(0, text);
+        m
+    });
     let printed = sheet
         .to_css(PrinterOptions {
+            source_map: map.as_mut(),
             minify: config.minify,
             targets,
             analyze_dependencies: Some(DependencyOptions {
@@ -80,9 +87,18 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
             supports,
         });
     }
+    let map = match map {
+        Some(mut m) => Some(m.to_json(None).map_err(|e| Problem::Syntax {
+            path: display.to_owned(),
+            pos: None,
+            message: format!("writing the source map failed: {e:?}"),
+        })?),
+        None => None,
+    };
     Ok(Transformed {
         code: printed.code,
         refs,
+        map,
     })
 }
 
@@ -138,7 +154,7 @@ fn check_depth(display: &str, text: &str) -> Result<(), Problem> {
 fn targets(config: &Config) -> Targets {
     let mut b = Browsers::default();
     for (name, major, minor) in &config.targets.0 {
-        let v = Some((major << 16) | (minor << 8));
+        let v = (major << 16) | (minor << 8);
         let slot = match name.as_str() {
             "android" => &mut b.android,
             "chrome" => &mut b.chrome,
@@ -150,10 +166,8 @@ fn targets(config: &Config) -> Targets {
             "safari" => &mut b.safari,
             _ => &mut b.samsung,
         };
-        *slot = match *slot {
-            Some(old) if old < v.unwrap_or(0) => Some(old),
-            _ => v,
-        };
+        // The oldest version listed for a browser wins.
+        *slot = Some(slot.map_or(v, |old| old.min(v)));
     }
     Targets::from(b)
 }

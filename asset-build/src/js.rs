@@ -6,9 +6,10 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use swc_core::common::comments::{Comment, CommentKind, Comments, SingleThreadedComments};
+use swc_core::common::source_map::SourceMapGenConfig;
 use swc_core::common::sync::Lrc;
 use swc_core::common::{
-    BytePos, FileName, GLOBALS, Globals, Mark, SourceFile, SourceMap, Span, Spanned,
+    BytePos, FileName, GLOBALS, Globals, LineCol, Mark, SourceFile, SourceMap, Span, Spanned,
 };
 use swc_core::ecma::ast::{
     CallExpr, Callee, EsVersion, ExportAll, Expr, ExprOrSpread, ImportDecl, Lit, NamedExport,
@@ -52,7 +53,9 @@ pub fn transform(
             .next()
             .unwrap_or(display)
             .contains(".min.");
-    match catch_unwind(AssertUnwindSafe(|| run(display, text, module, minify))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        run(display, text, module, minify, config.source_maps)
+    })) {
         Ok(r) => r,
         Err(panic) => {
             let msg = panic
@@ -74,6 +77,7 @@ fn run(
     text: &str,
     module: Option<bool>,
     minify: bool,
+    want_map: bool,
 ) -> Result<Transformed, Problem> {
     let cm: Lrc<SourceMap> = Lrc::new(SourceMap::default());
     let fm = cm.new_source_file(
@@ -154,8 +158,14 @@ fn run(
             trailing.retain(keep);
         }
         let mut out = Vec::with_capacity(text.len() / 2);
+        let mut mappings: Vec<(BytePos, LineCol)> = Vec::new();
         {
-            let wr = JsWriter::new(cm.clone(), "\n", &mut out, None);
+            let wr = JsWriter::new(
+                cm.clone(),
+                "\n",
+                &mut out,
+                want_map.then_some(&mut mappings),
+            );
             let mut emitter = Emitter {
                 cfg: CodegenConfig::default()
                     .with_minify(true)
@@ -179,7 +189,20 @@ fn run(
         })?;
         // Placeholders that the minifier dropped (dead dynamic imports) are not references.
         refs.retain(|r| code.contains(&r.placeholder));
-        Ok(Transformed { code, refs })
+        let map = if want_map {
+            let name = display.rsplit('/').next().unwrap_or(display);
+            let sm = cm.build_source_map(&mappings, None, MapConfig { source: name });
+            let mut json = Vec::new();
+            sm.to_writer(&mut json).map_err(|e| Problem::Syntax {
+                path: display.to_owned(),
+                pos: None,
+                message: format!("writing the source map failed: {e}"),
+            })?;
+            Some(String::from_utf8_lossy(&json).into_owned())
+        } else {
+            None
+        };
+        Ok(Transformed { code, refs, map })
     })
 }
 
@@ -247,6 +270,20 @@ fn is_licence(c: &Comment) -> bool {
     (c.kind == CommentKind::Block && c.text.starts_with('!'))
         || c.text.contains("@license")
         || c.text.contains("@preserve")
+}
+
+/// Names the one source of a map and embeds its text, so no original file needs serving.
+struct MapConfig<'a> {
+    source: &'a str,
+}
+
+impl SourceMapGenConfig for MapConfig<'_> {
+    fn file_name_to_source(&self, _f: &FileName) -> String {
+        self.source.to_owned()
+    }
+    fn inline_sources_content(&self, _f: &FileName) -> bool {
+        true
+    }
 }
 
 /// A token that does not occur in the source, so placeholders cannot collide with its text.
@@ -356,7 +393,11 @@ fn replace_in_text(
         at = hi;
     }
     code.push_str(&text[at..]);
-    Transformed { code, refs }
+    Transformed {
+        code,
+        refs,
+        map: None,
+    }
 }
 
 /// Byte range of the URL in a final `//# sourceMappingURL=...` line.

@@ -4,17 +4,13 @@
 //!
 //! ```no_run
 //! // build.rs
-//! fn main() {
-//!     asset_build::build_script();
-//! }
+//! asset_build::build_script();
 //! ```
 //!
 //! Settings come from `[package.metadata.assets]` in `Cargo.toml`, or from code:
 //!
 //! ```no_run
-//! fn main() {
-//!     asset_build::build_script_with(|c| c.gzip(None).source_maps(true));
-//! }
+//! asset_build::build_script_with(|c| c.gzip(None).source_maps(true));
 //! ```
 
 mod cache;
@@ -30,8 +26,11 @@ mod hash;
 mod js;
 pub mod manifest;
 mod pipeline;
+#[cfg(feature = "publish")]
+pub mod publish;
 mod refs;
 mod scan;
+mod sourcemap;
 mod transform;
 mod write;
 
@@ -69,4 +68,10 @@ pub fn run_for_cargo(config: &Config) -> Result<Output> {
 /// Generated Rust for a manifest (what the build script writes), for tools and tests.
 pub fn generate_code(manifest: &Manifest, embed: bool) -> String {
     codegen::generate(manifest, cargo::TREE, embed)
+}
+
+/// sha256 of `bytes` (the digest the pipeline names files by), for benchmarks.
+pub fn hash_block(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
 }

@@ -15,6 +15,7 @@ use crate::hash;
 use crate::manifest::{Entry, Manifest, Variant};
 use crate::refs::{self, Class};
 use crate::scan::{self, Kind, Source};
+use crate::sourcemap::Edit;
 use crate::transform::{self, RefKind, Transformed};
 
 /// What a run produced.
@@ -197,10 +198,12 @@ pub fn run(config: &Config) -> Result<Output> {
 
     // Hash in dependency order.
     let mut finals: Vec<Option<Final>> = vec![None; sources.len()];
-    let mut ctx = Finisher {
+    let mut extras: Vec<(String, Final)> = Vec::new();
+    let ctx = Finisher {
         sources: &sources,
         nodes: &nodes,
         config,
+        index: &index,
     };
     for comp in graph::components(&edges) {
         if comp
@@ -213,13 +216,20 @@ pub fn run(config: &Config) -> Result<Output> {
         let cyclic = comp.len() > 1 || edges[comp[0]].contains(&comp[0]);
         if !cyclic {
             let i = comp[0];
-            let bytes = match &nodes[i] {
-                Some(_) => ctx
-                    .text(i, &sources[i].logical, &finals, &mut Vec::new())
-                    .into_bytes(),
-                None => sources[i].bytes.clone(),
-            };
-            finals[i] = Some(Final::new(&sources[i].logical, bytes, None));
+            finals[i] = Some(match &nodes[i] {
+                Some(_) => {
+                    let (text, edits) = ctx.text(i, &sources[i].logical, &finals, &mut Vec::new());
+                    match ctx.finish(i, text, &edits, None, &mut extras) {
+                        Ok(f) => f,
+                        Err(p) => {
+                            problems.push(p);
+                            broken[i] = true;
+                            continue;
+                        }
+                    }
+                }
+                None => Final::new(&sources[i].logical, sources[i].bytes.clone(), None),
+            });
             continue;
         }
         if comp
@@ -235,10 +245,12 @@ pub fn run(config: &Config) -> Result<Output> {
             continue;
         }
         // ES modules may import each other in a cycle: one hash names the whole cycle.
-        ctx.finish_cycle(&comp, &mut finals);
+        if let Err(p) = ctx.finish_cycle(&comp, &mut finals, &mut extras) {
+            problems.push(p);
+            comp.iter().for_each(|&i| broken[i] = true);
+        }
     }
     lap(&mut stats, "hash");
-    drop(ctx);
 
     if !problems.is_empty() {
         problems.sort_by(|a, b| {
@@ -251,13 +263,20 @@ pub fn run(config: &Config) -> Result<Output> {
     }
 
     // Compress.
-    let finals: Vec<Final> = finals
-        .into_iter()
-        .map(|f| f.expect("every unbroken file is finished"))
+    let all: Vec<(String, Final)> = sources
+        .iter()
+        .zip(finals)
+        .map(|(s, f)| {
+            (
+                s.logical.clone(),
+                f.expect("every unbroken file is finished"),
+            )
+        })
+        .chain(extras)
         .collect();
     let mut jobs: Vec<(usize, Encoding, u32)> = Vec::new();
-    for (i, f) in finals.iter().enumerate() {
-        if !scan::content_type(&sources[i].logical).1 {
+    for (i, (logical, _)) in all.iter().enumerate() {
+        if !scan::content_type(logical).1 {
             continue;
         }
         if let Some(q) = config.brotli {
@@ -266,12 +285,11 @@ pub fn run(config: &Config) -> Result<Output> {
         if let Some(l) = config.gzip {
             jobs.push((i, Encoding::Gzip, l));
         }
-        let _ = f;
     }
-    jobs.sort_by_key(|&(i, e, _)| (std::cmp::Reverse(finals[i].bytes.len()), e));
+    jobs.sort_by_key(|&(i, e, _)| (std::cmp::Reverse(all[i].1.bytes.len()), e));
     let hits = AtomicUsize::new(0);
     let variants = parallel(&jobs, config.jobs, |&(i, enc, level)| {
-        let f = &finals[i];
+        let f = &all[i].1;
         let key = cache::key(
             enc.token(),
             &[level.to_string().as_bytes(), f.sha256.as_bytes()],
@@ -294,18 +312,18 @@ pub fn run(config: &Config) -> Result<Output> {
     lap(&mut stats, "compress");
 
     // Manifest and output tree.
-    let mut by_file: Vec<BTreeMap<String, (String, Vec<u8>)>> = vec![BTreeMap::new(); finals.len()];
+    let mut by_file: Vec<BTreeMap<String, (String, Vec<u8>)>> = vec![BTreeMap::new(); all.len()];
     for (&(i, enc, _), v) in jobs.iter().zip(variants) {
         if let Some(v) = v {
             by_file[i].insert(
                 enc.token().to_owned(),
-                (format!("{}{}", finals[i].hashed, enc.suffix()), v),
+                (format!("{}{}", all[i].1.hashed, enc.suffix()), v),
             );
         }
     }
     let mut assets = BTreeMap::new();
     let mut files: Vec<(&str, &[u8])> = Vec::new();
-    for (i, f) in finals.iter().enumerate() {
+    for (i, (logical, f)) in all.iter().enumerate() {
         let encodings = by_file[i]
             .iter()
             .map(|(tok, (path, bytes))| {
@@ -319,11 +337,11 @@ pub fn run(config: &Config) -> Result<Output> {
             })
             .collect();
         assets.insert(
-            sources[i].logical.clone(),
+            logical.clone(),
             Entry {
                 path: f.hashed.clone(),
                 size: f.bytes.len() as u64,
-                content_type: scan::content_type(&sources[i].logical).0.to_owned(),
+                content_type: scan::content_type(logical).0.to_owned(),
                 integrity: hash::integrity(&f.bytes),
                 sha256: f.sha256.clone(),
                 encodings,
@@ -335,7 +353,7 @@ pub fn run(config: &Config) -> Result<Output> {
         }
     }
     let manifest = Manifest::new(assets);
-    stats.bytes_out = finals.iter().map(|f| f.bytes.len() as u64).sum();
+    stats.bytes_out = all.iter().map(|(_, f)| f.bytes.len() as u64).sum();
     crate::write::tree(&config.out, &files, &manifest.to_json())?;
     lap(&mut stats, "write");
     Ok(Output {
@@ -363,26 +381,28 @@ struct Finisher<'a> {
     sources: &'a [Source],
     nodes: &'a [Option<(Transformed, Vec<Target>)>],
     config: &'a Config,
+    index: &'a HashMap<&'a str, usize>,
 }
 
 impl Finisher<'_> {
     /// The shipped text of file `i` as if it stood at logical path `at` (its own path, or that
-    /// of the stylesheet it is inlined into). `at_imports` collects `@import`s kept as written,
-    /// which must stay at the top of the final file.
+    /// of the stylesheet it is inlined into), and where it differs from the transformed code
+    /// (for the source map). `imports` collects `@import`s kept as written, which must stay
+    /// at the top of the final file.
     fn text(
         &self,
         i: usize,
         at: &str,
         finals: &[Option<Final>],
         imports: &mut Vec<String>,
-    ) -> String {
+    ) -> (String, Vec<Edit>) {
         let own_file = imports.is_empty() && at == self.sources[i].logical;
         let (t, targets) = self.nodes[i]
             .as_ref()
             .expect("only transformed files have text");
         let inline =
             self.config.css_imports == CssImports::Inline && self.sources[i].kind == Kind::Css;
-        let mut code = t.code.clone();
+        let mut replacements: Vec<(&str, String)> = Vec::with_capacity(t.refs.len());
         let mut inlined = String::new();
         for (r, target) in t.refs.iter().zip(targets) {
             let css = matches!(r.kind, RefKind::Url | RefKind::Import);
@@ -390,7 +410,7 @@ impl Finisher<'_> {
                 // The rule was removed from the code; put back its content, or the rule.
                 match target {
                     Target::Asset(j, _) if self.sources[*j].kind == Kind::Css => {
-                        let body = self.text(*j, at, finals, imports);
+                        let (body, _) = self.text(*j, at, finals, imports);
                         inlined.push_str(&wrap(&body, r.media.as_deref(), r.supports.as_deref()));
                     }
                     _ => {
@@ -416,18 +436,29 @@ impl Finisher<'_> {
                 Target::Keep => r.spec.clone(),
                 Target::Asset(j, suffix) => self.url(at, *j, suffix, finals),
             };
-            let replacement = if css { crate::css::quote(&url) } else { url };
-            code = code.replace(&r.placeholder, &replacement);
+            replacements.push((
+                &r.placeholder,
+                if css { crate::css::quote(&url) } else { url },
+            ));
         }
+        let (code, mut edits) = fill(&t.code, &replacements);
         if !inline {
-            return code;
+            return (code, edits);
         }
-        let body = inlined + &code;
-        if own_file {
-            imports.concat() + &body
+        let prefix = if own_file {
+            imports.concat() + &inlined
         } else {
-            body
+            inlined
+        };
+        if !prefix.is_empty() {
+            edits.push(Edit {
+                line: 0,
+                col: 0,
+                delta: utf16_len(&prefix),
+                before: true,
+            });
         }
+        (prefix + &code, edits)
     }
 
     fn url(&self, at: &str, j: usize, suffix: &str, finals: &[Option<Final>]) -> String {
@@ -438,22 +469,69 @@ impl Finisher<'_> {
         refs::relative_url(at, hashed) + suffix
     }
 
-    /// Names every module of a cycle with one hash over all their texts, then fills in the
-    /// references between them.
-    fn finish_cycle(&mut self, comp: &[usize], finals: &mut [Option<Final>]) {
-        // First pass: references inside the cycle stand as their logical paths.
-        let mut parts: Vec<Vec<u8>> = Vec::new();
-        for &i in comp {
-            for &j in comp {
-                finals[j] = Some(Final {
-                    hashed: self.sources[j].logical.clone(),
-                    bytes: Vec::new(),
-                    sha256: String::new(),
+    /// The file's final bytes and name. With a source map, the map (columns moved by
+    /// `edits`) becomes an asset of its own, `<logical>.map`, named by its own hash, and the
+    /// file ends with a `sourceMappingURL` to it.
+    fn finish(
+        &self,
+        i: usize,
+        mut text: String,
+        edits: &[Edit],
+        group: Option<&str>,
+        extras: &mut Vec<(String, Final)>,
+    ) -> Result<Final, Problem> {
+        let src = &self.sources[i];
+        let map = self.nodes[i].as_ref().and_then(|(t, _)| t.map.as_deref());
+        if let Some(map) = map {
+            let map_logical = format!("{}.map", src.logical);
+            if self.index.contains_key(map_logical.as_str()) {
+                return Err(Problem::BadFile {
+                    path: src.display.clone(),
+                    pos: None,
+                    message: format!(
+                        "its generated source map would replace the asset `{map_logical}`: rename that file or turn source maps off"
+                    ),
                 });
             }
+            let adjusted = crate::sourcemap::adjust(map, edits).map_err(|e| Problem::Syntax {
+                path: src.display.clone(),
+                pos: None,
+                message: format!("source map: {e}"),
+            })?;
+            let map_final = Final::new(&map_logical, adjusted.into_bytes(), None);
+            let url = refs::relative_url(&src.logical, &map_final.hashed);
+            if src.kind == Kind::Css {
+                text.push_str(&format!("\n/*# sourceMappingURL={url} */"));
+            } else {
+                text.push_str(&format!("\n//# sourceMappingURL={url}"));
+            }
+            extras.push((map_logical, map_final));
+        }
+        Ok(Final::new(&src.logical, text.into_bytes(), group))
+    }
+
+    /// Names every module of a cycle with one hash over all their texts, then fills in the
+    /// references between them.
+    fn finish_cycle(
+        &self,
+        comp: &[usize],
+        finals: &mut [Option<Final>],
+        extras: &mut Vec<(String, Final)>,
+    ) -> Result<(), Problem> {
+        // First pass: references inside the cycle stand as their logical paths.
+        for &j in comp {
+            finals[j] = Some(Final {
+                hashed: self.sources[j].logical.clone(),
+                bytes: Vec::new(),
+                sha256: String::new(),
+            });
+        }
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        for &i in comp {
             parts.push(self.sources[i].logical.as_bytes().to_vec());
             parts.push(
                 self.text(i, &self.sources[i].logical, finals, &mut Vec::new())
+                    .0
                     .into_bytes(),
             );
         }
@@ -466,12 +544,61 @@ impl Finisher<'_> {
                 sha256: String::new(),
             });
         }
+        let mut done = Vec::new();
         for &i in comp {
-            let text = self.text(i, &self.sources[i].logical, finals, &mut Vec::new());
-            let f = Final::new(&self.sources[i].logical, text.into_bytes(), Some(&group));
+            let (text, edits) = self.text(i, &self.sources[i].logical, finals, &mut Vec::new());
+            done.push((i, self.finish(i, text, &edits, Some(&group), extras)?));
+        }
+        for (i, f) in done {
             finals[i] = Some(f);
         }
+        Ok(())
     }
+}
+
+/// `code` with every placeholder replaced, and the edits that made (for source maps).
+fn fill(code: &str, replacements: &[(&str, String)]) -> (String, Vec<Edit>) {
+    let mut hits: Vec<(usize, usize)> = Vec::new();
+    for (k, (placeholder, _)) in replacements.iter().enumerate() {
+        hits.extend(code.match_indices(placeholder).map(|(pos, _)| (pos, k)));
+    }
+    hits.sort_unstable();
+    let mut out = String::with_capacity(code.len() + 64 * hits.len());
+    let mut edits = Vec::with_capacity(hits.len());
+    let (mut at, mut line, mut col) = (0usize, 0u32, 0u32);
+    let advance = |s: &str, line: &mut u32, col: &mut u32| {
+        for ch in s.chars() {
+            if ch == '\n' {
+                *line += 1;
+                *col = 0;
+            } else {
+                *col += ch.len_utf16() as u32;
+            }
+        }
+    };
+    for (pos, k) in hits {
+        if pos < at {
+            continue;
+        }
+        let (placeholder, replacement) = &replacements[k];
+        advance(&code[at..pos], &mut line, &mut col);
+        out.push_str(&code[at..pos]);
+        out.push_str(replacement);
+        edits.push(Edit {
+            line,
+            col,
+            delta: utf16_len(replacement) - utf16_len(placeholder),
+            before: false,
+        });
+        advance(placeholder, &mut line, &mut col);
+        at = pos + placeholder.len();
+    }
+    out.push_str(&code[at..]);
+    (out, edits)
+}
+
+fn utf16_len(s: &str) -> i64 {
+    s.chars().map(|c| c.len_utf16() as i64).sum()
 }
 
 fn wrap(body: &str, media: Option<&str>, supports: Option<&str>) -> String {

@@ -63,7 +63,7 @@ pub fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
+        if b[i] == b'%' && i + 2 < b.len() {
             let hexval = |c: u8| (c as char).to_digit(16);
             if let (Some(h), Some(l)) = (hexval(b[i + 1]), hexval(b[i + 2])) {
                 out.push((h * 16 + l) as u8);

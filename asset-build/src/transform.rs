@@ -50,6 +50,9 @@ pub struct Ref {
 pub struct Transformed {
     pub code: String,
     pub refs: Vec<Ref>,
+    /// The source map of `code` (placeholders still in), when source maps are on.
+    #[serde(default)]
+    pub map: Option<String>,
 }
 
 /// Runs the transform for the file's kind; other kinds have none.

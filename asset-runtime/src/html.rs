@@ -2,7 +2,30 @@
 
 use std::fmt::Write as _;
 
-use crate::Asset;
+use crate::{Asset, Assets};
+
+impl Assets {
+    /// `<script type="importmap">` whose `integrity` map gives every JavaScript asset's hash,
+    /// so that modules loaded by `import` (not only by a `<script>` tag) are checked too.
+    /// Put it before the first module script.
+    pub fn import_map_tag(&self) -> String {
+        let mut s = String::from("<script type=\"importmap\">{\"integrity\":{");
+        let mut first = true;
+        for a in self
+            .iter()
+            .filter(|a| a.content_type().starts_with("text/javascript"))
+        {
+            if !first {
+                s.push(',');
+            }
+            first = false;
+            // Base URLs and encoded paths hold no quotes, backslashes or angle brackets.
+            let _ = write!(s, "\"{a}\":\"{}\"", a.integrity());
+        }
+        s.push_str("}}</script>");
+        s
+    }
+}
 
 impl Asset {
     /// `<link rel="stylesheet" href=".." integrity=".." crossorigin="anonymous">`

@@ -3,7 +3,7 @@
 //! prefix), HTML tags with Subresource Integrity, and a tower service that serves the embedded
 //! files.
 //!
-//! ```ignore
+//! ```text
 //! asset_runtime::include_assets!(); // first item of lib.rs / main.rs: defines ASSETS and asset!
 //!
 //! fn page() -> String {
@@ -109,9 +109,6 @@ impl Asset {
     pub fn bytes(&self) -> Option<&'static [u8]> {
         self.body
     }
-    pub(crate) fn url_path(&self) -> &'static str {
-        self.url_path
-    }
     pub(crate) fn variant(&self, enc: serve::Coding) -> Option<&'static [u8]> {
         match enc {
             serve::Coding::Br => self.br,
@@ -161,6 +158,31 @@ impl Assets {
     pub fn embedded(&self) -> bool {
         self.embedded
     }
+    /// Sets the base URL from `ASSET_BASE_URL` (see [`init_from_env`]) and checks that the
+    /// URLs can be served: a build that does not embed its files needs a base URL.
+    ///
+    /// # Errors
+    /// A malformed `ASSET_BASE_URL`, or none for a CDN-only build.
+    pub fn init_from_env(&self) -> Result<(), BaseUrlError> {
+        base::init_from_env()?;
+        self.check_base_url()
+    }
+
+    /// Whether the current base URL can serve these assets: a build that does not embed its
+    /// files needs a base URL other than the app's own prefix.
+    ///
+    /// # Errors
+    /// No base URL set for a CDN-only build.
+    pub fn check_base_url(&self) -> Result<(), BaseUrlError> {
+        if !self.embedded && base_url() == DEFAULT_PREFIX {
+            return Err(BaseUrlError {
+                value: DEFAULT_PREFIX.to_owned(),
+                reason: "this build does not embed its assets (embed = false): set ASSET_BASE_URL to where they are published",
+            });
+        }
+        Ok(())
+    }
+
     /// A tower service serving the embedded files; nest it where the base URL points,
     /// e.g. `Router::new().nest_service("/static", ASSETS.service())`.
     pub fn service(&'static self) -> ServeAssets {

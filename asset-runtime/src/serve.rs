@@ -304,7 +304,7 @@ fn parse_range(value: &str, len: u64) -> Range {
                 return Range::Ignored;
             };
             let end = if b.is_empty() {
-                Ok(len.saturating_sub(1))
+                Ok(u64::MAX)
             } else {
                 b.parse::<u64>()
             };

@@ -1,3 +1,6 @@
 //! The integration tests, one binary; each module covers one part of the product.
 
+mod browser;
 mod pipeline;
+mod publish;
+mod serve;

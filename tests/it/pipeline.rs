@@ -349,3 +349,71 @@ fn writing_into_a_foreign_directory_is_refused() {
     assert!(e.to_string().contains("refusing to write"), "{e}");
     assert!(out.path().join("precious.txt").exists());
 }
+
+/// `asset-runtime/tests/generated/site.rs` is what codegen makes of the fixture site (without
+/// embedding): the runtime's compile tests include it. Rewritten when it differs, and then
+/// this test fails so the change is seen and committed.
+#[test]
+fn runtime_test_fixture_code_is_current() {
+    let out = tempfile::tempdir().unwrap();
+    let output = build(&fixture("site"), out.path(), |c| c.embed(false));
+    let code = asset_build::generate_code(&output.manifest, false);
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../asset-runtime/tests/generated/site.rs");
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(code.as_str()) {
+        std::fs::write(&path, &code).unwrap();
+        panic!(
+            "{} was out of date and has been rewritten: review and commit it",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn source_maps_are_their_own_hashed_assets_and_survive_the_rewriting() {
+    let out = tempfile::tempdir().unwrap();
+    let m = build(&fixture("site"), out.path(), |c| c.source_maps(true)).manifest;
+    for logical in ["js/app.mjs", "css/app.css"] {
+        let code = std::fs::read_to_string(out.path().join(&m.assets[logical].path)).unwrap();
+        let map_entry = &m.assets[&format!("{logical}.map")];
+        let name = map_entry.path.rsplit('/').next().unwrap();
+        assert!(
+            code.ends_with(&format!("sourceMappingURL=./{name}"))
+                || code.ends_with(&format!("sourceMappingURL=./{name} */")),
+            "{code}"
+        );
+        let map: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.path().join(&map_entry.path)).unwrap())
+                .unwrap();
+        assert_eq!(map["sources"][0], logical.rsplit('/').next().unwrap());
+        assert!(map["sourcesContent"][0].as_str().unwrap().len() > 100);
+        assert!(map.get("file").is_none());
+    }
+    // `"world"` comes after three rewritten import specifiers on the one minified line: its
+    // mapping must still lead back to line 8 of the source, where it is written.
+    let code = std::fs::read_to_string(out.path().join(&m.assets["js/app.mjs"].path)).unwrap();
+    let map: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join(&m.assets["js/app.mjs.map"].path)).unwrap(),
+    )
+    .unwrap();
+    let col = code.find("\"world\"").unwrap() as i64;
+    let segments = tests::decode_mappings(map["mappings"].as_str().unwrap());
+    let hit = segments
+        .iter()
+        .find(|s| s.0 == 0 && s.1 == col)
+        .unwrap_or_else(|| panic!("a mapping at column {col}: {segments:?}"));
+    let source = std::fs::read_to_string(fixture("site/js/app.mjs")).unwrap();
+    let (line, text) = source
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("\"world\""))
+        .unwrap();
+    assert_eq!(
+        (hit.2, hit.3),
+        (line as i64, text.find("\"world\"").unwrap() as i64)
+    );
+    assert_eq!(
+        asset_build::check_tree(out.path()).unwrap(),
+        Vec::<String>::new()
+    );
+}

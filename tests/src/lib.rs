@@ -1,4 +1,7 @@
-//! Helpers shared by the integration tests: fixture paths and output-tree comparison.
+//! Helpers shared by the integration tests: fixture paths, output-tree comparison, decoders,
+//! and the in-process S3 emulator.
+
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,4 +52,57 @@ pub fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(&src, &dst).expect("copy");
         }
     }
+}
+
+/// Decodes a brotli body.
+pub fn decompress_br(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut brotli::Decompressor::new(b, 4096), &mut out)
+        .expect("valid brotli");
+    out
+}
+
+/// Decodes a gzip body.
+pub fn decompress_gzip(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(b), &mut out).expect("valid gzip");
+    out
+}
+
+/// The decoded segments of a source map's `mappings`: (generated line, generated column,
+/// original line, original column), all 0-based.
+pub fn decode_mappings(mappings: &str) -> Vec<(u32, i64, i64, i64)> {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut src_line, mut src_col) = (0i64, 0i64);
+    let mut fields = [0i64; 5];
+    for (line, text) in mappings.split(';').enumerate() {
+        let mut gen_col = 0i64;
+        for seg in text.split(',').filter(|s| !s.is_empty()) {
+            let (mut n, mut value, mut shift) = (0, 0i64, 0);
+            for c in seg.bytes() {
+                let d = B64.iter().position(|&b| b == c).expect("base64 digit") as i64;
+                value |= (d & 31) << shift;
+                if d & 32 == 0 {
+                    fields[n] = if value & 1 == 1 {
+                        -(value >> 1)
+                    } else {
+                        value >> 1
+                    };
+                    n += 1;
+                    value = 0;
+                    shift = 0;
+                } else {
+                    shift += 5;
+                }
+            }
+            gen_col += fields[0];
+            if n >= 4 {
+                src_line += fields[2];
+                src_col += fields[3];
+                out.push((line as u32, gen_col, src_line, src_col));
+            }
+        }
+    }
+    out
 }

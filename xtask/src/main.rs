@@ -1,5 +1,7 @@
-//! `cargo xtask`: the asset pipeline's commands (one module per subcommand).
+//! `cargo xtask`: the asset pipeline's commands (one module per subcommand; `publish`,
+//! `verify` and `prune` are the library's, so users' own xtasks get them too).
 
+mod bench;
 mod build;
 
 use std::process::ExitCode;
@@ -7,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Asset pipeline tasks")]
+#[command(
+    name = "cargo xtask",
+    about = "Asset pipeline tasks",
+    after_help = "Also: publish, verify, prune (run `cargo xtask publish --help`)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,12 +23,21 @@ struct Cli {
 enum Command {
     /// Run the pipeline over a folder: hashed files, .gz/.br variants and manifest.json.
     Build(build::Args),
+    /// Speed figures beside their baselines (markdown table, target/bench/results.json).
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(cmd) = args.first()
+        && matches!(cmd.as_str(), "publish" | "verify" | "prune")
+    {
+        return asset_build::publish::cli::main(args);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Build(args) => build::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

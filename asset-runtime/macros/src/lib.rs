@@ -108,7 +108,7 @@ mod tests {
             .to_vec();
         assert_eq!(
             message("css/ap.css", &known),
-            "no asset `css/ap.css`; the closest are `css/app.css`, `js/app.js`, `css/print.css`"
+            "no asset `css/ap.css`; the closest are `css/app.css`, `css/print.css`, `js/app.js`"
         );
         assert_eq!(message("x", &[]), "no asset `x`: this crate has no assets");
     }

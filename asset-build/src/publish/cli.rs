@@ -1,0 +1,273 @@
+//! The command line of `publish`, `verify` and `prune`, shared by this workspace's xtask and
+//! any user's: `asset_build::publish::cli::main(std::env::args().skip(1))`.
+//!
+//! Settings, most specific first: flags; environment (`ASSET_PUBLISH_TO`, `AWS_*`);
+//! `[package.metadata.assets.publish]`; defaults (a local folder under `target/`).
+
+use std::process::ExitCode;
+
+use super::{Destination, Error, PruneOptions, StoreSettings, Variants};
+
+const USAGE: &str = "usage:
+  publish [--to URL] [--package PKG] [--profile P] [--endpoint URL] [--region R]
+          [--concurrency N] [--variants separate|gzipped|none] [--cache-control V]
+          [--virtual-hosted] [--dry-run]
+  verify  [--to URL] [--package PKG] [--deep] [--endpoint URL] [--region R]
+  prune   [--to URL] [--package PKG] --keep N [--older-than 7d] [--apply]
+URL: s3://bucket/prefix or file:///path";
+
+#[derive(Debug, Default)]
+struct Flags {
+    to: Option<String>,
+    package: Option<String>,
+    profile: Option<String>,
+    endpoint: Option<String>,
+    region: Option<String>,
+    concurrency: Option<usize>,
+    variants: Option<Variants>,
+    cache_control: Option<String>,
+    virtual_hosted: bool,
+    dry_run: bool,
+    deep: bool,
+    keep: Option<usize>,
+    older_than: Option<std::time::Duration>,
+    apply: bool,
+}
+
+fn parse(command: &str, args: &[String]) -> Result<Flags, Error> {
+    let mut f = Flags::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| Error::Config(format!("{name} needs a value\n{USAGE}")))
+        };
+        let number = |v: String| {
+            v.parse::<usize>()
+                .map_err(|_| Error::Config(format!("{name}: `{v}` is not a number")))
+        };
+        match (command, name) {
+            (_, "--to") => f.to = Some(value()?),
+            (_, "--package" | "-p") => f.package = Some(value()?),
+            (_, "--endpoint") => f.endpoint = Some(value()?),
+            (_, "--region") => f.region = Some(value()?),
+            (_, "--variants") => f.variants = Some(value()?.parse()?),
+            ("publish", "--profile") => f.profile = Some(value()?),
+            ("publish", "--concurrency") => f.concurrency = Some(number(value()?)?.max(1)),
+            ("publish", "--cache-control") => f.cache_control = Some(value()?),
+            ("publish", "--virtual-hosted") => f.virtual_hosted = true,
+            ("publish", "--dry-run") => f.dry_run = true,
+            ("verify", "--deep") => f.deep = true,
+            ("prune", "--keep") => f.keep = Some(number(value()?)?),
+            ("prune", "--older-than") => f.older_than = Some(super::parse_age(&value()?)?),
+            ("prune", "--apply") => f.apply = true,
+            _ => {
+                return Err(Error::Config(format!(
+                    "{command}: unknown argument `{arg}`\n{USAGE}"
+                )));
+            }
+        }
+    }
+    Ok(f)
+}
+
+/// Runs `publish`, `verify` or `prune` (the first argument) and returns the exit code:
+/// 0 on success, 1 on failure (every problem printed, secrets masked).
+pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
+    let args: Vec<String> = args.into_iter().collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(command, rest)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one command with already split arguments.
+///
+/// # Errors
+/// Bad arguments, or whatever the command reports.
+pub async fn run(command: &str, args: &[String]) -> Result<ExitCode, Error> {
+    if !matches!(command, "publish" | "verify" | "prune") {
+        return Err(Error::Config(format!(
+            "unknown command `{command}`\n{USAGE}"
+        )));
+    }
+    let flags = parse(command, args)?;
+    let pkg = super::package(None, flags.package.as_deref())?;
+    let settings = settings(&flags, &pkg)?;
+    let say = |line: &str| println!("{line}");
+    match command {
+        "publish" => {
+            let build = super::locate(&pkg, flags.profile.as_deref())?;
+            let (summary, _) =
+                super::publish(&settings, &build.manifest, &build.tree, flags.dry_run, &say)
+                    .await?;
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        "verify" => {
+            let (manifest, wrong) = super::verify(&settings, flags.deep).await?;
+            for w in &wrong {
+                println!("wrong: {w}");
+            }
+            if wrong.is_empty() {
+                let n = manifest.files().count();
+                println!(
+                    "verified build {} at {}: {n} objects, {} checked{}",
+                    manifest.id,
+                    settings.destination,
+                    n,
+                    if flags.deep { " byte for byte" } else { "" }
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("{} problem(s) at {}", wrong.len(), settings.destination);
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        _ => {
+            let keep = flags
+                .keep
+                .ok_or_else(|| Error::Config(format!("prune needs --keep N\n{USAGE}")))?;
+            let r = super::prune(
+                &settings,
+                &PruneOptions {
+                    keep,
+                    older_than: flags.older_than,
+                    apply: flags.apply,
+                },
+            )
+            .await?;
+            for k in &r.delete {
+                println!(
+                    "{} {k}",
+                    if flags.apply {
+                        "deleted"
+                    } else {
+                        "would delete"
+                    }
+                );
+            }
+            println!(
+                "kept {} generation(s), {} {} generation(s) and {} object(s) at {}{}",
+                r.kept_generations.len(),
+                if flags.apply {
+                    "removed"
+                } else {
+                    "would remove"
+                },
+                r.removed_generations.len(),
+                r.delete.len(),
+                settings.destination,
+                if flags.apply {
+                    ""
+                } else {
+                    " (dry run: add --apply to delete)"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The destination and store settings for `pkg`, from flags, environment, metadata, defaults.
+fn settings(flags: &Flags, pkg: &super::PackageInfo) -> Result<StoreSettings, Error> {
+    let table = pkg.settings.clone().unwrap_or_default();
+    let meta = |k: &str| table.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    for k in table.keys() {
+        if ![
+            "to",
+            "endpoint",
+            "region",
+            "cache-control",
+            "variants",
+            "concurrency",
+            "virtual-hosted",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(Error::Config(format!(
+                "[package.metadata.assets.publish]: unknown setting `{k}`"
+            )));
+        }
+    }
+    let default = format!(
+        "file://{}",
+        pkg.target_dir
+            .join("asset-publish")
+            .join(&pkg.name)
+            .display()
+    );
+    let to = flags
+        .to
+        .clone()
+        .or_else(|| {
+            std::env::var("ASSET_PUBLISH_TO")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .or_else(|| meta("to"))
+        .unwrap_or(default);
+    let mut s = StoreSettings::from_env(Destination::parse(&to)?);
+    if let Some(e) = flags.endpoint.clone().or_else(|| meta("endpoint")) {
+        s.endpoint = Some(e);
+    }
+    if let Some(r) = flags.region.clone().or_else(|| meta("region")) {
+        s.region = Some(r);
+    }
+    if let Some(c) = flags
+        .cache_control
+        .clone()
+        .or_else(|| meta("cache-control"))
+    {
+        s.cache_control = c;
+    }
+    if let Some(v) = flags
+        .variants
+        .map(Ok)
+        .or_else(|| meta("variants").map(|v| v.parse()))
+    {
+        s.variants = v?;
+    }
+    if let Some(n) = flags.concurrency.or_else(|| {
+        table
+            .get("concurrency")
+            .and_then(|v| v.as_integer())
+            .map(|n| n.max(1) as usize)
+    }) {
+        s.concurrency = n;
+    }
+    s.virtual_hosted |= flags.virtual_hosted
+        || table
+            .get("virtual-hosted")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+    Ok(s)
+}

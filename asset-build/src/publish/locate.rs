@@ -1,0 +1,168 @@
+//! Finding what the built binary embeds: build the package with
+//! `cargo build --message-format=json` and take its build script's `out_dir` from cargo's
+//! messages, so what is published is exactly what the binary references.
+
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use cargo_metadata::{DependencyKind, Message, MetadataCommand, Package};
+
+use super::Error;
+use crate::manifest::{FILE_NAME, Manifest};
+
+/// The package whose assets are published, and its settings.
+#[derive(Debug, Clone)]
+pub struct PackageInfo {
+    pub name: String,
+    id: cargo_metadata::PackageId,
+    /// `[package.metadata.assets.publish]`, if any.
+    pub settings: Option<toml::Table>,
+    /// The workspace's target directory.
+    pub target_dir: PathBuf,
+    workspace: Option<PathBuf>,
+}
+
+/// A package's build output.
+#[derive(Debug, Clone)]
+pub struct BuildOutput {
+    /// The output tree: hashed files, variants and `manifest.json`.
+    pub tree: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// Finds `package`, or the one workspace package that uses asset-build. `workspace` is a
+/// directory inside the workspace (default: the current one).
+///
+/// # Errors
+/// No such package, or no or several candidates.
+pub fn package(workspace: Option<&Path>, package: Option<&str>) -> Result<PackageInfo, Error> {
+    let mut cmd = MetadataCommand::new();
+    cmd.no_deps();
+    if let Some(dir) = workspace {
+        cmd.current_dir(dir);
+    }
+    let meta = cmd
+        .exec()
+        .map_err(|e| Error::Build(format!("cargo metadata: {e}")))?;
+    let members = meta.workspace_packages();
+    let uses = |p: &&Package| {
+        p.dependencies
+            .iter()
+            .any(|d| d.name == "asset-build" && d.kind == DependencyKind::Build)
+    };
+    let candidates: Vec<&Package> = members.iter().copied().filter(uses).collect();
+    let pkg = match package {
+        Some(name) => members
+            .iter()
+            .copied()
+            .find(|p| p.name.as_str() == name)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "no package `{name}` in the workspace (packages using asset-build: {})",
+                    names(&candidates)
+                ))
+            })?,
+        None => match candidates.as_slice() {
+            [one] => one,
+            [] => {
+                return Err(Error::Config(
+                    "no workspace package has asset-build in [build-dependencies]".into(),
+                ));
+            }
+            many => {
+                return Err(Error::Config(format!(
+                    "several packages use asset-build, choose one with --package: {}",
+                    names(many)
+                )));
+            }
+        },
+    };
+
+    let settings = pkg
+        .metadata
+        .get("assets")
+        .and_then(|a| a.get("publish"))
+        .map(|v| {
+            toml::Table::try_from(v.clone())
+                .map_err(|e| Error::Config(format!("[package.metadata.assets.publish]: {e}")))
+        })
+        .transpose()?;
+    Ok(PackageInfo {
+        name: pkg.name.to_string(),
+        id: pkg.id.clone(),
+        settings,
+        target_dir: meta.target_directory.clone().into_std_path_buf(),
+        workspace: workspace.map(Path::to_path_buf),
+    })
+}
+
+/// Builds the package with `cargo build --message-format=json` in `profile` and reads the
+/// manifest from its build script's `out_dir`.
+///
+/// # Errors
+/// A failed build, or no manifest in the output.
+pub fn locate(pkg: &PackageInfo, profile: Option<&str>) -> Result<BuildOutput, Error> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--message-format=json-render-diagnostics",
+        "-p",
+        pkg.name.as_str(),
+    ]);
+    if let Some(p) = profile {
+        cmd.args(["--profile", p]);
+    }
+    if let Some(dir) = &pkg.workspace {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| Error::Build(format!("running cargo: {e}")))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut out_dir = None;
+    for message in Message::parse_stream(BufReader::new(stdout)) {
+        if let Ok(Message::BuildScriptExecuted(bs)) = message
+            && bs.package_id == pkg.id
+        {
+            out_dir = Some(bs.out_dir.into_std_path_buf());
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Error::Build(format!("waiting for cargo: {e}")))?;
+    if !status.success() {
+        return Err(Error::Build(format!(
+            "cargo build -p {} failed ({status})",
+            pkg.name
+        )));
+    }
+    let out_dir = out_dir.ok_or_else(|| {
+        Error::Build(format!(
+            "cargo reported no build-script output for {}",
+            pkg.name
+        ))
+    })?;
+    let tree = out_dir.join(crate::cargo::TREE);
+    let path = tree.join(FILE_NAME);
+    let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let manifest = Manifest::from_json(&bytes)
+        .map_err(|e| Error::Build(format!("{}: {e}", path.display())))?;
+    Ok(BuildOutput { tree, manifest })
+}
+
+fn names(pkgs: &[&Package]) -> String {
+    if pkgs.is_empty() {
+        return "none".into();
+    }
+    pkgs.iter()
+        .map(|p| p.name.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

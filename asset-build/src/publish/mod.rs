@@ -1,0 +1,131 @@
+//! Publishing a build's assets to object storage (S3 and compatible stores, or a local
+//! folder), for `cargo xtask publish`, `verify` and `prune`:
+//! locate the build output -> plan (one listing; pure) -> upload what is missing -> commit the
+//! generation record, then `manifest.json` last.
+//!
+//! A user's own xtask gets the same commands from one call:
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     asset_build::publish::cli::main(std::env::args().skip(1))
+//! }
+//! ```
+
+pub mod cli;
+mod dest;
+mod locate;
+mod plan;
+mod prune;
+mod upload;
+mod verify;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use dest::{Destination, StoreSettings, Variants};
+pub use locate::{BuildOutput, PackageInfo, locate, package};
+pub use plan::{Plan, Upload, plan};
+pub use prune::{PruneOptions, PruneReport, prune};
+pub use upload::{Summary, publish};
+pub use verify::verify;
+
+/// Where generation records live, below the prefix.
+pub const GENERATIONS: &str = "manifests/";
+/// `Cache-Control` of hashed files: cached for a year, never revalidated.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of `manifest.json`: always revalidated.
+pub const SHORT: &str = "public, max-age=60, must-revalidate";
+
+/// Why a publish, verify or prune failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Config(String),
+    #[error("building the package: {0}")]
+    Build(String),
+    #[error("{op} {key}: {message}")]
+    Store {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl Error {
+    /// A store error, with every secret of `settings` masked in its text.
+    pub(crate) fn store(
+        op: &'static str,
+        key: impl Into<String>,
+        e: object_store::Error,
+        settings: &StoreSettings,
+    ) -> Error {
+        Error::Store {
+            op,
+            key: key.into(),
+            message: settings.redact(&one_line(&e.to_string())),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A generation: one published manifest and when it was published (`manifests/<id>.json`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Generation {
+    pub id: String,
+    /// Milliseconds since the Unix epoch.
+    pub published_at_ms: u64,
+    pub manifest: crate::Manifest,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Parses `90s`, `30m`, `12h`, `7d`, `2w`.
+///
+/// # Errors
+/// Anything else.
+pub fn parse_age(s: &str) -> Result<Duration, Error> {
+    let bad = || Error::Config(format!("`{s}` is not an age like 90s, 30m, 12h, 7d or 2w"));
+    let (num, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(bad)?,
+    );
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(bad()),
+    };
+    Ok(Duration::from_secs(n * secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(parse_age("7d").unwrap(), Duration::from_secs(7 * 86_400));
+        assert_eq!(parse_age("90s").unwrap(), Duration::from_secs(90));
+        assert!(parse_age("7").is_err());
+        assert!(parse_age("d").is_err());
+        assert!(parse_age("3y").is_err());
+    }
+}

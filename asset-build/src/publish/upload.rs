@@ -1,0 +1,354 @@
+//! Carrying out a plan: concurrent uploads (object_store retries 5xx, timeouts and dropped
+//! connections with backoff; large files go in parts), a check that every object the manifest
+//! names is there, then the generation record and `manifest.json`, last.
+
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt as _;
+use object_store::path::Path as Key;
+use object_store::{
+    Attribute, Attributes, ObjectStore, ObjectStoreExt as _, PutMode, PutMultipartOptions,
+    PutOptions, PutPayload, WriteMultipart,
+};
+
+use super::plan::{Plan, Upload, objects};
+use super::{Error, GENERATIONS, Generation, SHORT, StoreSettings};
+use crate::manifest::{FILE_NAME, Manifest};
+
+/// What a publish did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub id: String,
+    pub destination: String,
+    pub uploaded: usize,
+    pub uploaded_bytes: u64,
+    pub skipped: usize,
+    /// Whether `manifest.json` was written (false when it was already this build's).
+    pub committed: bool,
+    pub dry_run: bool,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.elapsed.as_secs_f64();
+        let mb = self.uploaded_bytes as f64 / 1e6;
+        let verb = if self.dry_run {
+            "would upload"
+        } else {
+            "uploaded"
+        };
+        write!(
+            f,
+            "{} {} to {}: {verb} {} files ({mb:.2} MB), skipped {} already there, in {secs:.2} s ({:.1} MB/s); manifest {}",
+            if self.dry_run {
+                "dry run: build"
+            } else {
+                "published build"
+            },
+            self.id,
+            self.destination,
+            self.uploaded,
+            self.skipped,
+            if secs > 0.0 { mb / secs } else { 0.0 },
+            match (self.dry_run, self.committed) {
+                (true, true) => "would be written",
+                (true, false) | (false, false) => "already current",
+                (false, true) => "written last",
+            }
+        )
+    }
+}
+
+pub(crate) fn key(s: &str) -> Result<Key, Error> {
+    Key::parse(s).map_err(|e| Error::Config(format!("`{s}` is not a valid object key: {e}")))
+}
+
+/// Every key below the prefix with its size (one paginated listing).
+pub(crate) async fn listing(
+    store: &dyn ObjectStore,
+    settings: &StoreSettings,
+) -> Result<HashMap<String, (u64, i64)>, Error> {
+    let metas: Vec<_> = store
+        .list(None)
+        .try_collect()
+        .await
+        .map_err(|e| Error::store("listing", settings.destination.to_string(), e, settings))?;
+    Ok(metas
+        .into_iter()
+        .map(|m| {
+            (
+                m.location.as_ref().to_owned(),
+                (m.size, m.last_modified.timestamp()),
+            )
+        })
+        .collect())
+}
+
+fn sizes(listing: &HashMap<String, (u64, i64)>) -> HashMap<String, u64> {
+    listing.iter().map(|(k, (s, _))| (k.clone(), *s)).collect()
+}
+
+/// Publishes the build in `tree` (its `manifest`) to the destination of `settings`.
+/// With `dry_run`, lists and plans only.
+///
+/// # Errors
+/// Listing, an upload after its retries, or the commit failed; the destination's previous
+/// `manifest.json` is then untouched, and running again finishes the job.
+pub async fn publish(
+    settings: &StoreSettings,
+    manifest: &Manifest,
+    tree: &Path,
+    dry_run: bool,
+    out: &dyn Fn(&str),
+) -> Result<(Summary, Plan), Error> {
+    let start = Instant::now();
+    let store = settings.store()?;
+    let list = listing(store.as_ref(), settings).await?;
+    let plan = super::plan(manifest, tree, settings.variants, &sizes(&list))?;
+    let manifest_bytes = manifest.to_json();
+    let current = match store.get(&key(FILE_NAME)?).await {
+        Ok(r) => Some(
+            r.bytes()
+                .await
+                .map_err(|e| Error::store("reading", FILE_NAME, e, settings))?,
+        ),
+        Err(object_store::Error::NotFound { .. }) => None,
+        Err(e) => return Err(Error::store("reading", FILE_NAME, e, settings)),
+    };
+    let commit = current.as_deref() != Some(&manifest_bytes[..]);
+    let mut summary = Summary {
+        id: manifest.id.clone(),
+        destination: settings.destination.to_string(),
+        uploaded: plan.uploads.len(),
+        uploaded_bytes: plan.upload_bytes(),
+        skipped: plan.present.len(),
+        committed: commit,
+        dry_run,
+        elapsed: Duration::ZERO,
+    };
+    if dry_run {
+        for u in &plan.uploads {
+            out(&format!(
+                "would upload {} ({} bytes, {}{})",
+                u.key,
+                u.size,
+                u.content_type,
+                u.content_encoding
+                    .map(|e| format!(", {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        summary.elapsed = start.elapsed();
+        return Ok((summary, plan));
+    }
+
+    upload_all(&store, settings, &plan.uploads, out).await?;
+
+    if commit {
+        // Every object the manifest names must be there before the manifest is: an object
+        // seen in the first listing may have been pruned since.
+        let needed = objects(manifest, tree, settings.variants);
+        let now = sizes(&listing(store.as_ref(), settings).await?);
+        let missing: Vec<Upload> = needed
+            .into_iter()
+            .filter(|u| now.get(&u.key) != Some(&u.size))
+            .collect();
+        if !missing.is_empty() {
+            out(&format!(
+                "{} objects vanished during the publish; uploading them again",
+                missing.len()
+            ));
+            upload_all(&store, settings, &missing, out).await?;
+        }
+        let generation = Generation {
+            id: manifest.id.clone(),
+            published_at_ms: super::now_ms(),
+            manifest: manifest.clone(),
+        };
+        let record = serde_json::to_vec_pretty(&generation).expect("generation serializes");
+        let record_key = format!("{GENERATIONS}{}.json", manifest.id);
+        put(
+            &store,
+            settings,
+            &record_key,
+            record.into(),
+            "application/json",
+            None,
+            SHORT,
+        )
+        .await?;
+        put(
+            &store,
+            settings,
+            FILE_NAME,
+            manifest_bytes.into(),
+            "application/json",
+            None,
+            SHORT,
+        )
+        .await?;
+    }
+    summary.elapsed = start.elapsed();
+    Ok((summary, plan))
+}
+
+async fn upload_all(
+    store: &Arc<dyn ObjectStore>,
+    settings: &StoreSettings,
+    uploads: &[Upload],
+    out: &dyn Fn(&str),
+) -> Result<(), Error> {
+    if uploads.is_empty() {
+        return Ok(());
+    }
+    let total_bytes: u64 = uploads.iter().map(|u| u.size).sum();
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total_bytes);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let done = AtomicUsize::new(0);
+    let done_bytes = AtomicU64::new(0);
+    let n = uploads.len();
+    let step = (n / 10).max(1);
+    futures::stream::iter(uploads.iter().map(Ok))
+        .try_for_each_concurrent(settings.concurrency.max(1), |u| {
+            let (bar, done, done_bytes) = (&bar, &done, &done_bytes);
+            async move {
+                upload_one(store, settings, u).await?;
+                let i = done.fetch_add(1, Ordering::Relaxed) + 1;
+                let b = done_bytes.fetch_add(u.size, Ordering::Relaxed) + u.size;
+                match bar {
+                    Some(bar) => {
+                        bar.inc(u.size);
+                        bar.set_message(format!("{i}/{n} files"));
+                    }
+                    None if i % step == 0 || i == n => {
+                        out(&format!("uploaded {i}/{n} files, {b} bytes"))
+                    }
+                    None => {}
+                }
+                Ok::<(), Error>(())
+            }
+        })
+        .await
+        .inspect_err(|_| {
+            if let Some(bar) = &bar {
+                bar.abandon();
+            }
+        })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(())
+}
+
+async fn upload_one(
+    store: &Arc<dyn ObjectStore>,
+    settings: &StoreSettings,
+    u: &Upload,
+) -> Result<(), Error> {
+    let bytes = tokio::fs::read(&u.file).await.map_err(|source| Error::Io {
+        path: u.file.clone(),
+        source,
+    })?;
+    if bytes.len() as u64 != u.size {
+        return Err(Error::Build(format!(
+            "{}: {} bytes on disk, the manifest says {}",
+            u.file.display(),
+            bytes.len(),
+            u.size
+        )));
+    }
+    if u.size > settings.multipart_threshold {
+        let attributes = attributes(
+            settings,
+            &u.content_type,
+            u.content_encoding,
+            &settings.cache_control,
+        );
+        let k = key(&u.key)?;
+        let upload = store
+            .put_multipart_opts(
+                &k,
+                PutMultipartOptions {
+                    attributes,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| Error::store("starting multipart upload of", &u.key, e, settings))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 * 1024 * 1024);
+        writer.put(bytes.into());
+        writer
+            .finish()
+            .await
+            .map_err(|e| Error::store("uploading", &u.key, e, settings))?;
+        return Ok(());
+    }
+    put(
+        store,
+        settings,
+        &u.key,
+        bytes.into(),
+        &u.content_type,
+        u.content_encoding,
+        &settings.cache_control,
+    )
+    .await
+}
+
+async fn put(
+    store: &Arc<dyn ObjectStore>,
+    settings: &StoreSettings,
+    k: &str,
+    payload: PutPayload,
+    content_type: &str,
+    content_encoding: Option<&'static str>,
+    cache_control: &str,
+) -> Result<(), Error> {
+    // Overwrite, not create: a plain PUT is idempotent, so object_store may retry it after a
+    // timeout or a dropped connection. Existing hashed keys were left out of the plan.
+    let opts = PutOptions {
+        mode: PutMode::Overwrite,
+        attributes: attributes(settings, content_type, content_encoding, cache_control),
+        ..Default::default()
+    };
+    store
+        .put_opts(&key(k)?, payload, opts)
+        .await
+        .map_err(|e| Error::store("uploading", k, e, settings))?;
+    Ok(())
+}
+
+fn attributes(
+    settings: &StoreSettings,
+    content_type: &str,
+    content_encoding: Option<&'static str>,
+    cache_control: &str,
+) -> Attributes {
+    let mut a = Attributes::new();
+    if !settings.keeps_headers() {
+        return a;
+    }
+    a.insert(Attribute::ContentType, content_type.to_owned().into());
+    a.insert(Attribute::CacheControl, cache_control.to_owned().into());
+    if let Some(e) = content_encoding {
+        a.insert(Attribute::ContentEncoding, e.into());
+    }
+    a
+}

@@ -1,0 +1,5 @@
+include!("../generated/site.rs");
+
+fn main() {
+    let _ = asset!("css/ap.css");
+}

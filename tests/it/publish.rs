@@ -1,0 +1,482 @@
+//! Publishing to the in-process S3 emulator (and a local folder): what lands, what is skipped,
+//! what faults do, pruning, and the errors users see.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use asset_build::Manifest;
+use asset_build::publish::{self, Destination, PruneOptions, StoreSettings, Variants};
+use hyper::Method;
+use tests::s3::{ACCESS_KEY, BUCKET, Fault, SECRET_KEY, TestS3};
+use tests::{copy_tree, fixture};
+
+/// The example app's assets built as its build script builds them, into a temp dir.
+struct Build {
+    _dir: tempfile::TempDir,
+    tree: PathBuf,
+    manifest: Manifest,
+    source: PathBuf,
+}
+
+fn build_from(source: &Path, keep: tempfile::TempDir) -> Build {
+    let tree = keep.path().join("tree");
+    // The package's own settings, over `source` (a copy when a test edits assets).
+    let config = asset_build::Config::from_package(&fixture("example-app"), &tree)
+        .unwrap()
+        .with_source(source)
+        .cache_dir(keep.path().join("cache"));
+    let output = asset_build::run(&config).unwrap_or_else(|e| panic!("{e}"));
+    Build {
+        _dir: keep,
+        tree,
+        manifest: output.manifest,
+        source: source.to_path_buf(),
+    }
+}
+
+fn example_build() -> Build {
+    build_from(&fixture("example-app/assets"), tempfile::tempdir().unwrap())
+}
+
+/// A copy of the example app's assets with `file` changed, built.
+fn changed_build(base: &Build, file: &str, text: &str) -> Build {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("assets");
+    copy_tree(&base.source, &src);
+    std::fs::write(src.join(file), text).unwrap();
+    build_from(&src, dir)
+}
+
+fn quiet(_: &str) {}
+
+/// Every key in the bucket below `prefix` (one listing), with its size and the headers an
+/// anonymous client gets.
+async fn bucket_listing(s3: &TestS3, settings: &StoreSettings, prefix: &str) -> String {
+    use futures::TryStreamExt as _;
+    let store = settings.store().unwrap();
+    let mut metas: Vec<_> = store.list(None).try_collect().await.unwrap();
+    metas.sort_by(|a, b| a.location.cmp(&b.location));
+    let mut lines = Vec::new();
+    for m in metas {
+        let key = m.location.as_ref().to_owned();
+        let r = reqwest::Client::new()
+            .head(s3.url(&format!("{prefix}/{key}")))
+            .send()
+            .await
+            .unwrap();
+        let h = |n: &str| {
+            r.headers()
+                .get(n)
+                .map_or("-".to_owned(), |v| v.to_str().unwrap().to_owned())
+        };
+        lines.push(format!(
+            "{key} {} | {} | {} | {}",
+            m.size,
+            h("content-type"),
+            h("cache-control"),
+            h("content-encoding")
+        ));
+    }
+    lines.join("\n")
+}
+
+async fn publish(settings: &StoreSettings, b: &Build) -> Result<publish::Summary, publish::Error> {
+    publish::publish(settings, &b.manifest, &b.tree, false, &quiet)
+        .await
+        .map(|(s, _)| s)
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    reqwest::Client::new().get(url).send().await.unwrap()
+}
+
+async fn remote_manifest(s3: &TestS3, prefix: &str) -> Manifest {
+    let r = get(&s3.url(&format!("{prefix}/manifest.json"))).await;
+    assert_eq!(r.status(), 200);
+    Manifest::from_json(&r.bytes().await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn publish_uploads_every_object_with_its_headers_then_the_manifest() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    let settings = s3.settings("site/static");
+    let summary = publish(&settings, &b).await.unwrap();
+    assert!(summary.committed && summary.skipped == 0);
+    assert_eq!(summary.uploaded, b.manifest.files().count());
+
+    for (logical, e) in &b.manifest.assets {
+        let r = get(&s3.url(&format!("site/static/{}", e.path))).await;
+        assert_eq!(r.status(), 200, "{logical}");
+        let headers = r.headers().clone();
+        assert_eq!(headers["content-type"], e.content_type.as_str());
+        assert_eq!(
+            headers["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert!(headers.get("content-encoding").is_none());
+        let body = r.bytes().await.unwrap();
+        assert_eq!(
+            body,
+            std::fs::read(b.tree.join(&e.path)).unwrap(),
+            "{logical}"
+        );
+        for (token, v) in &e.encodings {
+            let r = get(&s3.url(&format!("site/static/{}", v.path))).await;
+            assert_eq!(r.headers()["content-encoding"], token.as_str());
+            assert_eq!(r.headers()["content-type"], e.content_type.as_str());
+            let body = r.bytes().await.unwrap();
+            let plain = if token == "br" {
+                tests::decompress_br(&body)
+            } else {
+                tests::decompress_gzip(&body)
+            };
+            assert_eq!(
+                plain,
+                std::fs::read(b.tree.join(&e.path)).unwrap(),
+                "{}",
+                v.path
+            );
+        }
+    }
+    let m = get(&s3.url("site/static/manifest.json")).await;
+    assert_eq!(
+        m.headers()["cache-control"],
+        "public, max-age=60, must-revalidate"
+    );
+    assert_eq!(m.bytes().await.unwrap(), b.manifest.to_json());
+    let record = get(&s3.url(&format!("site/static/manifests/{}.json", b.manifest.id))).await;
+    assert_eq!(record.status(), 200);
+    insta::assert_snapshot!(
+        "bucket_listing",
+        bucket_listing(&s3, &settings, "site/static").await
+    );
+
+    let (_, wrong) = publish::verify(&settings, true).await.unwrap();
+    assert_eq!(wrong, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_second_publish_puts_nothing_and_a_change_uploads_only_its_objects() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    let settings = s3.settings("p");
+    publish(&settings, &b).await.unwrap();
+    s3.faults.reset_counts();
+    let again = publish(&settings, &b).await.unwrap();
+    assert_eq!(
+        s3.faults.count(&Method::PUT),
+        0,
+        "no PUT on an unchanged publish"
+    );
+    assert_eq!((again.uploaded, again.committed), (0, false));
+    assert_eq!(again.skipped, b.manifest.files().count());
+
+    // Change the module that nothing else imports: its objects, the record and the manifest.
+    let changed = changed_build(
+        &b,
+        "js/classic.js",
+        "document.body.dataset.classic = 'v2';\n",
+    );
+    s3.faults.reset_counts();
+    let s = publish(&settings, &changed).await.unwrap();
+    let e = &changed.manifest.assets["js/classic.js"];
+    assert_eq!(s.uploaded, 1 + e.encodings.len());
+    assert_eq!(
+        s3.faults.count(&Method::PUT),
+        s.uploaded + 2,
+        "objects, generation record, manifest"
+    );
+    assert_eq!(remote_manifest(&s3, "p").await.id, changed.manifest.id);
+    // The old build's objects stay, so pages still being served keep working.
+    let old = &b.manifest.assets["js/classic.js"].path;
+    assert_eq!(get(&s3.url(&format!("p/{old}"))).await.status(), 200);
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    let (summary, plan) = publish::publish(&s3.settings("d"), &b.manifest, &b.tree, true, &quiet)
+        .await
+        .unwrap();
+    assert!(summary.dry_run && summary.committed);
+    assert_eq!(plan.uploads.len(), b.manifest.files().count());
+    assert_eq!(s3.faults.count(&Method::PUT), 0);
+    assert_eq!(get(&s3.url("d/manifest.json")).await.status(), 404);
+}
+
+#[tokio::test]
+async fn prune_keeps_the_kept_generations_whole_and_removes_the_rest() {
+    let s3 = TestS3::start().await;
+    let settings = s3.settings("g");
+    let first = example_build();
+    publish(&settings, &first).await.unwrap();
+    let second = changed_build(
+        &first,
+        "css/theme.css",
+        "#logo { border: 2px solid red; }\n",
+    );
+    publish(&settings, &second).await.unwrap();
+    let third = changed_build(
+        &first,
+        "css/theme.css",
+        "#logo { border: 3px solid blue; }\n",
+    );
+    publish(&settings, &third).await.unwrap();
+
+    let dry = publish::prune(
+        &settings,
+        &PruneOptions {
+            keep: 2,
+            older_than: None,
+            apply: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        dry.removed_generations,
+        std::slice::from_ref(&first.manifest.id)
+    );
+    assert!(!dry.delete.is_empty());
+    let first_css = first.manifest.assets["css/app.css"].path.clone();
+    assert_eq!(
+        get(&s3.url(&format!("g/{first_css}"))).await.status(),
+        200,
+        "without --apply nothing goes"
+    );
+
+    let r = publish::prune(
+        &settings,
+        &PruneOptions {
+            keep: 2,
+            older_than: None,
+            apply: true,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.deleted, r.delete.len());
+    assert_eq!(get(&s3.url(&format!("g/{first_css}"))).await.status(), 404);
+    assert_eq!(
+        get(&s3.url(&format!("g/manifests/{}.json", first.manifest.id)))
+            .await
+            .status(),
+        404
+    );
+    // Shared objects (the font, images) stay because kept generations use them.
+    for kept in [&second, &third] {
+        for (file, _) in kept.manifest.files() {
+            assert_eq!(
+                get(&s3.url(&format!("g/{file}"))).await.status(),
+                200,
+                "{file}"
+            );
+        }
+    }
+    // The age keeps everything published within it.
+    let young = publish::prune(
+        &settings,
+        &PruneOptions {
+            keep: 0,
+            older_than: Some(Duration::from_secs(3600)),
+            apply: true,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(young.deleted, 0);
+    // keep 0 still keeps the current manifest's generation.
+    let r = publish::prune(
+        &settings,
+        &PruneOptions {
+            keep: 0,
+            older_than: None,
+            apply: true,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.kept_generations, std::slice::from_ref(&third.manifest.id));
+    let (_, wrong) = publish::verify(&settings, true).await.unwrap();
+    assert_eq!(wrong, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn transient_faults_are_retried() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    s3.faults.inject(Some(Method::PUT), 3, Fault::Status(500));
+    s3.faults.inject(Some(Method::PUT), 2, Fault::Status(503));
+    s3.faults.inject(Some(Method::PUT), 2, Fault::Drop);
+    s3.faults.inject(Some(Method::GET), 1, Fault::Status(500));
+    s3.faults
+        .inject(None, 3, Fault::Delay(Duration::from_millis(300)));
+    let settings = s3.settings("f");
+    let s = publish(&settings, &b).await.unwrap();
+    assert!(s.committed);
+    assert!(
+        s3.faults.count(&Method::PUT) > b.manifest.files().count() + 2,
+        "retries happened"
+    );
+    let (_, wrong) = publish::verify(&settings, true).await.unwrap();
+    assert_eq!(wrong, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_permanent_fault_fails_and_leaves_the_previous_manifest_then_a_rerun_finishes() {
+    let s3 = TestS3::start().await;
+    let mut settings = s3.settings("x");
+    settings.max_retries = 2;
+    let first = example_build();
+    publish(&settings, &first).await.unwrap();
+
+    let second = changed_build(
+        &first,
+        "js/util.mjs",
+        "export function describe(k) { return 'v2 ' + k; }\n",
+    );
+    s3.faults
+        .inject(Some(Method::PUT), usize::MAX, Fault::Status(500));
+    let e = publish(&settings, &second).await.unwrap_err().to_string();
+    assert!(e.starts_with("uploading "), "{e}");
+    assert!(!e.contains(SECRET_KEY) && !e.contains('\n'), "{e}");
+    assert_eq!(
+        remote_manifest(&s3, "x").await.id,
+        first.manifest.id,
+        "the previous release is still served"
+    );
+
+    s3.faults.clear();
+    let s = publish(&settings, &second).await.unwrap();
+    assert!(s.committed);
+    assert_eq!(remote_manifest(&s3, "x").await.id, second.manifest.id);
+    assert_eq!(
+        publish::verify(&settings, true).await.unwrap().1,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn two_publishers_at_once_leave_a_consistent_bucket() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    let settings = s3.settings("twice");
+    let (one, two) = tokio::join!(publish(&settings, &b), publish(&settings, &b));
+    one.unwrap();
+    two.unwrap();
+    assert_eq!(remote_manifest(&s3, "twice").await.id, b.manifest.id);
+    assert_eq!(
+        publish::verify(&settings, true).await.unwrap().1,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn compressed_variants_can_be_stored_gzipped_under_the_main_key() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    let mut settings = s3.settings("gz");
+    settings.variants = Variants::Gzipped;
+    publish(&settings, &b).await.unwrap();
+    let e = &b.manifest.assets["css/app.css"];
+    let r = get(&s3.url(&format!("gz/{}", e.path))).await;
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert_eq!(
+        tests::decompress_gzip(&r.bytes().await.unwrap()),
+        std::fs::read(b.tree.join(&e.path)).unwrap()
+    );
+    assert_eq!(
+        get(&s3.url(&format!("gz/{}.br", e.path))).await.status(),
+        404
+    );
+    assert_eq!(
+        publish::verify(&settings, true).await.unwrap().1,
+        Vec::<String>::new()
+    );
+}
+
+async fn one_line_error(settings: StoreSettings) -> String {
+    let b = example_build();
+    let e = publish(&settings, &b).await.unwrap_err().to_string();
+    assert!(!e.contains('\n'), "one line: {e}");
+    assert!(!e.contains(SECRET_KEY), "no secret: {e}");
+    e
+}
+
+#[tokio::test]
+async fn bad_settings_give_clear_one_line_errors_without_secrets() {
+    let s3 = TestS3::start().await;
+    let mut wrong_key = s3.settings("e");
+    wrong_key.secret_access_key = Some("not-the-secret-at-all".into());
+    let e = one_line_error(wrong_key).await;
+    assert!(
+        e.contains("listing") && e.contains("SignatureDoesNotMatch"),
+        "{e}"
+    );
+    assert!(!e.contains("not-the-secret-at-all"), "{e}");
+
+    let mut no_bucket = s3.settings("e");
+    no_bucket.destination = Destination::parse("s3://no-such-bucket/e").unwrap();
+    let e = one_line_error(no_bucket).await;
+    assert!(e.contains("NoSuchBucket"), "{e}");
+
+    let mut unreachable = s3.settings("e");
+    unreachable.endpoint = Some("http://127.0.0.1:9".into());
+    unreachable.max_retries = 1;
+    let e = one_line_error(unreachable).await;
+    assert!(
+        e.contains("listing s3://")
+            && (e.contains("onnect") || e.contains("error sending request")),
+        "{e}"
+    );
+
+    let e = Destination::parse("gs2://bucket/x")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "unknown destination scheme `gs2` in `gs2://bucket/x`: use s3://bucket/prefix or file:///path"
+    );
+
+    let mut no_creds = s3.settings("e");
+    no_creds.access_key_id = None;
+    assert!(
+        one_line_error(no_creds)
+            .await
+            .starts_with("no S3 credentials")
+    );
+    let _ = ACCESS_KEY;
+    let _ = BUCKET;
+}
+
+#[tokio::test]
+async fn a_local_folder_works_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = example_build();
+    let settings = StoreSettings::from_env(
+        Destination::parse(&format!("file://{}/out", dir.path().display())).unwrap(),
+    );
+    let s = publish(&settings, &b).await.unwrap();
+    assert!(s.committed);
+    for (file, size) in b.manifest.files() {
+        assert_eq!(
+            std::fs::metadata(dir.path().join("out").join(file))
+                .unwrap()
+                .len(),
+            size,
+            "{file}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("out/manifest.json")).unwrap(),
+        b.manifest.to_json()
+    );
+    let again = publish(&settings, &b).await.unwrap();
+    assert_eq!((again.uploaded, again.committed), (0, false));
+    assert_eq!(
+        publish::verify(&settings, true).await.unwrap().1,
+        Vec::<String>::new()
+    );
+}

@@ -1,0 +1,218 @@
+//! An S3 emulator in the test process: s3s + s3s-fs on 127.0.0.1:0 with SigV4 auth, a fresh
+//! root per test, anonymous reads allowed (a public-read bucket, as behind a CDN), request
+//! counts by method, and injected faults (status codes, dropped connections, delays).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::SimpleAuth;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::{Body, HttpError, S3Result};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub const ACCESS_KEY: &str = "AKIATESTPUBLISHER01";
+pub const SECRET_KEY: &str = "test/Secret+Key/for-the-emulator-0001";
+pub const BUCKET: &str = "assets-bucket";
+
+/// A fault to inject.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    Status(u16),
+    Drop,
+    Delay(Duration),
+}
+
+struct Rule {
+    method: Option<Method>,
+    remaining: usize,
+    fault: Fault,
+}
+
+/// Faults to inject and requests seen.
+#[derive(Default)]
+pub struct Faults {
+    rules: Mutex<Vec<Rule>>,
+    counts: Mutex<HashMap<Method, usize>>,
+}
+
+impl Faults {
+    /// `fault` for the next `n` requests with `method` (`None`: any).
+    pub fn inject(&self, method: Option<Method>, n: usize, fault: Fault) {
+        self.rules.lock().unwrap().push(Rule {
+            method,
+            remaining: n,
+            fault,
+        });
+    }
+    pub fn clear(&self) {
+        self.rules.lock().unwrap().clear();
+    }
+    /// Requests with `method` so far.
+    pub fn count(&self, method: &Method) -> usize {
+        self.counts
+            .lock()
+            .unwrap()
+            .get(method)
+            .copied()
+            .unwrap_or(0)
+    }
+    pub fn reset_counts(&self) {
+        self.counts.lock().unwrap().clear();
+    }
+    fn on_request(&self, m: &Method) -> Option<Fault> {
+        *self.counts.lock().unwrap().entry(m.clone()).or_default() += 1;
+        let mut rules = self.rules.lock().unwrap();
+        let rule = rules
+            .iter_mut()
+            .find(|r| r.remaining > 0 && r.method.as_ref().is_none_or(|x| x == m))?;
+        rule.remaining -= 1;
+        Some(rule.fault)
+    }
+}
+
+/// Signed requests may do anything; anonymous ones may only read.
+struct PublicRead;
+
+#[async_trait::async_trait]
+impl S3Access for PublicRead {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_some() || cx.method() == Method::GET || cx.method() == Method::HEAD {
+            Ok(())
+        } else {
+            Err(s3s::s3_error!(
+                AccessDenied,
+                "anonymous writes are not allowed"
+            ))
+        }
+    }
+}
+
+/// A running emulator; stopped when dropped.
+pub struct TestS3 {
+    pub addr: SocketAddr,
+    pub faults: Arc<Faults>,
+    pub root: tempfile::TempDir,
+    task: JoinHandle<()>,
+}
+
+impl Drop for TestS3 {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestS3 {
+    /// Starts an emulator with an empty bucket [`BUCKET`].
+    pub async fn start() -> TestS3 {
+        let root = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(root.path().join(BUCKET)).expect("bucket dir");
+        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs root");
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        builder.set_access(PublicRead);
+        let s3 = builder.build();
+        let faults = Arc::new(Faults::default());
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let f = faults.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (s3, f) = (s3.clone(), f.clone());
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<Incoming>| {
+                        handle(s3.clone(), f.clone(), req)
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        TestS3 {
+            addr,
+            faults,
+            root,
+            task,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The public URL of a key.
+    pub fn url(&self, key: &str) -> String {
+        let encoded: String = key
+            .split('/')
+            .map(asset_build_encode)
+            .collect::<Vec<_>>()
+            .join("/");
+        format!("{}/{BUCKET}/{encoded}", self.endpoint())
+    }
+
+    /// Publish settings for this emulator with `prefix`.
+    pub fn settings(&self, prefix: &str) -> asset_build::publish::StoreSettings {
+        let dest = asset_build::publish::Destination::parse(&format!("s3://{BUCKET}/{prefix}"))
+            .expect("destination");
+        let mut s = asset_build::publish::StoreSettings::from_env(dest);
+        s.endpoint = Some(self.endpoint());
+        s.region = Some("us-east-1".into());
+        s.access_key_id = Some(ACCESS_KEY.into());
+        s.secret_access_key = Some(SECRET_KEY.into());
+        s.session_token = None;
+        s.virtual_hosted = false;
+        s.request_timeout = Duration::from_secs(5);
+        s
+    }
+}
+
+fn asset_build_encode(seg: &str) -> String {
+    let mut out = String::new();
+    for &b in seg.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+async fn handle(
+    s3: S3Service,
+    faults: Arc<Faults>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, HttpError> {
+    match faults.on_request(req.method()) {
+        None => {}
+        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Drop) => return Err(HttpError::new("injected connection drop".into())),
+        Some(Fault::Status(code)) => {
+            let _ = req.into_body().collect().await;
+            let xml = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>injected {code}</Message></Error>"
+            );
+            return Ok(Response::builder()
+                .status(StatusCode::from_u16(code).expect("status"))
+                .header("content-type", "application/xml")
+                .body(Body::from(xml))
+                .expect("response"));
+        }
+    }
+    s3.call(req.map(Body::from)).await
+}

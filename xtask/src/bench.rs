@@ -1,0 +1,550 @@
+//! `cargo xtask bench [--quick]`: speed figures, each measured beside its baseline in the same
+//! run (median of several runs), printed as a markdown table and written to
+//! `target/bench/results.json`. Peers (esbuild from npm, the corpus from
+//! `shared/corpus/fetch.sh`) are installed into `target/bench/` when missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use asset_build::Config;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A smoke run: small generated tree, one run of each.
+    #[arg(long)]
+    quick: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Figure {
+    name: String,
+    value: f64,
+    unit: &'static str,
+    baseline: String,
+    baseline_value: Option<f64>,
+    ratio: Option<f64>,
+    target: &'static str,
+}
+
+fn figure(
+    name: impl Into<String>,
+    value: f64,
+    unit: &'static str,
+    baseline: impl Into<String>,
+    baseline_value: Option<f64>,
+    target: &'static str,
+) -> Figure {
+    let ratio = baseline_value.filter(|b| *b > 0.0).map(|b| value / b);
+    Figure {
+        name: name.into(),
+        value,
+        unit,
+        baseline: baseline.into(),
+        baseline_value,
+        ratio,
+        target,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let dir = crate::target_dir().join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let runs = if args.quick { 1 } else { 3 };
+    let esbuild = ensure_esbuild(&dir)?;
+    for tool in ["gzip", "brotli", "openssl"] {
+        if which(tool).is_none() {
+            bail!(
+                "`{tool}` is needed for the baselines: apt-get install {}",
+                if tool == "brotli" { "brotli" } else { tool }
+            );
+        }
+    }
+    let corpus = ensure_corpus(&dir)?;
+    let tree = dir.join(if args.quick { "tree-200" } else { "tree-2000" });
+    if !tree.join(".complete").exists() {
+        let (n, bytes) = if args.quick {
+            (200, 5_000_000)
+        } else {
+            (2000, 50_000_000)
+        };
+        println!(
+            "generating {} ({n} files, about {} MB)",
+            tree.display(),
+            bytes / 1_000_000
+        );
+        generate_tree(&tree, n, bytes)?;
+    }
+    let mut figures = Vec::new();
+
+    for (label, input) in [("corpus", corpus.as_path()), ("tree", tree.as_path())] {
+        let (ours, stats, peak, br_bytes) = cold(input, &dir.join(format!("out-{label}")), runs)?;
+        let (base, base_br) = baseline(input, &dir.join(format!("base-{label}")), &esbuild, runs)?;
+        let stages: Vec<String> = stats
+            .stages
+            .iter()
+            .map(|(n, d)| format!("{n} {:.0} ms", d.as_secs_f64() * 1000.0))
+            .collect();
+        figures.push(figure(
+            format!(
+                "cold pipeline, {label} ({} files; {}; peak RSS {:.0} MB)",
+                stats.files,
+                stages.join(", "),
+                peak / 1e6
+            ),
+            ours,
+            "s",
+            "esbuild --minify, gzip -9, brotli -q 11 per file (2 parallel)",
+            Some(base),
+            "<= 0.5",
+        ));
+        figures.push(figure(
+            format!("brotli bytes, {label}"),
+            br_bytes as f64,
+            "bytes",
+            "brotli -q 11 of esbuild output",
+            Some(base_br as f64),
+            "<= 1.02",
+        ));
+        if label == "corpus" {
+            for (kind, ext) in [("CSS", ".css"), ("JS", ".js")] {
+                let (o, b) =
+                    minified_bytes(&dir.join("out-corpus"), &dir.join("base-corpus"), ext)?;
+                for (i, enc) in ["raw", "gzip", "br"].iter().enumerate() {
+                    figures.push(figure(
+                        format!("minified {kind} bytes, corpus, {enc}"),
+                        o[i] as f64,
+                        "bytes",
+                        "esbuild --minify",
+                        Some(b[i] as f64),
+                        "<= 1.0",
+                    ));
+                }
+            }
+        }
+        if label == "tree" {
+            let (one, none, none_stats, cold_time) = rebuilds(input, &dir, runs)?;
+            figures.push(figure(
+                "rebuild, one file changed, tree",
+                one * 1000.0,
+                "ms",
+                "cold run",
+                Some(cold_time * 1000.0),
+                "<= 100 ms",
+            ));
+            figures.push(figure(
+                format!(
+                    "rebuild, nothing changed, tree ({} minified, {} compressed)",
+                    none_stats.transformed, none_stats.compressed
+                ),
+                none * 1000.0,
+                "ms",
+                "cold run",
+                Some(cold_time * 1000.0),
+                "no minify or compress work",
+            ));
+        }
+    }
+    let (ours, openssl) = sha256_speed(args.quick)?;
+    figures.push(figure(
+        "sha256 throughput, 16 KiB blocks",
+        ours / 1e9,
+        "GB/s",
+        "openssl speed -evp sha256",
+        Some(openssl / 1e9),
+        ">= 0.9",
+    ));
+
+    println!(
+        "\n| figure | value | baseline | baseline value | ratio | target |\n|---|---|---|---|---|---|"
+    );
+    for f in &figures {
+        println!(
+            "| {} | {:.3} {} | {} | {} | {} | {} |",
+            f.name,
+            f.value,
+            f.unit,
+            f.baseline,
+            f.baseline_value
+                .map_or("-".into(), |b| format!("{b:.3} {}", f.unit)),
+            f.ratio.map_or("-".into(), |r| format!("{r:.3}")),
+            f.target
+        );
+    }
+    println!(
+        "\nnot measured by this bench yet: publish vs s5cmd/aws s3 sync, serving req/s vs ServeDir, cold compile times"
+    );
+    let path = dir.join("results.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+fn ensure_esbuild(dir: &Path) -> anyhow::Result<PathBuf> {
+    let bin = dir.join("node_modules/.bin/esbuild");
+    if !bin.exists() {
+        println!("installing esbuild into {} (npm)", dir.display());
+        let ok = Command::new("npm")
+            .args(["install", "--silent", "--no-save", "--prefix"])
+            .arg(dir)
+            .arg("esbuild@0.28")
+            .status();
+        if !ok.is_ok_and(|s| s.success()) {
+            bail!(
+                "could not install esbuild with npm into {}: is npm installed and the registry reachable?",
+                dir.display()
+            );
+        }
+    }
+    Ok(bin)
+}
+
+fn ensure_corpus(dir: &Path) -> anyhow::Result<PathBuf> {
+    let corpus = dir.join("peers/corpus");
+    if !corpus.join("MANIFEST.tsv").exists() {
+        let script = crate::workspace_root().join("../shared/corpus/fetch.sh");
+        println!("fetching the corpus with {}", script.display());
+        let ok = Command::new("bash")
+            .arg(&script)
+            .arg(dir.join("peers"))
+            .status();
+        if !ok.is_ok_and(|s| s.success()) {
+            bail!(
+                "{} failed: the corpus is needed for the bench",
+                script.display()
+            );
+        }
+    }
+    // The pipeline's input: the packages' files, without the fetch script's own listings.
+    let input = dir.join("corpus-input");
+    if !input.exists() {
+        for entry in std::fs::read_dir(&corpus)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                copy_dir(&entry.path(), &input.join(entry.file_name()))?;
+            }
+        }
+    }
+    Ok(input)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()))?;
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+fn peak_reset() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_bytes() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb * 1024.0)
+}
+
+/// Our pipeline without a cache: median wall time, the last run's stats, peak RSS, br bytes.
+fn cold(
+    input: &Path,
+    out: &Path,
+    runs: usize,
+) -> anyhow::Result<(f64, asset_build::Stats, f64, u64)> {
+    let mut times = Vec::new();
+    let mut last = None;
+    let mut peak: f64 = 0.0;
+    for _ in 0..runs {
+        let _ = std::fs::remove_dir_all(out);
+        peak_reset();
+        let start = Instant::now();
+        let o = asset_build::run(&Config::new(input, out)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(secs(start.elapsed()));
+        peak = peak.max(peak_bytes());
+        last = Some(o);
+    }
+    let o = last.expect("at least one run");
+    let br = o
+        .manifest
+        .assets
+        .values()
+        .map(|e| e.encodings.get("br").map_or(e.size, |v| v.size))
+        .sum();
+    Ok((median(times), o.stats, peak, br))
+}
+
+/// esbuild --minify on every CSS/JS file, then gzip -9 and brotli -q 11 on every compressible
+/// file, two at a time: median wall time and total br bytes (identity where br is not smaller).
+fn baseline(input: &Path, out: &Path, esbuild: &Path, runs: usize) -> anyhow::Result<(f64, u64)> {
+    let script = r#"
+set -e
+in="$1"; out="$2"; esbuild="$3"
+cd "$in"
+find . -type f -print0 | xargs -0 -P 2 -n 1 sh -c '
+  f="$1"; o="$0/$f"; mkdir -p "$(dirname "$o")"
+  case "$f" in
+    *.css|*.js|*.mjs) "'"$esbuild"'" --minify --log-level=error "$f" --outfile="$o" --loader=$( case "$f" in *.css) echo css;; *) echo js;; esac ) ;;
+    *) cp "$f" "$o" ;;
+  esac
+  case "$f" in
+    *.css|*.js|*.mjs|*.map|*.json|*.svg|*.ttf|*.otf|*.eot|*.txt|*.html|*.xml|*.ico|*.wasm)
+      gzip -9 -n -k -f "$o"; brotli -q 11 -k -f "$o" ;;
+  esac
+' "$out"
+"#;
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let _ = std::fs::remove_dir_all(out);
+        std::fs::create_dir_all(out)?;
+        let start = Instant::now();
+        let status = Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .arg("baseline")
+            .arg(input)
+            .arg(out)
+            .arg(esbuild)
+            .status()?;
+        if !status.success() {
+            bail!("the baseline failed on {}", input.display());
+        }
+        times.push(secs(start.elapsed()));
+    }
+    let mut br = 0;
+    for (path, size) in files(out)? {
+        if path.ends_with(".br") || path.ends_with(".gz") {
+            continue;
+        }
+        br += std::fs::metadata(format!("{path}.br")).map_or(size, |m| m.len().min(size));
+    }
+    Ok((median(times), br))
+}
+
+fn files(dir: &Path) -> anyhow::Result<Vec<(String, u64)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            if e.file_type()?.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push((e.path().display().to_string(), e.metadata()?.len()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Raw, gzip and br bytes of our and esbuild's minified files with this extension.
+fn minified_bytes(ours: &Path, base: &Path, ext: &str) -> anyhow::Result<([u64; 3], [u64; 3])> {
+    let manifest = asset_build::Manifest::from_json(&std::fs::read(ours.join("manifest.json"))?)
+        .map_err(anyhow::Error::msg)?;
+    let mut o = [0u64; 3];
+    let mut b = [0u64; 3];
+    for (logical, e) in &manifest.assets {
+        if !logical.ends_with(ext) || logical.contains(".min.") {
+            continue;
+        }
+        o[0] += e.size;
+        o[1] += e.encodings.get("gzip").map_or(e.size, |v| v.size);
+        o[2] += e.encodings.get("br").map_or(e.size, |v| v.size);
+        let p = base.join(logical);
+        let raw = std::fs::metadata(&p)
+            .with_context(|| format!("{}", p.display()))?
+            .len();
+        b[0] += raw;
+        b[1] += std::fs::metadata(format!("{}.gz", p.display())).map_or(raw, |m| m.len().min(raw));
+        b[2] += std::fs::metadata(format!("{}.br", p.display())).map_or(raw, |m| m.len().min(raw));
+    }
+    Ok((o, b))
+}
+
+/// With a warm cache: one file changed, and nothing changed. Median times, the no-change
+/// stats, and the cold time with the same cache settings.
+fn rebuilds(
+    input: &Path,
+    dir: &Path,
+    runs: usize,
+) -> anyhow::Result<(f64, f64, asset_build::Stats, f64)> {
+    let work = dir.join("rebuild-src");
+    let _ = std::fs::remove_dir_all(&work);
+    copy_dir(input, &work)?;
+    let cache = dir.join("rebuild-cache");
+    let out = dir.join("rebuild-out");
+    let _ = std::fs::remove_dir_all(&cache);
+    let _ = std::fs::remove_dir_all(&out);
+    let config = Config::new(&work, &out).cache_dir(&cache);
+    let start = Instant::now();
+    asset_build::run(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cold_time = secs(start.elapsed());
+    let changed = work.join("css/f0000.css");
+    let mut one = Vec::new();
+    for i in 0..runs {
+        std::fs::write(
+            &changed,
+            format!(".changed-{i} {{ color: #{:06x}; }}\n", i * 4099),
+        )?;
+        let start = Instant::now();
+        let o = asset_build::run(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+        one.push(secs(start.elapsed()));
+        if o.stats.transformed != 1 {
+            bail!("one changed file transformed {} files", o.stats.transformed);
+        }
+    }
+    let mut none = Vec::new();
+    let mut stats = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let o = asset_build::run(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+        none.push(secs(start.elapsed()));
+        stats = Some(o.stats);
+    }
+    Ok((median(one), median(none), stats.expect("a run"), cold_time))
+}
+
+/// sha256 over 16 KiB blocks: ours and openssl's, in bytes per second.
+fn sha256_speed(quick: bool) -> anyhow::Result<(f64, f64)> {
+    let block = vec![0x5au8; 16 * 1024];
+    let total: usize = if quick { 256 << 20 } else { 1 << 30 };
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut acc = 0u8;
+        for _ in 0..total / block.len() {
+            acc ^= asset_build::hash_block(&block)[0];
+        }
+        std::hint::black_box(acc);
+        times.push(secs(start.elapsed()));
+    }
+    let ours = total as f64 / median(times);
+    let out = Command::new("openssl")
+        .args([
+            "speed",
+            "-evp",
+            "sha256",
+            "-bytes",
+            "16384",
+            "-seconds",
+            if quick { "1" } else { "3" },
+        ])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("sha256") || l.starts_with("SHA256"))
+        .context("openssl speed printed no sha256 line")?;
+    let last = line.split_whitespace().last().context("no figure")?;
+    let kbytes: f64 = last
+        .trim_end_matches('k')
+        .parse()
+        .context("openssl figure")?;
+    Ok((ours, kbytes * 1000.0))
+}
+
+/// A deterministic tree of `n` files of about `bytes` in all: 70% under 8 KB; CSS that
+/// references images, ES modules that import earlier ones, images and fonts (incompressible).
+fn generate_tree(root: &Path, n: usize, bytes: usize) -> anyhow::Result<()> {
+    let _ = std::fs::remove_dir_all(root);
+    for d in ["css", "js", "img", "fonts"] {
+        std::fs::create_dir_all(root.join(d))?;
+    }
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let mut rng = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let large_total = bytes as f64 * 0.88;
+    let n_large = n - n * 7 / 10;
+    let images = n / 5;
+    for i in 0..n {
+        let small = i % 10 < 7;
+        let size = if small {
+            500 + (rng() % 7_400) as usize
+        } else {
+            (large_total / n_large as f64 * (0.5 + (rng() % 1000) as f64 / 1000.0)) as usize
+        };
+        let (dir, ext, body) = match i % 10 {
+            0..=3 => ("css", "css", css_body(i, size, images, &mut rng)),
+            4..=6 => ("js", "mjs", js_body(i, size, &mut rng)),
+            7 | 8 => ("img", "png", noise(size, &mut rng)),
+            _ => ("fonts", "woff2", noise(size, &mut rng)),
+        };
+        std::fs::write(root.join(dir).join(format!("f{i:04}.{ext}")), body)?;
+    }
+    std::fs::write(root.join(".complete"), "")?;
+    Ok(())
+}
+
+fn noise(size: usize, rng: &mut impl FnMut() -> u64) -> Vec<u8> {
+    (0..size).map(|_| rng() as u8).collect()
+}
+
+fn css_body(i: usize, size: usize, n: usize, rng: &mut impl FnMut() -> u64) -> Vec<u8> {
+    let mut s = format!("/* generated stylesheet {i} */\n");
+    let mut k = 0;
+    while s.len() < size {
+        let img = (rng() as usize % (n / 2).max(1)) * 10 + 7;
+        s.push_str(&format!(
+            ".block-{i}-{k} {{\n  color: #{:06x};\n  margin: {}px {}px;\n  padding: 0px 0px 0px 0px;\n  background: url(\"../img/f{img:04}.png\") no-repeat;\n  transition: opacity 0.3s ease-in-out;\n}}\n.block-{i}-{k}:hover {{ color: #ffffff; }}\n",
+            rng() % 0xffffff,
+            rng() % 40,
+            rng() % 40
+        ));
+        k += 1;
+    }
+    s.into_bytes()
+}
+
+fn js_body(i: usize, size: usize, rng: &mut impl FnMut() -> u64) -> Vec<u8> {
+    let mut s = format!("// generated module {i}\n");
+    if i >= 10 {
+        let dep = (rng() as usize % (i / 10)) * 10 + 4;
+        s.push_str(&format!(
+            "import {{ helper{dep} }} from \"./f{dep:04}.mjs\";\n"
+        ));
+    }
+    s.push_str(&format!(
+        "export function helper{i}(value) {{ return value * 2 + {i}; }}\n"
+    ));
+    let mut k = 0;
+    while s.len() < size {
+        s.push_str(&format!(
+            "export function compute_{i}_{k}(first, second) {{\n  const total = first + second * {};\n  if (total > {}) {{\n    return helper{i}(total) - first;\n  }}\n  const items = [first, second, total].map((item) => item * 3);\n  return items.reduce((sum, item) => sum + item, 0);\n}}\n",
+            rng() % 100,
+            rng() % 1000
+        ));
+        k += 1;
+    }
+    s.into_bytes()
+}
