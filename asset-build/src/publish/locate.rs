@@ -31,8 +31,9 @@ pub struct BuildOutput {
     pub manifest: Manifest,
 }
 
-/// Finds `package`, or the one workspace package that uses asset-build. `workspace` is a
-/// directory inside the workspace (default: the current one).
+/// Finds `package`, else `[workspace.metadata.assets] default-package`, else the one
+/// workspace package that uses asset-build. `workspace` is a directory inside the workspace
+/// (default: the current one).
 ///
 /// # Errors
 /// No such package, or no or several candidates.
@@ -52,7 +53,12 @@ pub fn package(workspace: Option<&Path>, package: Option<&str>) -> Result<Packag
             .any(|d| d.name == "asset-build" && d.kind == DependencyKind::Build)
     };
     let candidates: Vec<&Package> = members.iter().copied().filter(uses).collect();
-    let pkg = match package {
+    let default = meta
+        .workspace_metadata
+        .get("assets")
+        .and_then(|a| a.get("default-package"))
+        .and_then(|p| p.as_str());
+    let pkg = match package.or(default) {
         Some(name) => members
             .iter()
             .copied()
@@ -72,13 +78,12 @@ pub fn package(workspace: Option<&Path>, package: Option<&str>) -> Result<Packag
             }
             many => {
                 return Err(Error::Config(format!(
-                    "several packages use asset-build, choose one with --package: {}",
+                    "several packages use asset-build, choose one with --package (or [workspace.metadata.assets] default-package): {}",
                     names(many)
                 )));
             }
         },
     };
-
     let settings = pkg
         .metadata
         .get("assets")

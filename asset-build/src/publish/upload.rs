@@ -45,7 +45,7 @@ impl std::fmt::Display for Summary {
         };
         write!(
             f,
-            "{} {} to {}: {verb} {} files ({mb:.2} MB), skipped {} already there, in {secs:.2} s ({:.1} MB/s); manifest {}",
+            "{} {} to {}: {verb} {} files ({}), skipped {} already there, in {secs:.2} s ({:.1} MB/s); manifest {}",
             if self.dry_run {
                 "dry run: build"
             } else {
@@ -54,6 +54,7 @@ impl std::fmt::Display for Summary {
             self.id,
             self.destination,
             self.uploaded,
+            human(self.uploaded_bytes),
             self.skipped,
             if secs > 0.0 { mb / secs } else { 0.0 },
             match (self.dry_run, self.committed) {
@@ -62,6 +63,14 @@ impl std::fmt::Display for Summary {
                 (false, true) => "written last",
             }
         )
+    }
+}
+
+fn human(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1_000_000 => format!("{:.2} MB", b as f64 / 1e6),
+        b if b >= 1_000 => format!("{:.1} kB", b as f64 / 1e3),
+        b => format!("{b} bytes"),
     }
 }
 
