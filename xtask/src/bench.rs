@@ -310,7 +310,7 @@ cd "$in"
 find . -type f -print0 | xargs -0 -P 2 -n 1 sh -c '
   f="$1"; o="$0/$f"; mkdir -p "$(dirname "$o")"
   case "$f" in
-    *.css|*.js|*.mjs) "'"$esbuild"'" --minify --log-level=error "$f" --outfile="$o" --loader=$( case "$f" in *.css) echo css;; *) echo js;; esac ) ;;
+    *.css|*.js|*.mjs) "'"$esbuild"'" --minify --log-level=error "$f" --outfile="$o" ;;
     *) cp "$f" "$o" ;;
   esac
   case "$f" in
