@@ -10,11 +10,12 @@ fn app() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/rerun-probe")
 }
 
-/// Builds the example app; whether its build script ran.
+/// Builds the workspace as `cargo test --workspace` does (same packages, so the same feature
+/// resolution: every unit but the probe is fresh); whether the probe's build script ran.
 fn build_script_ran() -> bool {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
-        .args(["build", "-v", "-p", "rerun-probe"])
+        .args(["build", "-v", "--workspace", "--all-targets"])
         .current_dir(app())
         .output()
         .expect("running cargo");

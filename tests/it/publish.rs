@@ -161,9 +161,22 @@ async fn a_second_publish_puts_nothing_and_a_change_uploads_only_its_objects() {
     let s3 = TestS3::start().await;
     let b = example_build();
     let settings = s3.settings("p");
-    publish(&settings, &b).await.unwrap();
+    let first = publish(&settings, &b).await.unwrap();
+    let counts = |s3: &TestS3| {
+        [
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::POST,
+            Method::DELETE,
+        ]
+        .map(|m| format!("{m} {}", s3.faults.count(&m)))
+        .join(", ")
+    };
+    println!("{first}\n  requests at the emulator: {}", counts(&s3));
     s3.faults.reset_counts();
     let again = publish(&settings, &b).await.unwrap();
+    println!("{again}\n  requests at the emulator: {}", counts(&s3));
     assert_eq!(
         s3.faults.count(&Method::PUT),
         0,
