@@ -493,3 +493,35 @@ async fn a_local_folder_works_the_same_way() {
         Vec::<String>::new()
     );
 }
+
+#[tokio::test]
+async fn large_files_go_up_in_parts_with_their_headers() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    let mut settings = s3.settings("mp");
+    settings.multipart_threshold = 200;
+    publish(&settings, &b).await.unwrap();
+    // CreateMultipartUpload and CompleteMultipartUpload are POSTs.
+    let large = b.manifest.files().filter(|(_, size)| *size > 200).count();
+    assert!(large > 0);
+    assert_eq!(
+        s3.faults.count(&Method::POST),
+        2 * large,
+        "two POSTs per multipart upload"
+    );
+    let e = &b.manifest.assets["css/app.css"];
+    let r = get(&s3.url(&format!("mp/{}", e.path))).await;
+    assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
+    assert_eq!(
+        r.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(
+        r.bytes().await.unwrap(),
+        std::fs::read(b.tree.join(&e.path)).unwrap()
+    );
+    assert_eq!(
+        publish::verify(&settings, true).await.unwrap().1,
+        Vec::<String>::new()
+    );
+}
