@@ -271,3 +271,108 @@ fn settings(flags: &Flags, pkg: &super::PackageInfo) -> Result<StoreSettings, Er
             .unwrap_or(false);
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| (*a).to_owned()).collect()
+    }
+
+    fn package(settings: Option<toml::Table>) -> super::super::PackageInfo {
+        super::super::locate::test_package("app", settings, "/w/target")
+    }
+
+    #[test]
+    fn flags_parse_per_command() {
+        let f = parse(
+            "publish",
+            &args(&[
+                "--to=s3://b/p",
+                "--concurrency",
+                "4",
+                "--dry-run",
+                "--variants",
+                "gzipped",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (f.to.as_deref(), f.concurrency, f.dry_run, f.variants),
+            (Some("s3://b/p"), Some(4), true, Some(Variants::Gzipped))
+        );
+        let f = parse(
+            "prune",
+            &args(&["--keep", "3", "--older-than", "7d", "--apply"]),
+        )
+        .unwrap();
+        assert_eq!(
+            (f.keep, f.older_than.map(|d| d.as_secs()), f.apply),
+            (Some(3), Some(7 * 86_400), true)
+        );
+        assert!(
+            parse("verify", &args(&["--apply"]))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown argument `--apply`")
+        );
+        assert!(
+            parse("publish", &args(&["--to"]))
+                .unwrap_err()
+                .to_string()
+                .contains("--to needs a value")
+        );
+        assert!(
+            parse("prune", &args(&["--keep", "x"]))
+                .unwrap_err()
+                .to_string()
+                .contains("`x` is not a number")
+        );
+    }
+
+    #[test]
+    fn flags_win_over_metadata_which_wins_over_the_local_default() {
+        let none = settings(&Flags::default(), &package(None)).unwrap();
+        assert_eq!(
+            none.destination,
+            Destination::File {
+                path: "/w/target/asset-publish/app".into()
+            }
+        );
+
+        let table: toml::Table = toml::from_str(
+            "to = 's3://meta/p'\nregion = 'eu-west-1'\nvariants = 'none'\nconcurrency = 3\n",
+        )
+        .unwrap();
+        let meta = settings(&Flags::default(), &package(Some(table.clone()))).unwrap();
+        assert_eq!(
+            meta.destination,
+            Destination::S3 {
+                bucket: "meta".into(),
+                prefix: "p".into()
+            }
+        );
+        assert_eq!(
+            (meta.region.as_deref(), meta.variants, meta.concurrency),
+            (Some("eu-west-1"), Variants::None, 3)
+        );
+
+        let flags = Flags {
+            to: Some("file:///x".into()),
+            region: Some("us-west-2".into()),
+            ..Flags::default()
+        };
+        let both = settings(&flags, &package(Some(table))).unwrap();
+        assert_eq!(both.destination, Destination::File { path: "/x".into() });
+        assert_eq!(both.region.as_deref(), Some("us-west-2"));
+
+        let bad: toml::Table = toml::from_str("bucket = 'x'").unwrap();
+        assert!(
+            settings(&Flags::default(), &package(Some(bad)))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown setting `bucket`")
+        );
+    }
+}

@@ -171,3 +171,16 @@ fn names(pkgs: &[&Package]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+pub(crate) fn test_package(name: &str, settings: Option<toml::Table>, target: &str) -> PackageInfo {
+    PackageInfo {
+        name: name.to_owned(),
+        id: cargo_metadata::PackageId {
+            repr: name.to_owned(),
+        },
+        settings,
+        target_dir: target.into(),
+        workspace: None,
+    }
+}
