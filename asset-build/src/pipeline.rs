@@ -100,15 +100,7 @@ pub fn run(config: &Config) -> Result<Output> {
                 hits.fetch_add(1, Ordering::Relaxed);
                 return Some(Ok(t));
             }
-            let result = guarded(&s.display, || {
-                transform::transform(
-                    &Source {
-                        display: s.logical.clone(),
-                        ..s.clone()
-                    },
-                    config,
-                )
-            })?;
+            let result = guarded(&s.display, || transform::transform(&s.logical, s, config))?;
             let result = result.map_err(|p| relocate(p, &s.display));
             if let Ok(t) = &result {
                 cache.put(

@@ -55,20 +55,16 @@ pub struct Transformed {
     pub map: Option<String>,
 }
 
-/// Runs the transform for the file's kind; other kinds have none.
-pub fn transform(source: &Source, config: &Config) -> Option<Result<Transformed, Problem>> {
+/// Runs the transform for the file's kind (other kinds have none). `name` is the name the
+/// tools and messages use for the file.
+pub fn transform(
+    name: &str,
+    source: &Source,
+    config: &Config,
+) -> Option<Result<Transformed, Problem>> {
     match source.kind {
-        Kind::Css => Some(crate::css::transform(
-            &source.display,
-            &source.bytes,
-            config,
-        )),
-        Kind::Js(module) => Some(crate::js::transform(
-            &source.display,
-            &source.bytes,
-            module,
-            config,
-        )),
+        Kind::Css => Some(crate::css::transform(name, &source.bytes, config)),
+        Kind::Js(module) => Some(crate::js::transform(name, &source.bytes, module, config)),
         Kind::SourceMap | Kind::Other => None,
     }
 }

@@ -10,7 +10,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _};
 
 use super::plan::objects;
-use super::upload::{key, listing};
+use super::upload::{current_manifest, key, listing};
 use super::{Error, GENERATIONS, Generation, StoreSettings, Variants};
 use crate::manifest::{FILE_NAME, Manifest};
 
@@ -63,16 +63,11 @@ pub async fn prune(settings: &StoreSettings, opts: &PruneOptions) -> Result<Prun
             .cmp(&a.1.published_at_ms)
             .then_with(|| a.0.cmp(&b.0))
     });
-    let current = match store.get(&key(FILE_NAME)?).await {
-        Ok(r) => {
-            let b = r
-                .bytes()
-                .await
-                .map_err(|e| Error::store("reading", FILE_NAME, e, settings))?;
+    let current = match current_manifest(store.as_ref(), settings).await? {
+        Some(b) => {
             Some(Manifest::from_json(&b).map_err(|e| Error::Config(format!("{FILE_NAME}: {e}")))?)
         }
-        Err(object_store::Error::NotFound { .. }) => None,
-        Err(e) => return Err(Error::store("reading", FILE_NAME, e, settings)),
+        None => None,
     };
     let now = super::now_ms();
     let mut report = PruneReport::default();

@@ -74,6 +74,22 @@ fn human(bytes: u64) -> String {
     }
 }
 
+/// The destination's `manifest.json` as stored, or `None` when nothing is published yet.
+pub(crate) async fn current_manifest(
+    store: &dyn ObjectStore,
+    settings: &StoreSettings,
+) -> Result<Option<bytes::Bytes>, Error> {
+    match store.get(&key(FILE_NAME)?).await {
+        Ok(r) => {
+            Ok(Some(r.bytes().await.map_err(|e| {
+                Error::store("reading", FILE_NAME, e, settings)
+            })?))
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(Error::store("reading", FILE_NAME, e, settings)),
+    }
+}
+
 pub(crate) fn key(s: &str) -> Result<Key, Error> {
     Key::parse(s).map_err(|e| Error::Config(format!("`{s}` is not a valid object key: {e}")))
 }
@@ -121,15 +137,7 @@ pub async fn publish(
     let list = listing(store.as_ref(), settings).await?;
     let plan = super::plan(manifest, tree, settings.variants, &sizes(&list))?;
     let manifest_bytes = manifest.to_json();
-    let current = match store.get(&key(FILE_NAME)?).await {
-        Ok(r) => Some(
-            r.bytes()
-                .await
-                .map_err(|e| Error::store("reading", FILE_NAME, e, settings))?,
-        ),
-        Err(object_store::Error::NotFound { .. }) => None,
-        Err(e) => return Err(Error::store("reading", FILE_NAME, e, settings)),
-    };
+    let current = current_manifest(store.as_ref(), settings).await?;
     let commit = current.as_deref() != Some(&manifest_bytes[..]);
     let mut summary = Summary {
         id: manifest.id.clone(),

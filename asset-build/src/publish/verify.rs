@@ -5,10 +5,10 @@
 use std::io::Read as _;
 
 use futures::StreamExt as _;
-use object_store::{Attribute, GetOptions, ObjectStore, ObjectStoreExt as _};
+use object_store::{Attribute, GetOptions, ObjectStore};
 
 use super::plan::objects;
-use super::upload::{key, listing};
+use super::upload::{current_manifest, key, listing};
 use super::{Error, StoreSettings};
 use crate::manifest::{FILE_NAME, Manifest};
 
@@ -21,18 +21,11 @@ pub async fn verify(
     deep: bool,
 ) -> Result<(Manifest, Vec<String>), Error> {
     let store = settings.store()?;
-    let bytes = match store.get(&key(FILE_NAME)?).await {
-        Ok(r) => r
-            .bytes()
-            .await
-            .map_err(|e| Error::store("reading", FILE_NAME, e, settings))?,
-        Err(object_store::Error::NotFound { .. }) => {
-            return Err(Error::Config(format!(
-                "{}: no {FILE_NAME} (nothing published yet?)",
-                settings.destination
-            )));
-        }
-        Err(e) => return Err(Error::store("reading", FILE_NAME, e, settings)),
+    let Some(bytes) = current_manifest(store.as_ref(), settings).await? else {
+        return Err(Error::Config(format!(
+            "{}: no {FILE_NAME} (nothing published yet?)",
+            settings.destination
+        )));
     };
     let manifest = Manifest::from_json(&bytes)
         .map_err(|e| Error::Config(format!("{}/{FILE_NAME}: {e}", settings.destination)))?;
