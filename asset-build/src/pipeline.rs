@@ -271,7 +271,7 @@ pub fn run(config: &Config) -> Result<Output> {
         if !scan::content_type(logical).1 {
             continue;
         }
-        if let Some(q) = config.brotli {
+        if let Some(q) = config.brotli_for(all[i].1.bytes.len()) {
             jobs.push((i, Encoding::Br, q));
         }
         if let Some(l) = config.gzip {

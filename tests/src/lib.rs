@@ -57,7 +57,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
 /// Decodes a brotli body.
 pub fn decompress_br(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut brotli::Decompressor::new(b, 4096), &mut out)
+    std::io::Read::read_to_end(&mut brotlic::DecompressorReader::new(b), &mut out)
         .expect("valid brotli");
     out
 }

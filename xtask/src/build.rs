@@ -28,6 +28,9 @@ pub struct Args {
     /// brotli quality (0-11); `none` for no .br files.
     #[arg(long, default_value = "11")]
     brotli: String,
+    /// brotli quality for files over 128 KiB (the lower of this and --brotli applies).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=11))]
+    brotli_large: u32,
     /// gzip level (0-9); `none` for no .gz files.
     #[arg(long, default_value = "9")]
     gzip: String,
@@ -69,6 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
         .minify(!args.no_minify)
         .brotli(level(&args.brotli, 11, "brotli")?)
+        .brotli_large(args.brotli_large)
         .gzip(level(&args.gzip, 9, "gzip")?);
     if !args.targets.is_empty() {
         config = config.targets(Targets::parse(&args.targets)?);

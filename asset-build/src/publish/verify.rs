@@ -130,7 +130,7 @@ fn decode(body: &[u8], encoding: Option<&str>) -> std::io::Result<Vec<u8>> {
             flate2::read::GzDecoder::new(body).read_to_end(&mut out)?;
         }
         Some("br") => {
-            brotli::Decompressor::new(body, 4096).read_to_end(&mut out)?;
+            brotlic::DecompressorReader::new(body).read_to_end(&mut out)?;
         }
         _ => out.extend_from_slice(body),
     }
