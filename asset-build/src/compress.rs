@@ -17,6 +17,13 @@ impl Encoding {
             Encoding::Gzip => "gzip",
         }
     }
+    /// The encoder that makes it, for cache keys: another encoder gives other bytes.
+    pub fn encoder(self) -> &'static str {
+        match self {
+            Encoding::Br => "brotli-c-1.0.9",
+            Encoding::Gzip => "zlib-rs",
+        }
+    }
     /// The file suffix of the variant.
     pub fn suffix(self) -> &'static str {
         match self {

@@ -175,8 +175,13 @@ impl Config {
     }
     /// The brotli quality for a file of `len` bytes, if brotli is on.
     pub(crate) fn brotli_for(&self, len: usize) -> Option<u32> {
-        self.brotli
-            .map(|q| if len > LARGE { q.min(self.brotli_large) } else { q })
+        self.brotli.map(|q| {
+            if len > LARGE {
+                q.min(self.brotli_large)
+            } else {
+                q
+            }
+        })
     }
     /// Embed the files in the binary (on by default); off for a CDN-only build.
     pub fn embed(mut self, on: bool) -> Self {
@@ -226,6 +231,21 @@ impl Config {
     }
 
     /// A stable description of the settings that change what the transform stage produces.
+    /// Every setting the output tree depends on (for reusing the last run's outputs).
+    pub(crate) fn output_fingerprint(&self) -> String {
+        format!(
+            "{};source={:?};gzip={:?};brotli={:?}/{};missing={:?};empty={};version={}",
+            self.transform_fingerprint(),
+            self.source,
+            self.gzip,
+            self.brotli,
+            self.brotli_large,
+            self.missing,
+            self.allow_empty,
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+
     pub(crate) fn transform_fingerprint(&self) -> String {
         format!(
             "targets={:?};imports={:?};minify={};maps={}",
@@ -362,7 +382,11 @@ mod tests {
         assert_eq!(c.brotli_for(LARGE), Some(11));
         assert_eq!(c.brotli_for(LARGE + 1), Some(10));
         let c = c.brotli(Some(5));
-        assert_eq!(c.brotli_for(LARGE + 1), Some(5), "never above the brotli setting");
+        assert_eq!(
+            c.brotli_for(LARGE + 1),
+            Some(5),
+            "never above the brotli setting"
+        );
         assert_eq!(c.brotli(None).brotli_for(1), None);
         let m = Metadata::from_cargo_toml("[package.metadata.assets]\nbrotli-large=11\n").unwrap();
         let c = m.apply(Config::new("a", "b")).unwrap();

@@ -31,6 +31,7 @@ pub mod publish;
 mod refs;
 mod scan;
 mod sourcemap;
+mod state;
 mod transform;
 mod write;
 

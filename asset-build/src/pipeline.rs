@@ -16,6 +16,7 @@ use crate::manifest::{Entry, Manifest, Variant};
 use crate::refs::{self, Class};
 use crate::scan::{self, Kind, Source};
 use crate::sourcemap::Edit;
+use crate::state::{self, Stamp, State};
 use crate::transform::{self, RefKind, Transformed};
 
 /// What a run produced.
@@ -37,6 +38,8 @@ pub struct Stats {
     /// Variants compressed in this run, and those taken from the cache.
     pub compressed: usize,
     pub compress_cached: usize,
+    /// Unchanged files whose outputs of the last run stand (not read, not hashed).
+    pub reused: usize,
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// Wall time of each stage.
@@ -73,9 +76,54 @@ pub fn run(config: &Config) -> Result<Output> {
         clock = Instant::now();
     };
 
-    let (sources, mut problems) = scan::scan(&config.source, config.allow_empty)?;
+    let started = state::now_ns();
+    let (files, mut problems) = scan::list(&config.source)?;
+    // With a cache, the last run's outputs stand for files that have not changed.
+    let settings = config.output_fingerprint();
+    let state_path = config
+        .cache_dir
+        .as_ref()
+        .map(|c| state::path(c, &config.out));
+    let stamps: Option<BTreeMap<String, Stamp>> = state_path.as_ref().and_then(|_| {
+        files
+            .iter()
+            .map(|(l, p)| Some((l.clone(), Stamp::of(p)?)))
+            .collect()
+    });
+    // (Not with inlined @imports: a changed stylesheet needs the text of those it inlines.)
+    let reuse = match (&stamps, &state_path) {
+        (Some(stamps), Some(path))
+            if problems.is_empty() && config.css_imports == CssImports::Keep =>
+        {
+            State::load(path).and_then(|s| s.reuse(&settings, stamps, &config.source, &config.out))
+        }
+        _ => None,
+    };
+    let is_clean = |l: &str| reuse.as_ref().is_some_and(|r| r.clean.contains(l));
+    let (sources, read_problems) =
+        scan::read(&config.source, files, config.allow_empty, &is_clean)?;
+    problems.extend(read_problems);
+    let clean: Vec<bool> = sources.iter().map(|s| is_clean(&s.logical)).collect();
+    let source_hashes: Vec<(String, String)> = match &stamps {
+        Some(_) => parallel(&sources, config.jobs, |s| {
+            (!is_clean(&s.logical)).then(|| (s.logical.clone(), state::source_hash(&s.bytes)))
+        })
+        .into_iter()
+        .flatten()
+        .collect(),
+        None => Vec::new(),
+    };
     stats.files = sources.len();
-    stats.bytes_in = sources.iter().map(|s| s.bytes.len() as u64).sum();
+    stats.reused = clean.iter().filter(|&&c| c).count();
+    stats.bytes_in = sources
+        .iter()
+        .map(
+            |s| match stamps.as_ref().and_then(|st| st.get(&s.logical)) {
+                Some(stamp) if is_clean(&s.logical) => stamp.size(),
+                _ => s.bytes.len() as u64,
+            },
+        )
+        .sum();
     lap(&mut stats, "scan");
 
     // Transform, largest first so that no big file starts last.
@@ -83,6 +131,9 @@ pub fn run(config: &Config) -> Result<Output> {
     let hits = AtomicUsize::new(0);
     let transformed: Vec<Option<std::result::Result<Transformed, Problem>>> =
         parallel(&sources, config.jobs, |s| {
+            if is_clean(&s.logical) {
+                return None;
+            }
             let kind_tag = format!("{:?}", s.kind);
             let key = cache::key(
                 "transform",
@@ -198,6 +249,18 @@ pub fn run(config: &Config) -> Result<Output> {
         index: &index,
     };
     for comp in graph::components(&edges) {
+        // An unchanged file keeps its name (nothing it refers to changed either).
+        if let (&[i], Some(r)) = (comp.as_slice(), &reuse)
+            && clean[i]
+        {
+            let e = &r.manifest.assets[&sources[i].logical];
+            finals[i] = Some(Final {
+                hashed: e.path.clone(),
+                bytes: Vec::new(),
+                sha256: e.sha256.clone(),
+            });
+            continue;
+        }
         if comp
             .iter()
             .any(|&i| broken[i] || edges[i].iter().any(|&j| broken[j]))
@@ -255,6 +318,15 @@ pub fn run(config: &Config) -> Result<Output> {
     }
 
     // Compress.
+    let deps: BTreeMap<String, Vec<String>> = sources
+        .iter()
+        .zip(&edges)
+        .filter(|(s, _)| !is_clean(&s.logical))
+        .map(|(s, e)| {
+            let to = e.iter().map(|&j| sources[j].logical.clone()).collect();
+            (s.logical.clone(), to)
+        })
+        .collect();
     let all: Vec<(String, Final)> = sources
         .iter()
         .zip(finals)
@@ -266,9 +338,10 @@ pub fn run(config: &Config) -> Result<Output> {
         })
         .chain(extras)
         .collect();
+    let reused = |i: usize| i < clean.len() && clean[i];
     let mut jobs: Vec<(usize, Encoding, u32)> = Vec::new();
     for (i, (logical, _)) in all.iter().enumerate() {
-        if !scan::content_type(logical).1 {
+        if reused(i) || !scan::content_type(logical).1 {
             continue;
         }
         if let Some(q) = config.brotli_for(all[i].1.bytes.len()) {
@@ -284,7 +357,11 @@ pub fn run(config: &Config) -> Result<Output> {
         let f = &all[i].1;
         let key = cache::key(
             enc.token(),
-            &[level.to_string().as_bytes(), f.sha256.as_bytes()],
+            &[
+                enc.encoder().as_bytes(),
+                level.to_string().as_bytes(),
+                f.sha256.as_bytes(),
+            ],
         );
         match cache.get(&key) {
             Some(v) => {
@@ -315,7 +392,23 @@ pub fn run(config: &Config) -> Result<Output> {
     }
     let mut assets = BTreeMap::new();
     let mut files: Vec<(&str, &[u8])> = Vec::new();
+    let mut kept: Vec<&str> = Vec::new();
     for (i, (logical, f)) in all.iter().enumerate() {
+        if let Some(r) = reuse.as_ref().filter(|_| reused(i)) {
+            // Its entry as it was, with the source map generated for it, if any.
+            let map = format!("{logical}.map");
+            let extra = r
+                .manifest
+                .assets
+                .get_key_value(&map)
+                .filter(|_| !index.contains_key(map.as_str()));
+            for (k, e) in std::iter::once((logical, &r.manifest.assets[logical])).chain(extra) {
+                kept.push(&e.path);
+                kept.extend(e.encodings.values().map(|v| v.path.as_str()));
+                assets.insert(k.clone(), e.clone());
+            }
+            continue;
+        }
         let encodings = by_file[i]
             .iter()
             .map(|(tok, (path, bytes))| {
@@ -345,8 +438,24 @@ pub fn run(config: &Config) -> Result<Output> {
         }
     }
     let manifest = Manifest::new(assets);
-    stats.bytes_out = all.iter().map(|(_, f)| f.bytes.len() as u64).sum();
-    crate::write::tree(&config.out, &files, &manifest.to_json())?;
+    stats.bytes_out = manifest.assets.values().map(|e| e.size).sum();
+    crate::write::tree(&config.out, &files, &kept, &manifest.to_json())?;
+    if let (Some(stamps), Some(path)) = (stamps, state_path)
+        && warnings.is_empty()
+    {
+        let (mut all_deps, mut hashes) = reuse.map(|r| (r.deps, r.hashes)).unwrap_or_default();
+        all_deps.extend(deps);
+        hashes.extend(source_hashes);
+        State::new(
+            settings,
+            started,
+            manifest.id.clone(),
+            stamps,
+            hashes,
+            all_deps,
+        )
+        .save(&path);
+    }
     lap(&mut stats, "write");
     Ok(Output {
         manifest,

@@ -28,19 +28,48 @@ pub struct Source {
     pub bytes: Vec<u8>,
 }
 
-/// Finds every file under `root` (sorted, dot-files skipped). Problems with single files
-/// (non-UTF-8 names, links leaving the root, empty files) are collected, not fatal.
+/// Logical paths and paths on disk of the files under the source directory.
+pub type Listing = Vec<(String, PathBuf)>;
+
+/// Finds every file under `root` (sorted, dot-files skipped), without reading them: logical
+/// path and path on disk. Problems with single files (non-UTF-8 names, links leaving the
+/// root) are collected, not fatal.
 ///
 /// # Errors
 /// The root itself cannot be read.
-pub fn scan(root: &Path, allow_empty: bool) -> Result<(Vec<Source>, Vec<Problem>)> {
+pub fn list(root: &Path) -> Result<(Listing, Vec<Problem>)> {
     let canon_root = root.canonicalize().map_err(Error::io(root))?;
     let mut files = Vec::new();
     let mut problems = Vec::new();
     walk(root, &canon_root, "", &mut files, &mut problems)?;
+    Ok((files, problems))
+}
+
+/// Reads the listed files, except those `skip` names (their `bytes` stay empty: the last
+/// run's output stands for them). Empty files are problems unless `allow_empty`.
+///
+/// # Errors
+/// A file cannot be read.
+pub fn read(
+    root: &Path,
+    files: Listing,
+    allow_empty: bool,
+    skip: &dyn Fn(&str) -> bool,
+) -> Result<(Vec<Source>, Vec<Problem>)> {
     let mut out = Vec::with_capacity(files.len());
+    let mut problems = Vec::new();
     for (logical, path) in files {
         let display = display_path(root, &logical);
+        let kind = kind_of(&logical);
+        if skip(&logical) {
+            out.push(Source {
+                logical,
+                display,
+                kind,
+                bytes: Vec::new(),
+            });
+            continue;
+        }
         let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
         if bytes.is_empty() && !allow_empty {
             problems.push(Problem::BadFile {
@@ -50,7 +79,6 @@ pub fn scan(root: &Path, allow_empty: bool) -> Result<(Vec<Source>, Vec<Problem>
             });
             continue;
         }
-        let kind = kind_of(&logical);
         out.push(Source {
             logical,
             display,

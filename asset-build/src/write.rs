@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::manifest::FILE_NAME;
 
-/// Writes `files` (relative path, bytes) and the manifest into `out`.
+/// Writes `files` (relative path, bytes) and the manifest into `out`, keeping the files
+/// `kept` names (outputs of the last run that still stand).
 ///
 /// # Errors
 /// `out` is a non-empty directory that is not an output tree (no `manifest.json`), or I/O.
-pub fn tree(out: &Path, files: &[(&str, &[u8])], manifest: &[u8]) -> Result<()> {
+pub fn tree(out: &Path, files: &[(&str, &[u8])], kept: &[&str], manifest: &[u8]) -> Result<()> {
     if out.is_dir()
         && !out.join(FILE_NAME).is_file()
         && std::fs::read_dir(out)
@@ -35,6 +36,7 @@ pub fn tree(out: &Path, files: &[(&str, &[u8])], manifest: &[u8]) -> Result<()> 
         }
         atomic_write(&path, bytes)?;
     }
+    keep.extend(kept.iter().map(|rel| out.join(rel)));
     keep.insert(out.join(FILE_NAME));
     prune(out, &keep)?;
     if std::fs::read(out.join(FILE_NAME)).ok().as_deref() != Some(manifest) {

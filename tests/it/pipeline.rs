@@ -122,6 +122,7 @@ fn an_unchanged_tree_is_neither_minified_nor_compressed_again() {
     let cache = tempfile::tempdir().unwrap();
     let site = tempfile::tempdir().unwrap();
     copy_tree(&fixture("site"), site.path());
+    settle();
     let out = tempfile::tempdir().unwrap();
     let cold = build(site.path(), out.path(), |c| c.cache_dir(cache.path()));
     assert!(cold.stats.transformed > 0 && cold.stats.compressed > 0);
@@ -130,6 +131,16 @@ fn an_unchanged_tree_is_neither_minified_nor_compressed_again() {
         (0, 0)
     );
 
+    let warm = build(site.path(), out.path(), |c| c.cache_dir(cache.path()));
+    assert_eq!((warm.stats.transformed, warm.stats.compressed), (0, 0));
+    assert_eq!(
+        warm.stats.reused, warm.stats.files,
+        "unchanged files are not even read"
+    );
+    assert_eq!(warm.manifest, cold.manifest);
+
+    // With the run state gone, the content cache still saves every minify and compress.
+    std::fs::remove_dir_all(cache.path().join("state")).unwrap();
     let warm = build(site.path(), out.path(), |c| c.cache_dir(cache.path()));
     assert_eq!((warm.stats.transformed, warm.stats.compressed), (0, 0));
     assert_eq!(warm.stats.transform_cached, cold.stats.transformed);
@@ -157,6 +168,109 @@ fn an_unchanged_tree_is_neither_minified_nor_compressed_again() {
             .join(&cold.manifest.assets["js/util.mjs"].path)
             .exists()
     );
+}
+
+/// Waits out the clock tick of file times, so that files written just now count as
+/// settled when the next build starts (younger ones are always re-read).
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(60));
+}
+
+#[test]
+fn incremental_builds_match_full_builds() {
+    let cache = tempfile::tempdir().unwrap();
+    let site = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("site"), site.path());
+    let out = tempfile::tempdir().unwrap();
+    let with_maps = |c: Config| c.source_maps(true);
+    let incremental = || {
+        build(site.path(), out.path(), |c| {
+            with_maps(c).cache_dir(cache.path())
+        })
+    };
+    // The same source tree built from nothing, without cache or state.
+    let full = || {
+        let fresh = tempfile::tempdir().unwrap();
+        build(site.path(), fresh.path(), with_maps);
+        read_tree(fresh.path())
+    };
+    settle();
+    incremental();
+    let p = site.path();
+    type Edit<'a> = (&'static str, Box<dyn Fn() + 'a>);
+    let edits: Vec<Edit> = vec![
+        (
+            "an image a stylesheet uses",
+            Box::new(|| {
+                std::fs::write(
+                    p.join("img/logo.png"),
+                    b"\x89PNG\r\n\x1a\nnot the same image",
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "a module in an import cycle",
+            Box::new(|| {
+                let f = p.join("js/cycle-b.mjs");
+                let mut text = std::fs::read_to_string(&f).unwrap();
+                text.push_str("\nexport const added = 42;\n");
+                std::fs::write(f, text).unwrap();
+            }),
+        ),
+        (
+            "an @imported stylesheet",
+            Box::new(|| {
+                let f = p.join("css/components/card.css");
+                let mut text = std::fs::read_to_string(&f).unwrap();
+                text.push_str("\n.card-extra { color: #123456; }\n");
+                std::fs::write(f, text).unwrap();
+            }),
+        ),
+        (
+            "a module, back as it was",
+            Box::new(|| {
+                std::fs::copy(fixture("site/js/cycle-b.mjs"), p.join("js/cycle-b.mjs")).unwrap();
+            }),
+        ),
+        (
+            "a new file",
+            Box::new(|| std::fs::write(p.join("img/new.svg"), "<svg/>").unwrap()),
+        ),
+        (
+            "a removed file",
+            Box::new(|| std::fs::remove_file(p.join("img/new.svg")).unwrap()),
+        ),
+        (
+            "an output file deleted",
+            Box::new(|| {
+                let m = asset_build::Manifest::from_json(
+                    &std::fs::read(out.path().join("manifest.json")).unwrap(),
+                )
+                .unwrap();
+                std::fs::remove_file(out.path().join(&m.assets["img/bg.svg"].path)).unwrap();
+            }),
+        ),
+    ];
+    for (k, (what, edit)) in edits.into_iter().enumerate() {
+        edit();
+        let o = incremental();
+        assert_eq!(read_tree(out.path()), full(), "after changing {what}");
+        // Edits to existing sources redo only their part; the others are whole runs.
+        assert_eq!(o.stats.reused > 0, k < 4, "{what}: {:?}", o.stats);
+        assert!(
+            o.stats.reused < o.stats.files,
+            "{what}: something was redone"
+        );
+        settle();
+        let again = incremental();
+        assert_eq!(
+            (again.stats.reused, again.stats.files),
+            (again.stats.files, o.stats.files),
+            "{what}: the run after it reuses everything"
+        );
+        assert_eq!(again.manifest, o.manifest, "{what}");
+    }
 }
 
 #[test]

@@ -108,10 +108,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|(n, d)| format!("{n} {:.0} ms", d.as_secs_f64() * 1000.0))
         .collect();
     println!(
-        "built {} assets into {} in {:.2} s: {} transformed ({} cached), {} variants compressed ({} cached), {} -> {} bytes [{}]",
+        "built {} assets into {} in {:.2} s: {} unchanged since the last run, {} transformed ({} cached), {} variants compressed ({} cached), {} -> {} bytes [{}]",
         s.files,
         args.out.display(),
         start.elapsed().as_secs_f64(),
+        s.reused,
         s.transformed,
         s.transform_cached,
         s.compressed,

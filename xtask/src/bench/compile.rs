@@ -128,11 +128,11 @@ fn write_app(app: &Path, case: &Case, root: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(app.join("assets/css"))?;
     std::fs::create_dir_all(app.join("assets/js"))?;
     let path = |p: &str| root.join(p).display().to_string().replace('\\', "/");
-    let mut toml = format!(
+    let mut toml = String::from(
         "[package]\nname = \"bench-app\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
          [workspace]\n\n[dependencies]\n\
-         axum = {{ version = \"0.8\", default-features = false, features = [\"tokio\", \"http1\"] }}\n\
-         tokio = {{ version = \"1\", features = [\"rt-multi-thread\", \"macros\", \"net\"] }}\n"
+         axum = { version = \"0.8\", default-features = false, features = [\"tokio\", \"http1\"] }\n\
+         tokio = { version = \"1\", features = [\"rt-multi-thread\", \"macros\", \"net\"] }\n",
     );
     let main = if case.asset_build {
         toml.push_str(&format!(

@@ -100,7 +100,13 @@ pub fn bench(out: &Path, peers: &Peers, runs: usize) -> anyhow::Result<Vec<Figur
             let dest = format!("s3://{BUCKET}/aws-{run}/");
             let mut cmd = Command::new("python3");
             cmd.arg(&peers.aws)
-                .args(["--endpoint-url", &endpoint, "s3", "sync", "--only-show-errors"])
+                .args([
+                    "--endpoint-url",
+                    &endpoint,
+                    "s3",
+                    "sync",
+                    "--only-show-errors",
+                ])
                 .arg(out)
                 .arg(&dest);
             let t = timed(cmd, peers)?;
