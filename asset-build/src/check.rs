@@ -49,7 +49,7 @@ pub fn check_tree(out: &Path) -> crate::Result<Vec<String>> {
     Ok(wrong)
 }
 
-/// The references in shipped (minified) CSS or JS: `url("..")`, `@import ".."`, quoted
+/// The references in shipped (minified) CSS or JS: `url("..")`, `url(..)`, `@import ".."`, quoted
 /// strings that start with `./` or `../` after `from`, `import` or `import(`, and
 /// `sourceMappingURL=`.
 pub fn references(text: &str) -> Vec<String> {
@@ -75,6 +75,16 @@ pub fn references(text: &str) -> Vec<String> {
                 {
                     out.push(r.to_owned());
                 }
+            }
+        }
+    }
+    // Unquoted `url(..)`.
+    let mut rest = text;
+    while let Some(i) = rest.find("url(") {
+        rest = &rest[i + "url(".len()..];
+        if !rest.starts_with(['"', '\'']) {
+            if let Some(end) = rest.find(')') {
+                out.push(rest[..end].trim().to_owned());
             }
         }
     }

@@ -173,6 +173,15 @@ fn targets(config: &Config) -> Targets {
 }
 
 /// `s` as a double-quoted CSS string, escaped as cssparser would.
+/// A `url()` argument: bare when nothing in it needs quoting (2 bytes less per reference),
+/// else a quoted string.
+pub fn url_argument(s: &str) -> String {
+    let bare = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'(' | b')' | b'\\'));
+    if bare { s.to_owned() } else { quote(s) }
+}
+
 pub fn quote(s: &str) -> String {
     let mut o = String::with_capacity(s.len() + 2);
     o.push('"');
@@ -241,5 +250,9 @@ mod tests {
     #[test]
     fn quote_escapes_like_cssparser() {
         assert_eq!(quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\a \"");
+        assert_eq!(url_argument("../img/a.1f.png?v=1#x"), "../img/a.1f.png?v=1#x");
+        assert_eq!(url_argument("sp ace.png"), "\"sp ace.png\"");
+        assert_eq!(url_argument("a(1).png"), "\"a(1).png\"");
+        assert_eq!(url_argument("caf\u{e9}.svg"), "\"caf\u{e9}.svg\"");
     }
 }

@@ -503,7 +503,7 @@ impl Finisher<'_> {
             .expect("only transformed files have text");
         let inline =
             self.config.css_imports == CssImports::Inline && self.sources[i].kind == Kind::Css;
-        let mut replacements: Vec<(&str, String)> = Vec::with_capacity(t.refs.len());
+        let mut replacements: Vec<Replacement> = Vec::with_capacity(t.refs.len());
         let mut inlined = String::new();
         for (r, target) in t.refs.iter().zip(targets) {
             let css = matches!(r.kind, RefKind::Url | RefKind::Import);
@@ -537,10 +537,11 @@ impl Finisher<'_> {
                 Target::Keep => r.spec.clone(),
                 Target::Asset(j, suffix) => self.url(at, *j, suffix, finals),
             };
-            replacements.push((
-                &r.placeholder,
-                if css { crate::css::quote(&url) } else { url },
-            ));
+            replacements.push(Replacement {
+                placeholder: &r.placeholder,
+                bare_in_url: (r.kind == RefKind::Url).then(|| crate::css::url_argument(&url)),
+                text: if css { crate::css::quote(&url) } else { url },
+            });
         }
         let (code, mut edits) = fill(&t.code, &replacements);
         if !inline {
@@ -658,9 +659,18 @@ impl Finisher<'_> {
 }
 
 /// `code` with every placeholder replaced, and the edits that made (for source maps).
-fn fill(code: &str, replacements: &[(&str, String)]) -> (String, Vec<Edit>) {
+/// A placeholder in transformed code and what replaces it.
+struct Replacement<'a> {
+    placeholder: &'a str,
+    text: String,
+    /// Used instead where the placeholder is the whole argument of `url()`: unquoted, when
+    /// nothing in it needs quotes.
+    bare_in_url: Option<String>,
+}
+
+fn fill(code: &str, replacements: &[Replacement]) -> (String, Vec<Edit>) {
     let mut hits: Vec<(usize, usize)> = Vec::new();
-    for (k, (placeholder, _)) in replacements.iter().enumerate() {
+    for (k, Replacement { placeholder, .. }) in replacements.iter().enumerate() {
         hits.extend(code.match_indices(placeholder).map(|(pos, _)| (pos, k)));
     }
     hits.sort_unstable();
@@ -681,7 +691,14 @@ fn fill(code: &str, replacements: &[(&str, String)]) -> (String, Vec<Edit>) {
         if pos < at {
             continue;
         }
-        let (placeholder, replacement) = &replacements[k];
+        let r = &replacements[k];
+        let placeholder = r.placeholder;
+        let in_url = code[..pos].ends_with("url(")
+            && code[pos + placeholder.len()..].starts_with(')');
+        let replacement = match &r.bare_in_url {
+            Some(bare) if in_url => bare,
+            _ => &r.text,
+        };
         advance(&code[at..pos], &mut line, &mut col);
         out.push_str(&code[at..pos]);
         out.push_str(replacement);

@@ -74,9 +74,9 @@ fn inlined_imports_rebase_their_urls() {
     let app = &output.manifest.assets["css/app.css"];
     let text = std::fs::read_to_string(out.path().join(&app.path)).unwrap();
     let logo = &output.manifest.assets["img/logo.png"].path;
-    let card_rule = format!(".card{{background:url(\"../{logo}\")");
+    let card_rule = format!(".card{{background:url(../{logo})");
     assert!(
-        text.contains(&card_rule[..card_rule.len() - 2]),
+        text.contains(&card_rule),
         "card.css inlined with its url rebased: {text}"
     );
     assert!(
@@ -362,7 +362,7 @@ fn missing_url_target_can_be_a_warning() {
     let css = std::fs::read_to_string(out.path().join(&output.manifest.assets["css/app.css"].path))
         .unwrap();
     assert!(
-        css.contains("url(\"../img/missing.png\")"),
+        css.contains("url(../img/missing.png)"),
         "left as written: {css}"
     );
 }
@@ -441,12 +441,12 @@ fn odd_file_names_resolve_and_are_encoded() {
     ] {
         assert!(m.assets.contains_key(logical), "{logical}");
         assert!(
-            css.contains(&format!("url(\"../img/{encoded}.")),
+            css.contains(&format!("url(../img/{encoded}.")),
             "{encoded} in {css}"
         );
     }
     assert!(
-        css.contains(".png#frag\")") && css.contains(".png?q=1\")"),
+        css.contains(".png#frag)") && css.contains(".png?q=1)"),
         "{css}"
     );
     assert_eq!(
