@@ -82,10 +82,10 @@ pub fn references(text: &str) -> Vec<String> {
     let mut rest = text;
     while let Some(i) = rest.find("url(") {
         rest = &rest[i + "url(".len()..];
-        if !rest.starts_with(['"', '\'']) {
-            if let Some(end) = rest.find(')') {
-                out.push(rest[..end].trim().to_owned());
-            }
+        if !rest.starts_with(['"', '\''])
+            && let Some(end) = rest.find(')')
+        {
+            out.push(rest[..end].trim().to_owned());
         }
     }
     for line in text.lines() {

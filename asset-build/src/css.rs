@@ -250,7 +250,10 @@ mod tests {
     #[test]
     fn quote_escapes_like_cssparser() {
         assert_eq!(quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\a \"");
-        assert_eq!(url_argument("../img/a.1f.png?v=1#x"), "../img/a.1f.png?v=1#x");
+        assert_eq!(
+            url_argument("../img/a.1f.png?v=1#x"),
+            "../img/a.1f.png?v=1#x"
+        );
         assert_eq!(url_argument("sp ace.png"), "\"sp ace.png\"");
         assert_eq!(url_argument("a(1).png"), "\"a(1).png\"");
         assert_eq!(url_argument("caf\u{e9}.svg"), "\"caf\u{e9}.svg\"");

@@ -693,8 +693,8 @@ fn fill(code: &str, replacements: &[Replacement]) -> (String, Vec<Edit>) {
         }
         let r = &replacements[k];
         let placeholder = r.placeholder;
-        let in_url = code[..pos].ends_with("url(")
-            && code[pos + placeholder.len()..].starts_with(')');
+        let in_url =
+            code[..pos].ends_with("url(") && code[pos + placeholder.len()..].starts_with(')');
         let replacement = match &r.bare_in_url {
             Some(bare) if in_url => bare,
             _ => &r.text,

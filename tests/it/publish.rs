@@ -157,6 +157,33 @@ async fn publish_uploads_every_object_with_its_headers_then_the_manifest() {
 }
 
 #[tokio::test]
+async fn an_object_deleted_by_hand_is_found_by_verify_and_put_back_by_relist() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    let mut settings = s3.settings("r");
+    publish(&settings, &b).await.unwrap();
+    let logo = &b.manifest.assets["img/logo.png"].path;
+    std::fs::remove_file(s3.root.path().join(BUCKET).join("r").join(logo)).unwrap();
+    let (_, wrong) = publish::verify(&settings, false).await.unwrap();
+    assert_eq!(wrong.len(), 1, "{wrong:?}");
+    assert!(wrong[0].contains(logo.as_str()), "{wrong:?}");
+
+    // The published manifest is this build's: a plain publish trusts it ...
+    s3.faults.reset_counts();
+    let s = publish(&settings, &b).await.unwrap();
+    assert_eq!((s.uploaded, s3.faults.count(&Method::PUT)), (0, 0));
+    // ... and --relist lists, finds the hole and fills it, without rewriting the manifest.
+    settings.relist = true;
+    let s = publish(&settings, &b).await.unwrap();
+    assert_eq!((s.uploaded, s.committed), (1, false));
+    assert_eq!(s3.faults.count(&Method::PUT), 1);
+    assert_eq!(
+        publish::verify(&settings, true).await.unwrap().1,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
 async fn a_second_publish_puts_nothing_and_a_change_uploads_only_its_objects() {
     let s3 = TestS3::start().await;
     let b = example_build();
@@ -184,6 +211,11 @@ async fn a_second_publish_puts_nothing_and_a_change_uploads_only_its_objects() {
     );
     assert_eq!((again.uploaded, again.committed), (0, false));
     assert_eq!(again.skipped, b.manifest.files().count());
+    assert_eq!(
+        counts(&s3),
+        "GET 1, HEAD 0, PUT 0, POST 0, DELETE 0",
+        "this build is the published one: one GET of the manifest, no listing"
+    );
 
     // Change the module that nothing else imports: its objects, the record and the manifest.
     let changed = changed_build(
@@ -425,7 +457,8 @@ async fn bad_settings_give_clear_one_line_errors_without_secrets() {
     wrong_key.secret_access_key = Some("not-the-secret-at-all".into());
     let e = one_line_error(wrong_key).await;
     assert!(
-        e.contains("listing") && e.contains("SignatureDoesNotMatch"),
+        e.contains("reading s3://assets-bucket/e/manifest.json")
+            && e.contains("SignatureDoesNotMatch"),
         "{e}"
     );
     assert!(!e.contains("not-the-secret-at-all"), "{e}");
@@ -440,7 +473,7 @@ async fn bad_settings_give_clear_one_line_errors_without_secrets() {
     unreachable.max_retries = 1;
     let e = one_line_error(unreachable).await;
     assert!(
-        e.contains("listing s3://")
+        e.contains("reading s3://")
             && (e.contains("onnect") || e.contains("error sending request")),
         "{e}"
     );

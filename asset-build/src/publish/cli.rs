@@ -11,7 +11,7 @@ use super::{Destination, Error, PruneOptions, StoreSettings, Variants};
 const USAGE: &str = "usage:
   publish [--to URL] [--package PKG] [--profile P] [--endpoint URL] [--region R]
           [--concurrency N] [--variants separate|gzipped|none] [--cache-control V]
-          [--virtual-hosted] [--dry-run]
+          [--virtual-hosted] [--relist] [--dry-run]
   verify  [--to URL] [--package PKG] [--deep] [--endpoint URL] [--region R]
   prune   [--to URL] [--package PKG] --keep N [--older-than 7d] [--apply]
 URL: s3://bucket/prefix or file:///path";
@@ -28,6 +28,7 @@ struct Flags {
     cache_control: Option<String>,
     virtual_hosted: bool,
     dry_run: bool,
+    relist: bool,
     deep: bool,
     keep: Option<usize>,
     older_than: Option<std::time::Duration>,
@@ -63,6 +64,7 @@ fn parse(command: &str, args: &[String]) -> Result<Flags, Error> {
             ("publish", "--cache-control") => f.cache_control = Some(value()?),
             ("publish", "--virtual-hosted") => f.virtual_hosted = true,
             ("publish", "--dry-run") => f.dry_run = true,
+            ("publish", "--relist") => f.relist = true,
             ("verify", "--deep") => f.deep = true,
             ("prune", "--keep") => f.keep = Some(number(value()?)?),
             ("prune", "--older-than") => f.older_than = Some(super::parse_age(&value()?)?),
@@ -269,6 +271,7 @@ fn settings(flags: &Flags, pkg: &super::PackageInfo) -> Result<StoreSettings, Er
             .get("virtual-hosted")
             .and_then(|v| v.as_bool())
             .unwrap_or(false);
+    s.relist |= flags.relist;
     Ok(s)
 }
 

@@ -110,6 +110,10 @@ pub struct StoreSettings {
     pub request_timeout: Duration,
     /// Files larger than this are uploaded in parts.
     pub multipart_threshold: u64,
+    /// List the destination even when its `manifest.json` is already this build's, to put
+    /// back objects deleted behind publish's back. Otherwise that publish is one GET: the
+    /// manifest is only ever written after a listing showed every object it names.
+    pub relist: bool,
 }
 
 impl std::fmt::Debug for StoreSettings {
@@ -178,6 +182,7 @@ impl StoreSettings {
             max_retries: 10,
             request_timeout: Duration::from_secs(60),
             multipart_threshold: 16 * 1024 * 1024,
+            relist: false,
         }
     }
 

