@@ -152,7 +152,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         figures.extend(serve::bench(&out, args.quick, runs)?);
     }
     if on(Group::Compile) {
-        figures.extend(compile::bench(&dir)?);
+        let corpus = ensure_corpus(&dir)?;
+        figures.extend(compile::bench(&dir, &corpus)?);
     }
 
     println!(
