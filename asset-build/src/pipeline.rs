@@ -446,15 +446,16 @@ pub fn run(config: &Config) -> Result<Output> {
         let (mut all_deps, mut hashes) = reuse.map(|r| (r.deps, r.hashes)).unwrap_or_default();
         all_deps.extend(deps);
         hashes.extend(source_hashes);
-        State::new(
+        let state = State {
+            version: state::VERSION,
             settings,
-            started,
-            manifest.id.clone(),
+            started_ns: started,
+            manifest_id: manifest.id.clone(),
             stamps,
             hashes,
-            all_deps,
-        )
-        .save(&path);
+            deps: all_deps,
+        };
+        state.save(&path);
     }
     lap(&mut stats, "write");
     Ok(Output {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::{FILE_NAME, Manifest};
 
-const VERSION: u32 = 1;
+pub const VERSION: u32 = 1;
 /// Stamps this close to (or after) the start of the run that took them are re-checked: the
 /// clock tick of file times (a few ms on Linux; whole seconds on some file systems, whose
 /// times have no nanoseconds: there, 2 s).
@@ -74,18 +74,20 @@ impl Stamp {
 /// The saved state of a successful run.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct State {
-    version: u32,
-    settings: String,
+    /// [`VERSION`].
+    pub version: u32,
+    /// [`crate::Config`]'s output fingerprint.
+    pub settings: String,
     /// When the run began (ns since the epoch).
-    started_ns: i128,
+    pub started_ns: i128,
     /// The manifest's id, to know the output tree is the one this state describes.
-    manifest_id: String,
-    stamps: BTreeMap<String, Stamp>,
+    pub manifest_id: String,
+    pub stamps: BTreeMap<String, Stamp>,
     /// sha256 of each source's bytes: a file whose stamp changed but not its bytes (touched,
     /// checked out again, saved unchanged) costs one read.
-    hashes: BTreeMap<String, String>,
+    pub hashes: BTreeMap<String, String>,
     /// Each source's references to other sources (logical paths).
-    deps: BTreeMap<String, Vec<String>>,
+    pub deps: BTreeMap<String, Vec<String>>,
 }
 
 pub fn now_ns() -> i128 {
@@ -117,25 +119,6 @@ pub fn source_hash(bytes: &[u8]) -> String {
 }
 
 impl State {
-    pub fn new(
-        settings: String,
-        started_ns: i128,
-        manifest_id: String,
-        stamps: BTreeMap<String, Stamp>,
-        hashes: BTreeMap<String, String>,
-        deps: BTreeMap<String, Vec<String>>,
-    ) -> State {
-        State {
-            version: VERSION,
-            settings,
-            started_ns,
-            manifest_id,
-            stamps,
-            hashes,
-            deps,
-        }
-    }
-
     /// The last run's state, if it can be read.
     pub fn load(path: &Path) -> Option<State> {
         let bytes = std::fs::read(path).ok()?;
