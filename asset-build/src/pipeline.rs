@@ -104,15 +104,11 @@ pub fn run(config: &Config) -> Result<Output> {
         scan::read(&config.source, files, config.allow_empty, &is_clean)?;
     problems.extend(read_problems);
     let clean: Vec<bool> = sources.iter().map(|s| is_clean(&s.logical)).collect();
-    let source_hashes: Vec<(String, String)> = match &stamps {
-        Some(_) => parallel(&sources, config.jobs, |s| {
-            (!is_clean(&s.logical)).then(|| (s.logical.clone(), state::source_hash(&s.bytes)))
-        })
-        .into_iter()
-        .flatten()
-        .collect(),
-        None => Vec::new(),
-    };
+    // One sha256 of each file read: its transform cache key, its name when it ships as
+    // written, and its entry in the run state.
+    let source_hashes: Vec<Option<String>> = parallel(&sources, config.jobs, |s| {
+        (!is_clean(&s.logical)).then(|| hash::sha256_hex(&s.bytes))
+    });
     stats.files = sources.len();
     stats.reused = clean.iter().filter(|&&c| c).count();
     stats.bytes_in = sources
@@ -129,11 +125,11 @@ pub fn run(config: &Config) -> Result<Output> {
     // Transform, largest first so that no big file starts last.
     let fingerprint = config.transform_fingerprint();
     let hits = AtomicUsize::new(0);
+    let with_hashes: Vec<(&Source, &Option<String>)> = sources.iter().zip(&source_hashes).collect();
     let transformed: Vec<Option<std::result::Result<Transformed, Problem>>> =
-        parallel(&sources, config.jobs, |s| {
-            if is_clean(&s.logical) {
-                return None;
-            }
+        parallel(&with_hashes, config.jobs, |&(s, hash)| {
+            // Files shipped as written (and unchanged ones) have nothing to transform.
+            let hash = hash.as_deref().filter(|_| s.kind.is_transformed())?;
             let kind_tag = format!("{:?}", s.kind);
             let key = cache::key(
                 "transform",
@@ -141,7 +137,7 @@ pub fn run(config: &Config) -> Result<Output> {
                     kind_tag.as_bytes(),
                     s.logical.as_bytes(),
                     fingerprint.as_bytes(),
-                    &s.bytes,
+                    hash.as_bytes(),
                 ],
             );
             if let Some(t) = cache
@@ -283,7 +279,12 @@ pub fn run(config: &Config) -> Result<Output> {
                         }
                     }
                 }
-                None => Final::new(&sources[i].logical, sources[i].bytes.clone(), None),
+                None => Final::named(
+                    &sources[i].logical,
+                    sources[i].bytes.clone(),
+                    source_hashes[i].clone().expect("a file read was hashed"),
+                    None,
+                ),
             });
             continue;
         }
@@ -445,7 +446,12 @@ pub fn run(config: &Config) -> Result<Output> {
     {
         let (mut all_deps, mut hashes) = reuse.map(|r| (r.deps, r.hashes)).unwrap_or_default();
         all_deps.extend(deps);
-        hashes.extend(source_hashes);
+        hashes.extend(
+            sources
+                .iter()
+                .zip(source_hashes)
+                .filter_map(|(s, h)| Some((s.logical.clone(), h?))),
+        );
         let state = State {
             version: state::VERSION,
             settings,
@@ -469,6 +475,11 @@ impl Final {
     /// Names `bytes` by their own hash, or by `group` (the hash of a cycle).
     fn new(logical: &str, bytes: Vec<u8>, group: Option<&str>) -> Final {
         let sha256 = hash::sha256_hex(&bytes);
+        Final::named(logical, bytes, sha256, group)
+    }
+
+    /// The same, with the sha256 of `bytes` already known.
+    fn named(logical: &str, bytes: Vec<u8>, sha256: String, group: Option<&str>) -> Final {
         let hashed = hash::hashed_path(logical, group.unwrap_or(&sha256));
         Final {
             hashed,

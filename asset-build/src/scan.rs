@@ -159,6 +159,13 @@ fn walk(
     Ok(())
 }
 
+impl Kind {
+    /// Whether the pipeline rewrites files of this kind (CSS and JS); others ship as written.
+    pub fn is_transformed(self) -> bool {
+        matches!(self, Kind::Css | Kind::Js(_))
+    }
+}
+
 /// The pipeline kind of a logical path.
 pub fn kind_of(logical: &str) -> Kind {
     match extension(logical).to_ascii_lowercase().as_str() {

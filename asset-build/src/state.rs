@@ -113,11 +113,6 @@ fn only<V: Clone>(m: &BTreeMap<String, V>, keys: &HashSet<String>) -> BTreeMap<S
         .collect()
 }
 
-/// The hash of a source's bytes kept in the state.
-pub fn source_hash(bytes: &[u8]) -> String {
-    crate::hash::sha256_hex(bytes)
-}
-
 impl State {
     /// The last run's state, if it can be read.
     pub fn load(path: &Path) -> Option<State> {
@@ -157,7 +152,9 @@ impl State {
             };
             let racy = self.started_ns - window.as_nanos() as i128;
             if (old != new || old.mtime_ns >= racy || old.ctime_ns >= racy)
-                && std::fs::read(source.join(a)).ok().map(|b| source_hash(&b))
+                && std::fs::read(source.join(a))
+                    .ok()
+                    .map(|b| crate::hash::sha256_hex(&b))
                     != self.hashes.get(a).cloned()
             {
                 changed.push(a.as_str());

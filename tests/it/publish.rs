@@ -156,6 +156,14 @@ async fn publish_uploads_every_object_with_its_headers_then_the_manifest() {
     assert_eq!(wrong, Vec::<String>::new());
 }
 
+/// `verify --deep` finds nothing wrong at the destination.
+async fn assert_verified(settings: &StoreSettings) {
+    assert_eq!(
+        publish::verify(settings, true).await.unwrap().1,
+        Vec::<String>::new()
+    );
+}
+
 #[tokio::test]
 async fn an_object_deleted_by_hand_is_found_by_verify_and_put_back_by_relist() {
     let s3 = TestS3::start().await;
@@ -177,10 +185,7 @@ async fn an_object_deleted_by_hand_is_found_by_verify_and_put_back_by_relist() {
     let s = publish(&settings, &b).await.unwrap();
     assert_eq!((s.uploaded, s.committed), (1, false));
     assert_eq!(s3.faults.count(&Method::PUT), 1);
-    assert_eq!(
-        publish::verify(&settings, true).await.unwrap().1,
-        Vec::<String>::new()
-    );
+    assert_verified(&settings).await;
 }
 
 #[tokio::test]
@@ -397,10 +402,7 @@ async fn a_permanent_fault_fails_and_leaves_the_previous_manifest_then_a_rerun_f
     let s = publish(&settings, &second).await.unwrap();
     assert!(s.committed);
     assert_eq!(remote_manifest(&s3, "x").await.id, second.manifest.id);
-    assert_eq!(
-        publish::verify(&settings, true).await.unwrap().1,
-        Vec::<String>::new()
-    );
+    assert_verified(&settings).await;
 }
 
 #[tokio::test]
@@ -412,10 +414,7 @@ async fn two_publishers_at_once_leave_a_consistent_bucket() {
     one.unwrap();
     two.unwrap();
     assert_eq!(remote_manifest(&s3, "twice").await.id, b.manifest.id);
-    assert_eq!(
-        publish::verify(&settings, true).await.unwrap().1,
-        Vec::<String>::new()
-    );
+    assert_verified(&settings).await;
 }
 
 #[tokio::test]
@@ -436,10 +435,7 @@ async fn compressed_variants_can_be_stored_gzipped_under_the_main_key() {
         get(&s3.url(&format!("gz/{}.br", e.path))).await.status(),
         404
     );
-    assert_eq!(
-        publish::verify(&settings, true).await.unwrap().1,
-        Vec::<String>::new()
-    );
+    assert_verified(&settings).await;
 }
 
 async fn one_line_error(settings: StoreSettings) -> String {
@@ -521,10 +517,7 @@ async fn a_local_folder_works_the_same_way() {
     );
     let again = publish(&settings, &b).await.unwrap();
     assert_eq!((again.uploaded, again.committed), (0, false));
-    assert_eq!(
-        publish::verify(&settings, true).await.unwrap().1,
-        Vec::<String>::new()
-    );
+    assert_verified(&settings).await;
 }
 
 #[tokio::test]
@@ -553,8 +546,5 @@ async fn large_files_go_up_in_parts_with_their_headers() {
         r.bytes().await.unwrap(),
         std::fs::read(b.tree.join(&e.path)).unwrap()
     );
-    assert_eq!(
-        publish::verify(&settings, true).await.unwrap().1,
-        Vec::<String>::new()
-    );
+    assert_verified(&settings).await;
 }

@@ -88,13 +88,8 @@ pub fn bench(dir: &Path, corpus: &Path) -> anyhow::Result<Vec<Figure>> {
         write_app(&app, case, &root)?;
         // The workspace's lock file: the same versions, which build on this toolchain.
         std::fs::write(app.join("Cargo.lock"), &lock)?;
-        println!("cold compile: {}", case.name);
-        let start = Instant::now();
-        cargo_build(&app)?;
         // The build script's own run, on the app's two assets, is part of this time.
-        let t = secs(start.elapsed());
-        println!("  {t:.1} s");
-        times.push((case.name, t));
+        times.push((case.name, timed_build(&app, "cold compile", case.name)?));
         if case.asset_build {
             // Point the app at the corpus: cargo reruns the build script (and rebuilds the
             // app, whose asset! must name a corpus file: the names are checked).
@@ -109,11 +104,7 @@ pub fn bench(dir: &Path, corpus: &Path) -> anyhow::Result<Vec<Figure>> {
                 app.join("Cargo.toml"),
                 format!("{toml}\n[package.metadata.assets]\ndir = \"{dir}\"\n"),
             )?;
-            println!("build script over the corpus: {}", case.name);
-            let start = Instant::now();
-            cargo_build(&app)?;
-            let t = secs(start.elapsed());
-            println!("  {t:.1} s");
+            let t = timed_build(&app, "build script over the corpus", case.name)?;
             script_times.push((case.name, t));
         }
         let _ = std::fs::remove_dir_all(app.join("target"));
@@ -154,7 +145,10 @@ pub fn bench(dir: &Path, corpus: &Path) -> anyhow::Result<Vec<Figure>> {
     Ok(figures)
 }
 
-fn cargo_build(app: &Path) -> anyhow::Result<()> {
+/// `cargo build` of the app, timed and printed as it goes.
+fn timed_build(app: &Path, what: &str, case: &str) -> anyhow::Result<f64> {
+    println!("{what}: {case}");
+    let start = Instant::now();
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--offline", "--quiet"])
         .current_dir(app)
@@ -165,7 +159,9 @@ fn cargo_build(app: &Path) -> anyhow::Result<()> {
     if !status.success() {
         bail!("the compile of {} failed", app.display());
     }
-    Ok(())
+    let t = secs(start.elapsed());
+    println!("  {t:.1} s");
+    Ok(t)
 }
 
 fn write_app(app: &Path, case: &Case, root: &Path) -> anyhow::Result<()> {

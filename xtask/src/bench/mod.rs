@@ -294,24 +294,11 @@ fn ensure_corpus(dir: &Path) -> anyhow::Result<PathBuf> {
         for entry in std::fs::read_dir(&corpus)? {
             let entry = entry?;
             if entry.file_type()?.is_dir() {
-                copy_dir(&entry.path(), &input.join(entry.file_name()))?;
+                tests::copy_tree(&entry.path(), &input.join(entry.file_name()));
             }
         }
     }
     Ok(input)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        if e.file_type()?.is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()))?;
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name()))?;
-        }
-    }
-    Ok(())
 }
 
 fn peak_reset() {
@@ -484,7 +471,7 @@ fn rebuilds(
 ) -> anyhow::Result<(f64, f64, asset_build::Stats, f64)> {
     let work = dir.join("rebuild-src");
     let _ = std::fs::remove_dir_all(&work);
-    copy_dir(input, &work)?;
+    tests::copy_tree(input, &work);
     let cache = dir.join("rebuild-cache");
     // As in a build script: the tree in OUT_DIR/assets, the generated code beside it.
     let out = dir.join("rebuild-out/assets");
