@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use asset_build::Manifest;
-use asset_build::publish::{self, Destination, PruneOptions, StoreSettings, Variants};
+use asset_build::publish::{self, Location, PruneOptions, StoreSettings, Variants};
 use hyper::Method;
 use tests::s3::{ACCESS_KEY, BUCKET, Fault, SECRET_KEY, TestS3};
 use tests::{copy_tree, fixture};
@@ -378,7 +378,7 @@ async fn transient_faults_are_retried() {
 async fn a_permanent_fault_fails_and_leaves_the_previous_manifest_then_a_rerun_finishes() {
     let s3 = TestS3::start().await;
     let mut settings = s3.settings("x");
-    settings.max_retries = 2;
+    settings.connection.max_retries = 2;
     let first = example_build();
     publish(&settings, &first).await.unwrap();
 
@@ -450,7 +450,7 @@ async fn one_line_error(settings: StoreSettings) -> String {
 async fn bad_settings_give_clear_one_line_errors_without_secrets() {
     let s3 = TestS3::start().await;
     let mut wrong_key = s3.settings("e");
-    wrong_key.secret_access_key = Some("not-the-secret-at-all".into());
+    wrong_key.connection.secret_access_key = Some("not-the-secret-at-all".into());
     let e = one_line_error(wrong_key).await;
     assert!(
         e.contains("reading s3://assets-bucket/e/manifest.json")
@@ -460,13 +460,13 @@ async fn bad_settings_give_clear_one_line_errors_without_secrets() {
     assert!(!e.contains("not-the-secret-at-all"), "{e}");
 
     let mut no_bucket = s3.settings("e");
-    no_bucket.destination = Destination::parse("s3://no-such-bucket/e").unwrap();
+    no_bucket.connection.location = Location::parse("s3://no-such-bucket/e").unwrap();
     let e = one_line_error(no_bucket).await;
     assert!(e.contains("NoSuchBucket"), "{e}");
 
     let mut unreachable = s3.settings("e");
-    unreachable.endpoint = Some("http://127.0.0.1:9".into());
-    unreachable.max_retries = 1;
+    unreachable.connection.endpoint = Some("http://127.0.0.1:9".into());
+    unreachable.connection.max_retries = 1;
     let e = one_line_error(unreachable).await;
     assert!(
         e.contains("reading s3://")
@@ -474,16 +474,14 @@ async fn bad_settings_give_clear_one_line_errors_without_secrets() {
         "{e}"
     );
 
-    let e = Destination::parse("gs2://bucket/x")
-        .unwrap_err()
-        .to_string();
+    let e = Location::parse("gs2://bucket/x").unwrap_err().to_string();
     assert_eq!(
         e,
-        "unknown destination scheme `gs2` in `gs2://bucket/x`: use s3://bucket/prefix or file:///path"
+        "unknown storage scheme `gs2` in `gs2://bucket/x`: use s3://bucket/prefix, file:///path or a folder path"
     );
 
     let mut no_creds = s3.settings("e");
-    no_creds.access_key_id = None;
+    no_creds.connection.access_key_id = None;
     assert!(
         one_line_error(no_creds)
             .await
@@ -498,7 +496,7 @@ async fn a_local_folder_works_the_same_way() {
     let dir = tempfile::tempdir().unwrap();
     let b = example_build();
     let settings = StoreSettings::from_env(
-        Destination::parse(&format!("file://{}/out", dir.path().display())).unwrap(),
+        Location::parse(&format!("file://{}/out", dir.path().display())).unwrap(),
     );
     let s = publish(&settings, &b).await.unwrap();
     assert!(s.committed);

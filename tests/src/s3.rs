@@ -80,18 +80,29 @@ impl Faults {
     }
 }
 
-/// Signed requests may do anything; anonymous ones may only read.
+/// Signed requests (presigned URLs included) may do anything; anonymous ones may only read,
+/// and not below a `private/` segment: the bucket policy the README shows for media
+/// (`<prefix>/public/*` readable by anyone, nothing else).
 struct PublicRead;
 
 #[async_trait::async_trait]
 impl S3Access for PublicRead {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        if cx.credentials().is_some() || cx.method() == Method::GET || cx.method() == Method::HEAD {
+        if cx.credentials().is_some() {
+            return Ok(());
+        }
+        let private = match cx.s3_path() {
+            s3s::path::S3Path::Object { key, .. } => {
+                key.starts_with("private/") || key.contains("/private/")
+            }
+            _ => false,
+        };
+        if (cx.method() == Method::GET || cx.method() == Method::HEAD) && !private {
             Ok(())
         } else {
             Err(s3s::s3_error!(
                 AccessDenied,
-                "anonymous writes are not allowed"
+                "anonymous access is read-only and not to private objects"
             ))
         }
     }
@@ -165,18 +176,36 @@ impl TestS3 {
         format!("{}/{BUCKET}/{encoded}", self.endpoint())
     }
 
+    /// How to reach this emulator's bucket with `prefix` (static test credentials).
+    pub fn connection(&self, prefix: &str) -> asset_storage::StoreConfig {
+        let location =
+            asset_storage::Location::parse(&format!("s3://{BUCKET}/{prefix}")).expect("location");
+        let mut c = asset_storage::StoreConfig::from_env(location);
+        c.endpoint = Some(self.endpoint());
+        c.region = Some("us-east-1".into());
+        c.access_key_id = Some(ACCESS_KEY.into());
+        c.secret_access_key = Some(SECRET_KEY.into());
+        c.session_token = None;
+        c.virtual_hosted = false;
+        c.request_timeout = Duration::from_secs(5);
+        c
+    }
+
     /// Publish settings for this emulator with `prefix`.
     pub fn settings(&self, prefix: &str) -> asset_build::publish::StoreSettings {
-        let dest = asset_build::publish::Destination::parse(&format!("s3://{BUCKET}/{prefix}"))
-            .expect("destination");
-        let mut s = asset_build::publish::StoreSettings::from_env(dest);
-        s.endpoint = Some(self.endpoint());
-        s.region = Some("us-east-1".into());
-        s.access_key_id = Some(ACCESS_KEY.into());
-        s.secret_access_key = Some(SECRET_KEY.into());
-        s.session_token = None;
-        s.virtual_hosted = false;
-        s.request_timeout = Duration::from_secs(5);
+        let mut s = asset_build::publish::StoreSettings::from_env(
+            asset_storage::Location::parse("s3://unused").expect("location"),
+        );
+        s.connection = self.connection(prefix);
+        s
+    }
+
+    /// Media storage settings for this emulator with `prefix`.
+    pub fn media(&self, prefix: &str) -> asset_storage::Settings {
+        let mut s = asset_storage::Settings::new(
+            asset_storage::Location::parse("s3://unused").expect("location"),
+        );
+        s.store = self.connection(prefix);
         s
     }
 }

@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use super::{Destination, Error, PruneOptions, StoreSettings, Variants};
+use super::{Error, Location, PruneOptions, StoreSettings, Variants};
 
 const USAGE: &str = "usage:
   publish [--to URL] [--package PKG] [--profile P] [--endpoint URL] [--region R]
@@ -144,13 +144,13 @@ pub async fn run(command: &str, args: &[String]) -> Result<ExitCode, Error> {
                 println!(
                     "verified build {} at {}: {n} objects, {} checked{}",
                     manifest.id,
-                    settings.destination,
+                    settings.location(),
                     n,
                     if flags.deep { " byte for byte" } else { "" }
                 );
                 Ok(ExitCode::SUCCESS)
             } else {
-                println!("{} problem(s) at {}", wrong.len(), settings.destination);
+                println!("{} problem(s) at {}", wrong.len(), settings.location());
                 Ok(ExitCode::FAILURE)
             }
         }
@@ -187,7 +187,7 @@ pub async fn run(command: &str, args: &[String]) -> Result<ExitCode, Error> {
                 },
                 r.removed_generations.len(),
                 r.delete.len(),
-                settings.destination,
+                settings.location(),
                 if flags.apply {
                     ""
                 } else {
@@ -237,12 +237,12 @@ fn settings(flags: &Flags, pkg: &super::PackageInfo) -> Result<StoreSettings, Er
         })
         .or_else(|| meta("to"))
         .unwrap_or(default);
-    let mut s = StoreSettings::from_env(Destination::parse(&to)?);
+    let mut s = StoreSettings::from_env(Location::parse(&to)?);
     if let Some(e) = flags.endpoint.clone().or_else(|| meta("endpoint")) {
-        s.endpoint = Some(e);
+        s.connection.endpoint = Some(e);
     }
     if let Some(r) = flags.region.clone().or_else(|| meta("region")) {
-        s.region = Some(r);
+        s.connection.region = Some(r);
     }
     if let Some(c) = flags
         .cache_control
@@ -266,7 +266,7 @@ fn settings(flags: &Flags, pkg: &super::PackageInfo) -> Result<StoreSettings, Er
     }) {
         s.concurrency = n;
     }
-    s.virtual_hosted |= flags.virtual_hosted
+    s.connection.virtual_hosted |= flags.virtual_hosted
         || table
             .get("virtual-hosted")
             .and_then(|v| v.as_bool())
@@ -338,8 +338,8 @@ mod tests {
     fn flags_win_over_metadata_which_wins_over_the_local_default() {
         let none = settings(&Flags::default(), &package(None)).unwrap();
         assert_eq!(
-            none.destination,
-            Destination::File {
+            none.connection.location,
+            Location::File {
                 path: "/w/target/asset-publish/app".into()
             }
         );
@@ -350,14 +350,18 @@ mod tests {
         .unwrap();
         let meta = settings(&Flags::default(), &package(Some(table.clone()))).unwrap();
         assert_eq!(
-            meta.destination,
-            Destination::S3 {
+            meta.connection.location,
+            Location::S3 {
                 bucket: "meta".into(),
                 prefix: "p".into()
             }
         );
         assert_eq!(
-            (meta.region.as_deref(), meta.variants, meta.concurrency),
+            (
+                meta.connection.region.as_deref(),
+                meta.variants,
+                meta.concurrency
+            ),
             (Some("eu-west-1"), Variants::None, 3)
         );
 
@@ -367,8 +371,11 @@ mod tests {
             ..Flags::default()
         };
         let both = settings(&flags, &package(Some(table))).unwrap();
-        assert_eq!(both.destination, Destination::File { path: "/x".into() });
-        assert_eq!(both.region.as_deref(), Some("us-west-2"));
+        assert_eq!(
+            both.connection.location,
+            Location::File { path: "/x".into() }
+        );
+        assert_eq!(both.connection.region.as_deref(), Some("us-west-2"));
 
         let bad: toml::Table = toml::from_str("bucket = 'x'").unwrap();
         assert!(

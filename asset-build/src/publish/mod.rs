@@ -22,7 +22,8 @@ mod verify;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use dest::{Destination, StoreSettings, Variants};
+pub use asset_storage::{Location, StoreConfig};
+pub use dest::{StoreSettings, Variants};
 pub use locate::{BuildOutput, PackageInfo, locate, package};
 pub use plan::{Plan, Upload, plan};
 pub use prune::{PruneOptions, PruneReport, prune};
@@ -78,6 +79,16 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+impl From<asset_storage::Error> for Error {
+    fn from(e: asset_storage::Error) -> Error {
+        match e {
+            asset_storage::Error::Io { path, source } => Error::Io { path, source },
+            asset_storage::Error::Store { op, key, message } => Error::Store { op, key, message },
+            e => Error::Config(e.to_string()),
+        }
+    }
+}
+
 /// A generation: one published manifest and when it was published (`manifests/<id>.json`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Generation {
@@ -98,22 +109,7 @@ pub(crate) fn now_ms() -> u64 {
 /// # Errors
 /// Anything else.
 pub fn parse_age(s: &str) -> Result<Duration, Error> {
-    let bad = || Error::Config(format!("`{s}` is not an age like 90s, 30m, 12h, 7d or 2w"));
-    let (num, unit) = s.trim().split_at(
-        s.trim()
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(bad)?,
-    );
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return Err(bad()),
-    };
-    Ok(Duration::from_secs(n * secs))
+    Ok(asset_storage::parse_age(s)?)
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ pub(crate) async fn current_manifest(
     store: &dyn ObjectStore,
     settings: &StoreSettings,
 ) -> Result<Option<bytes::Bytes>, Error> {
-    let what = || format!("{}/{FILE_NAME}", settings.destination);
+    let what = || format!("{}/{FILE_NAME}", settings.location());
     match store.get(&key(FILE_NAME)?).await {
         Ok(r) => {
             Ok(Some(r.bytes().await.map_err(|e| {
@@ -104,7 +104,7 @@ pub(crate) async fn listing(
         .list(None)
         .try_collect()
         .await
-        .map_err(|e| Error::store("listing", settings.destination.to_string(), e, settings))?;
+        .map_err(|e| Error::store("listing", settings.location().to_string(), e, settings))?;
     Ok(metas
         .into_iter()
         .map(|m| {
@@ -150,7 +150,7 @@ pub async fn publish(
         };
         let summary = Summary {
             id: manifest.id.clone(),
-            destination: settings.destination.to_string(),
+            destination: settings.location().to_string(),
             uploaded: 0,
             uploaded_bytes: 0,
             skipped: plan.present.len(),
@@ -164,7 +164,7 @@ pub async fn publish(
     let plan = super::plan(manifest, tree, settings.variants, &sizes(&list))?;
     let mut summary = Summary {
         id: manifest.id.clone(),
-        destination: settings.destination.to_string(),
+        destination: settings.location().to_string(),
         uploaded: plan.uploads.len(),
         uploaded_bytes: plan.upload_bytes(),
         skipped: plan.present.len(),

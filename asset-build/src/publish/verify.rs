@@ -24,11 +24,11 @@ pub async fn verify(
     let Some(bytes) = current_manifest(store.as_ref(), settings).await? else {
         return Err(Error::Config(format!(
             "{}: no {FILE_NAME} (nothing published yet?)",
-            settings.destination
+            settings.location()
         )));
     };
     let manifest = Manifest::from_json(&bytes)
-        .map_err(|e| Error::Config(format!("{}/{FILE_NAME}: {e}", settings.destination)))?;
+        .map_err(|e| Error::Config(format!("{}/{FILE_NAME}: {e}", settings.location())))?;
     let list = listing(store.as_ref(), settings).await?;
     let needed = objects(&manifest, std::path::Path::new(""), settings.variants);
     let sha_of: std::collections::HashMap<&str, &str> = manifest

@@ -1,0 +1,1052 @@
+//! Media storage: one conformance suite run on a local folder and on the S3 emulator, then
+//! the HTTP side (the local service, the emulator, the axum upload handler), signed URLs,
+//! direct uploads, thumbnails, hostile input and `sync` between stores.
+
+use std::time::{Duration, SystemTime};
+
+use asset_storage::{Error, Object, Policy, Settings, Storage, ThumbSize, TypeSet, Visibility};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use hyper::Method;
+use sha2::Digest as _;
+use tests::s3::{BUCKET, TestS3};
+
+/// A storage under test and what keeps it alive: a local folder served by the media service
+/// on a loopback port, or a prefix of the S3 emulator.
+struct Backend {
+    storage: Storage,
+    name: &'static str,
+    s3: Option<TestS3>,
+    root: Option<tempfile::TempDir>,
+}
+
+impl Backend {
+    async fn local() -> Backend {
+        Backend::local_with(|_| {}).await
+    }
+
+    async fn local_with(edit: impl FnOnce(&mut Settings)) -> Backend {
+        let root = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut settings = Settings::new(
+            asset_storage::Location::parse(root.path().join("media").to_str().unwrap()).unwrap(),
+        );
+        settings.base_url = Some(format!("http://{addr}/media/"));
+        settings.signing_key = Some(asset_storage::SigningKey::new([42u8; 32]).unwrap());
+        settings.part_size = 5 << 20;
+        edit(&mut settings);
+        let storage = Storage::new(settings).unwrap();
+        let app = axum::Router::new().nest_service("/media", storage.service());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Backend {
+            storage,
+            name: "local",
+            s3: None,
+            root: Some(root),
+        }
+    }
+
+    async fn s3() -> Backend {
+        let s3 = TestS3::start().await;
+        let mut settings = s3.media("media");
+        settings.part_size = 5 << 20;
+        let storage = Storage::new(settings).unwrap();
+        Backend {
+            storage,
+            name: "s3",
+            s3: Some(s3),
+            root: None,
+        }
+    }
+
+    /// Every key stored (metadata records and thumbnails included), read from the backend
+    /// itself rather than through the API under test.
+    fn files(&self) -> Vec<String> {
+        let dir = match (&self.root, &self.s3) {
+            (Some(r), _) => r.path().join("media"),
+            (_, Some(s3)) => s3.root.path().join(BUCKET).join("media"),
+            _ => unreachable!(),
+        };
+        if !dir.exists() {
+            return Vec::new();
+        }
+        let mut keys: Vec<String> = tests::read_tree(&dir)
+            .into_keys()
+            .filter(|k| !k.contains(".s3s") && !k.starts_with(".meta/"))
+            .collect();
+        keys.sort();
+        keys
+    }
+}
+
+fn body(
+    bytes: &[u8],
+    chunk: usize,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + use<> {
+    let chunks: Vec<Result<Bytes, std::io::Error>> = bytes
+        .chunks(chunk.max(1))
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    futures::stream::iter(chunks)
+}
+
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbaImage::from_fn(w, h, |x, y| {
+        image::Rgba([x as u8 * 5, y as u8 * 9, 200, 255])
+    });
+    let mut buf = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut buf, image::ImageFormat::Png).unwrap();
+    buf.into_inner()
+}
+
+fn pdf() -> Vec<u8> {
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
+}
+
+fn images(prefix: &str) -> Policy {
+    Policy::new(prefix)
+        .unwrap()
+        .types(TypeSet::images())
+        .max_size(1 << 20)
+}
+
+fn key_shape(key: &str, visibility: &str, prefix: &str, name: &str) {
+    let parts: Vec<&str> = key.split('/').collect();
+    assert_eq!(parts.len(), 4, "{key}");
+    assert_eq!(parts[0], visibility, "{key}");
+    assert_eq!(parts[1], prefix, "{key}");
+    assert!(
+        parts[2].len() == 32 && parts[2].bytes().all(|b| b.is_ascii_hexdigit()),
+        "{key}"
+    );
+    assert_eq!(parts[3], name, "{key}");
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    reqwest::Client::new().get(url).send().await.unwrap()
+}
+
+/// The whole Storage API, the same on every backend.
+async fn conformance(b: Backend) {
+    let s = &b.storage;
+    let name = b.name;
+    let image = png(40, 20);
+
+    // save -> key, record; metadata, exists, open, ranged open, read
+    let saved = s
+        .save(
+            &images("avatars").public(),
+            "Me & you.png",
+            Some("image/png"),
+            body(&image, 1000),
+        )
+        .await
+        .unwrap();
+    key_shape(&saved.key, "public", "avatars", "Me_you.png");
+    assert_eq!(
+        (
+            saved.size,
+            saved.content_type.as_str(),
+            saved.original_name.as_str(),
+            saved.visibility
+        ),
+        (
+            image.len() as u64,
+            "image/png",
+            "Me & you.png",
+            Visibility::Public
+        ),
+        "{name}"
+    );
+    let meta = s.metadata(&saved.key).await.unwrap();
+    assert_eq!(
+        (
+            meta.size,
+            meta.content_type.as_str(),
+            meta.original_name.as_str()
+        ),
+        (image.len() as u64, "image/png", "Me & you.png"),
+        "{name}"
+    );
+    assert!(meta.modified_ms.is_some());
+    assert!(s.exists(&saved.key).await.unwrap());
+    assert!(!s.exists("public/avatars/0000/none.png").await.unwrap());
+    let (_, all) = s.read(&saved.key, u64::MAX).await.unwrap();
+    assert_eq!(all, image, "{name}");
+    let part = s.open(&saved.key, Some(10..30)).await.unwrap();
+    assert_eq!(part.range, 10..30);
+    let bytes: Vec<u8> = part.body.map(|c| c.unwrap().to_vec()).concat().await;
+    assert_eq!(bytes, image[10..30], "{name}");
+    assert!(matches!(
+        s.metadata("public/avatars/0000/none.png").await,
+        Err(Error::NotFound { .. })
+    ));
+
+    // The public URL needs no request and serves the bytes with their type.
+    let r = get(&s.public_url(&saved.key).unwrap()).await;
+    assert_eq!(r.status(), 200, "{name}");
+    assert_eq!(r.headers()["content-type"], "image/png", "{name}");
+    assert_eq!(r.bytes().await.unwrap(), image, "{name}");
+
+    // A private document: no URL without a signature, a signed URL that works.
+    let doc = s
+        .save(
+            &Policy::new("docs").unwrap(),
+            "résumé été.pdf",
+            Some("application/pdf"),
+            body(&pdf(), 7),
+        )
+        .await
+        .unwrap();
+    key_shape(&doc.key, "private", "docs", "resume_ete.pdf");
+    assert_eq!(
+        s.metadata(&doc.key).await.unwrap().original_name,
+        "résumé été.pdf"
+    );
+    assert!(s.public_url(&doc.key).is_err());
+    let signed = s.signed_url(&doc, None).await.unwrap();
+    let unsigned = signed.split('?').next().unwrap();
+    assert_eq!(
+        get(unsigned).await.status(),
+        403,
+        "{name}: a private object without a signature"
+    );
+    let r = get(&signed).await;
+    assert_eq!(r.status(), 200, "{name}: {signed}");
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.starts_with("inline;")
+            && disposition.contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%C3%A9t%C3%A9.pdf"),
+        "{name}: {disposition}"
+    );
+    assert_eq!(r.bytes().await.unwrap(), pdf());
+
+    // Pagination in key order, thumbnails and records not listed.
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let o = s
+            .save(
+                &images("gallery"),
+                &format!("g{i}.png"),
+                None,
+                body(&png(2, 2), 64),
+            )
+            .await
+            .unwrap();
+        made.push(o.key);
+    }
+    made.sort();
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = s
+            .list("private/gallery", after.as_deref(), 2)
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(page.objects.iter().map(|e| e.key.clone()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen, made, "{name}");
+    assert_eq!(pages, 3, "{name}");
+
+    // copy: a new key with the same bytes, type, name and visibility.
+    let copy = s.copy(&saved.key, "archive").await.unwrap();
+    key_shape(&copy.key, "public", "archive", "Me_you.png");
+    let m = s.metadata(&copy.key).await.unwrap();
+    assert_eq!(
+        (m.content_type.as_str(), m.original_name.as_str()),
+        ("image/png", "Me & you.png")
+    );
+    assert_eq!(s.read(&copy.key, u64::MAX).await.unwrap().1, image);
+
+    // Thumbnails: made once, beside the original, deleted with it.
+    let small = ThumbSize::cropped("small", 10, 10);
+    let t = s.thumbnail(&saved.key, &small).await.unwrap();
+    assert_eq!(t.key, s.thumbnail_key(&saved.key, &small).unwrap());
+    assert!(t.key.ends_with("/_thumb/small.png"), "{}", t.key);
+    let decoded = image::load_from_memory(&s.read(&t.key, u64::MAX).await.unwrap().1).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (10, 10));
+    let again = s.thumbnail(&saved.key, &small).await.unwrap();
+    assert_eq!((again.key.as_str(), again.size), (t.key.as_str(), t.size));
+    assert!(matches!(
+        s.thumbnail(&doc.key, &small).await,
+        Err(Error::Image { .. })
+    ));
+
+    // The store refuses to create over an existing key (what save relies on).
+    let store = s.object_store();
+    let existing = object_store::path::Path::from(saved.key.as_str());
+    let e = store
+        .put_opts(
+            &existing,
+            b"other".to_vec().into(),
+            object_store::PutMode::Create.into(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, object_store::Error::AlreadyExists { .. }),
+        "{name}: {e}"
+    );
+    assert_eq!(s.read(&saved.key, u64::MAX).await.unwrap().1, image);
+
+    // Large bodies stream in parts; over the cap, nothing is left.
+    let big: Vec<u8> = (0..12u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut zip = b"PK\x03\x04".to_vec();
+    zip.extend_from_slice(&big);
+    let docs = Policy::new("big").unwrap().max_size(64 << 20);
+    let o = s
+        .save(&docs, "data.zip", None, body(&zip, 64 << 10))
+        .await
+        .unwrap();
+    assert_eq!(o.size, zip.len() as u64);
+    let back = s.read(&o.key, u64::MAX).await.unwrap().1;
+    assert_eq!(
+        sha2::Sha256::digest(&back),
+        sha2::Sha256::digest(&zip),
+        "{name}"
+    );
+    let before = b.files();
+    let capped = Policy::new("big").unwrap().max_size(7 << 20);
+    let e = s
+        .save(&capped, "data.zip", None, body(&zip, 64 << 10))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::TooLarge { .. }), "{name}: {e}");
+    let e = s
+        .save(
+            &images("avatars"),
+            "a.png",
+            None,
+            body(b"<script>alert(1)</script>", 5),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::TypeNotAllowed { .. }), "{name}: {e}");
+    assert_eq!(b.files(), before, "{name}: failed saves leave nothing");
+
+    // Names given to the API stay inside the storage.
+    for bad in [
+        "../x",
+        "/etc/passwd",
+        "public/a/../../x",
+        "a\\b",
+        "a\0b",
+        &"a".repeat(1000),
+        ".meta/x",
+    ] {
+        for e in [
+            s.metadata(bad).await.err(),
+            s.exists(bad).await.err(),
+            s.open(bad, None).await.err(),
+            s.delete(bad).await.err(),
+        ] {
+            assert!(
+                matches!(e, Some(Error::InvalidName { .. })),
+                "{name} {bad:?}: {e:?}"
+            );
+        }
+    }
+
+    // delete takes the object, its record and its thumbnails.
+    s.delete(&saved.key).await.unwrap();
+    assert!(!s.exists(&saved.key).await.unwrap());
+    assert!(!s.exists(&t.key).await.unwrap());
+    s.delete(&saved.key).await.unwrap();
+    assert!(
+        !b.files()
+            .iter()
+            .any(|k| k.contains(saved.key.split('/').nth(2).unwrap()))
+    );
+}
+
+#[tokio::test]
+async fn the_storage_api_on_a_local_folder() {
+    conformance(Backend::local().await).await;
+}
+
+#[tokio::test]
+async fn the_storage_api_on_s3() {
+    conformance(Backend::s3().await).await;
+}
+
+#[tokio::test]
+async fn on_s3_a_save_is_one_put_and_urls_are_no_request() {
+    let b = Backend::s3().await;
+    let s3 = b.s3.as_ref().unwrap();
+    s3.faults.reset_counts();
+    let o = b
+        .storage
+        .save(&images("a").public(), "x.png", None, body(&png(3, 3), 100))
+        .await
+        .unwrap();
+    let total = |s3: &TestS3| {
+        [
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::POST,
+            Method::DELETE,
+        ]
+        .iter()
+        .map(|m| s3.faults.count(m))
+        .sum::<usize>()
+    };
+    assert_eq!((s3.faults.count(&Method::PUT), total(s3)), (1, 1));
+    s3.faults.reset_counts();
+    b.storage.public_url(&o.key).unwrap();
+    b.storage.signed_url(&o, None).await.unwrap();
+    b.storage.url(&o).await.unwrap();
+    let size = ThumbSize::fit("t", 2, 2);
+    b.storage.thumbnail_key(&o.key, &size).unwrap();
+    assert_eq!(total(s3), 0);
+    b.storage.thumbnail(&o.key, &size).await.unwrap();
+    s3.faults.reset_counts();
+    b.storage.thumbnail(&o.key, &size).await.unwrap();
+    assert_eq!(total(s3), 1, "an existing thumbnail costs one request");
+}
+
+/// Each character of a signed URL's path and signature matters, and it stops working when
+/// it expires.
+async fn check_signed(url: &str, name: &str) {
+    assert_eq!(get(url).await.status(), 200, "{name}: {url}");
+    let (path_end, sig_start) = {
+        let q = url.find('?').unwrap();
+        let sig = url
+            .find("sig=")
+            .or_else(|| url.find("X-Amz-Signature="))
+            .map(|i| url[i..].find('=').unwrap() + i + 1)
+            .unwrap();
+        (q, sig)
+    };
+    let path_start = url
+        .find("/public/")
+        .or_else(|| url.find("/private/"))
+        .unwrap()
+        + 1;
+    let positions: Vec<usize> = (path_start..path_end)
+        .step_by(7)
+        .chain(sig_start..url.len())
+        .collect();
+    for i in positions {
+        let c = url.as_bytes()[i];
+        if c == b'/' || c == b'%' {
+            continue;
+        }
+        let swapped = if c == b'a' { 'b' } else { 'a' };
+        let mut bad = url.to_owned();
+        bad.replace_range(i..=i, &swapped.to_string());
+        let status = get(&bad).await.status();
+        assert!(
+            status.is_client_error(),
+            "{name}: changing byte {i} of {url} gave {status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn signed_urls_fail_when_altered_or_expired_local() {
+    let b = Backend::local().await;
+    let doc = b
+        .storage
+        .save(&Policy::new("d").unwrap(), "a.pdf", None, body(&pdf(), 100))
+        .await
+        .unwrap();
+    let url = b
+        .storage
+        .signed_url(&doc, Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    check_signed(&url, "local").await;
+    // Another clock, later than the expiry, in the service that checks.
+    let later = b.storage.with_clock(std::sync::Arc::new(|| {
+        SystemTime::now() + Duration::from_secs(61)
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().nest_service("/media", later.service());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = b.storage.base_url();
+    let moved = url.replace(&base, &format!("http://{addr}/media/"));
+    let r = get(&moved).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.text().await.unwrap(), "this link has expired");
+    let earlier = moved.replace(&format!("http://{addr}/media/"), &base);
+    assert_eq!(get(&earlier).await.status(), 200);
+}
+
+#[tokio::test]
+async fn signed_urls_fail_when_altered_or_expired_s3() {
+    let b = Backend::s3().await;
+    let doc = b
+        .storage
+        .save(&Policy::new("d").unwrap(), "a.pdf", None, body(&pdf(), 100))
+        .await
+        .unwrap();
+    let url = b
+        .storage
+        .signed_url(&doc, Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert!(url.contains("response-content-disposition=inline"), "{url}");
+    check_signed(&url, "s3").await;
+    // S3's smallest expiry is a second; the emulator checks it against its own clock.
+    let short = b
+        .storage
+        .signed_url(&doc, Some(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!(get(&short).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(get(&short).await.status(), 403);
+}
+
+/// The browser's side of a direct upload: PUT with the ticket's headers.
+async fn put_ticket(t: &asset_storage::UploadTicket, bytes: Vec<u8>) -> reqwest::StatusCode {
+    let mut req = reqwest::Client::new().put(&t.url).body(bytes);
+    for (k, v) in &t.headers {
+        req = req.header(k, v);
+    }
+    req.send().await.unwrap().status()
+}
+
+async fn direct_uploads(b: Backend) {
+    let s = &b.storage;
+    let name = b.name;
+    let policy = images("direct").max_size(2000).public();
+    let image = png(4, 4);
+    let t = s
+        .upload_ticket(&policy, "pic.png", "image/png", Some(image.len() as u64))
+        .await
+        .unwrap();
+    key_shape(&t.key, "public", "direct", "pic.png");
+    assert!(put_ticket(&t, image.clone()).await.is_success(), "{name}");
+    let o = s.confirm_upload(&policy, &t.key).await.unwrap();
+    assert_eq!(
+        (o.size, o.content_type.as_str(), o.original_name.as_str()),
+        (image.len() as u64, "image/png", "pic.png")
+    );
+    assert_eq!(
+        get(&s.public_url(&t.key).unwrap())
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+        image
+    );
+    // A ticket is good for one object: replaying it never overwrites.
+    let replay = put_ticket(&t, png(5, 5)).await;
+    assert_eq!(replay, 412, "{name}");
+    assert_eq!(s.read(&t.key, u64::MAX).await.unwrap().1, image);
+
+    // Oversized: refused while streaming (local) or at confirm (S3); nothing stays.
+    let t = s
+        .upload_ticket(&policy, "big.png", "image/png", None)
+        .await
+        .unwrap();
+    let mut big = png(4, 4);
+    big.resize(5000, 0);
+    let status = put_ticket(&t, big).await;
+    let e = s.confirm_upload(&policy, &t.key).await.unwrap_err();
+    assert!(
+        (status == 413 && matches!(e, Error::NotFound { .. }))
+            || (status.is_success() && matches!(e, Error::TooLarge { .. })),
+        "{name}: {status} {e}"
+    );
+    assert!(!s.exists(&t.key).await.unwrap());
+
+    // Wrong bytes for the declared type: deleted at confirm.
+    let t = s
+        .upload_ticket(&policy, "evil.png", "image/png", None)
+        .await
+        .unwrap();
+    assert!(
+        put_ticket(&t, b"<html><script>alert(1)</script>".to_vec())
+            .await
+            .is_success()
+    );
+    let e = s.confirm_upload(&policy, &t.key).await.unwrap_err();
+    assert_eq!(e.status(), 415, "{name}: {e}");
+    assert!(!s.exists(&t.key).await.unwrap());
+
+    // Tickets are checked when asked for, and confirm takes only this policy's keys.
+    assert!(
+        s.upload_ticket(&policy, "x.html", "text/html", None)
+            .await
+            .is_err()
+    );
+    assert!(
+        s.upload_ticket(&policy, "x.png", "image/png", Some(5000))
+            .await
+            .is_err()
+    );
+    assert!(
+        s.upload_ticket(&policy, "x.jpg", "image/png", None)
+            .await
+            .is_err()
+    );
+    let other = s
+        .save(&images("other").public(), "o.png", None, body(&image, 99))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.confirm_upload(&policy, &other.key).await,
+        Err(Error::InvalidName { .. })
+    ));
+}
+
+#[tokio::test]
+async fn direct_uploads_local() {
+    direct_uploads(Backend::local().await).await;
+}
+
+#[tokio::test]
+async fn direct_uploads_s3() {
+    direct_uploads(Backend::s3().await).await;
+}
+
+#[tokio::test]
+async fn a_local_ticket_is_bound_to_its_key_type_and_cap() {
+    let b = Backend::local().await;
+    let policy = images("direct").max_size(2000);
+    let t = b
+        .storage
+        .upload_ticket(&policy, "pic.png", "image/png", None)
+        .await
+        .unwrap();
+    for (from, to) in [
+        ("max=2000", "max=9000"),
+        ("type=image%2Fpng", "type=text%2Fhtml"),
+        ("/pic.png", "/pic.html"),
+    ] {
+        let mut forged = t.clone();
+        forged.url = t.url.replace(from, to);
+        assert_ne!(forged.url, t.url);
+        assert_eq!(put_ticket(&forged, png(2, 2)).await, 403, "{from} -> {to}");
+    }
+    let mut wrong_type = t.clone();
+    wrong_type.headers = vec![("content-type".into(), "text/html".into())];
+    assert_eq!(put_ticket(&wrong_type, png(2, 2)).await, 415);
+    assert_eq!(b.files(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_local_service_answers_cors_for_configured_origins_only() {
+    let b = Backend::local_with(|s| s.cors_origins = vec!["https://app.example".into()]).await;
+    let o = b
+        .storage
+        .save(&images("c").public(), "c.png", None, body(&png(2, 2), 99))
+        .await
+        .unwrap();
+    let url = b.storage.public_url(&o.key).unwrap();
+    let c = reqwest::Client::new();
+    let r = c
+        .get(&url)
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let r = c
+        .get(&url)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = c
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "PUT")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(
+        r.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("PUT")
+    );
+}
+
+#[tokio::test]
+async fn markup_is_served_as_an_attachment_with_nosniff() {
+    for b in [Backend::local().await, Backend::s3().await] {
+        let any = Policy::new("files").unwrap().types(TypeSet::any()).public();
+        for (file, bytes, ctype) in [
+            (
+                "page.html",
+                &b"<!doctype html><script>alert(1)</script>"[..],
+                "text/html",
+            ),
+            (
+                "pic.svg",
+                &b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"[..],
+                "image/svg+xml",
+            ),
+        ] {
+            let o = b
+                .storage
+                .save(&any, file, None, body(bytes, 9))
+                .await
+                .unwrap();
+            assert_eq!(o.content_type, ctype);
+            let r = get(&b.storage.public_url(&o.key).unwrap()).await;
+            assert_eq!(r.status(), 200);
+            let d = r.headers()["content-disposition"].to_str().unwrap();
+            assert!(
+                d.starts_with("attachment;") && d.contains(file),
+                "{}: {d}",
+                b.name
+            );
+            if b.name == "local" {
+                assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+                assert!(
+                    r.headers()["content-security-policy"]
+                        .to_str()
+                        .unwrap()
+                        .contains("sandbox")
+                );
+            }
+        }
+    }
+}
+
+/// A router with the upload handler the README shows.
+async fn upload_app(b: &Backend, policy: Policy) -> String {
+    use axum::extract::{DefaultBodyLimit, Multipart, State};
+    async fn upload(
+        State((storage, policy)): State<(Storage, Policy)>,
+        form: Multipart,
+    ) -> Result<axum::Json<Vec<Object>>, asset_storage::axum::UploadError> {
+        let up = asset_storage::axum::save_multipart(&storage, &policy, form).await?;
+        Ok(axum::Json(up.files))
+    }
+    let app = axum::Router::new()
+        .route(
+            "/upload",
+            axum::routing::post(upload).layer(DefaultBodyLimit::disable()),
+        )
+        .with_state((b.storage.clone(), policy));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/upload")
+}
+
+/// A multipart body written by hand, so that any file name can be sent.
+fn multipart(file_name: &[u8], content_type: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----media-test-boundary-7MA4YWxkTrZu0gW";
+    let mut out = Vec::new();
+    out.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n")
+            .as_bytes(),
+    );
+    out.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"")
+            .as_bytes(),
+    );
+    out.extend_from_slice(file_name);
+    out.extend_from_slice(format!("\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes());
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), out)
+}
+
+async fn post(url: &str, (ctype, bytes): (String, Vec<u8>)) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("content-type", ctype)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let v = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or(serde_json::Value::Null);
+    (status, v)
+}
+
+#[tokio::test]
+async fn uploads_through_the_handler_check_size_and_type_and_leave_nothing_on_failure() {
+    for b in [Backend::local().await, Backend::s3().await] {
+        let url = upload_app(&b, images("uploads").public().max_size(4096)).await;
+        let image = png(8, 8);
+        let (status, v) = post(&url, multipart(b"cat.png", "image/png", &image)).await;
+        assert_eq!(status, 200, "{v}");
+        key_shape(
+            v[0]["key"].as_str().unwrap(),
+            "public",
+            "uploads",
+            "cat.png",
+        );
+
+        let mut big = png(8, 8);
+        big.resize(100_000, 7);
+        let before = b.files();
+        let (status, v) = post(&url, multipart(b"big.png", "image/png", &big)).await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (413, Some("too_large")),
+            "{}: {v}",
+            b.name
+        );
+        let (status, v) = post(
+            &url,
+            multipart(b"cat.png", "image/png", b"<?php system($_GET['c']); ?>"),
+        )
+        .await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (415, Some("type_not_allowed")),
+            "{}: {v}",
+            b.name
+        );
+        let (status, v) = post(&url, multipart(b"cat.jpg", "image/jpeg", &image)).await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (415, Some("type_mismatch")),
+            "{}: {v}",
+            b.name
+        );
+        assert_eq!(
+            b.files(),
+            before,
+            "{}: nothing left by failed uploads",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn hostile_file_names_are_stored_under_generated_keys() {
+    let b = Backend::local().await;
+    let url = upload_app(&b, images("uploads").public()).await;
+    let image = png(2, 2);
+    let long = "x".repeat(10_000) + ".png";
+    // (raw name, the name kept; "" where only the rules are checked)
+    let cases: Vec<(&[u8], &str)> = vec![
+        (b"../../etc/passwd.png", "passwd.png"),
+        (b"%2e%2e%2fx.png", "2e_2e_2fx.png"),
+        (b"..", "file"),
+        (b"\xc3\xa9t\xc3\xa9 \xe5\x86\x99\xe7\x9c\x9f.png", "ete.png"),
+        (b"C:\\Windows\\evil.png", ""),
+        (b"a\\b.png", ""),
+        (long.as_bytes(), ""),
+    ];
+    for (raw, clean) in cases {
+        let (status, v) = post(&url, multipart(raw, "image/png", &image)).await;
+        assert_eq!(status, 200, "{}: {v}", String::from_utf8_lossy(raw));
+        let key = v[0]["key"].as_str().unwrap();
+        let last = key.rsplit('/').next().unwrap();
+        if clean.is_empty() {
+            let parts: Vec<&str> = key.split('/').collect();
+            assert_eq!(
+                (parts.len(), parts[0], parts[1]),
+                (4, "public", "uploads"),
+                "{key}"
+            );
+            assert_eq!(asset_storage::clean_file_name(last), last, "{key}");
+            assert!(
+                last.len() <= asset_storage::MAX_FILE_NAME && last.ends_with(".png"),
+                "{key}"
+            );
+        } else {
+            key_shape(key, "public", "uploads", clean);
+        }
+        asset_storage::check_key(key).unwrap();
+        assert_eq!(b.storage.read(key, u64::MAX).await.unwrap().1, image);
+    }
+    // NUL and other control characters cannot be in a header: such a form is stored under a
+    // clean name or refused as malformed, and then nothing is stored.
+    for raw in [&b"a\0b.png"[..], b"a\x01b.png", b"a\r\nX-Evil: 1.png"] {
+        let before = b.files();
+        let (status, v) = post(&url, multipart(raw, "image/png", &image)).await;
+        match status {
+            // A header cut short leaves a text field, not a file: nothing stored.
+            200 if v == serde_json::json!([]) => assert_eq!(b.files(), before),
+            200 => {
+                let key = v[0]["key"].as_str().unwrap_or_else(|| panic!("{v}"));
+                asset_storage::check_key(key).unwrap();
+                let last = key.rsplit('/').next().unwrap();
+                assert_eq!(asset_storage::clean_file_name(last), last, "{key}");
+                assert!(key.starts_with("public/uploads/"), "{key}");
+            }
+            400 => assert_eq!(b.files(), before),
+            s => panic!("{}: {s} {v}", String::from_utf8_lossy(raw)),
+        }
+    }
+    // Every file stayed inside the storage's folder.
+    let root = b.root.as_ref().unwrap().path();
+    let outside: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(outside, vec![std::ffi::OsString::from("media")]);
+}
+
+#[tokio::test]
+async fn an_endless_body_stops_at_the_cap_with_413() {
+    let b = Backend::local().await;
+    let url = upload_app(&b, images("uploads").max_size(1 << 20)).await;
+    // 64 MiB of a PNG that never ends, sent as it is made.
+    let boundary = "endless";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"e.png\"\r\nContent-Type: image/png\r\n\r\n"
+    );
+    let mut first = head.into_bytes();
+    first.extend_from_slice(&png(2, 2));
+    let chunks = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) })
+        .chain(futures::stream::repeat_with(|| Ok(Bytes::from(vec![0u8; 64 << 10]))).take(1024));
+    let r = reqwest::Client::new()
+        .post(&url)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await;
+    // The server answers 413 as soon as the cap passes; the client may see the connection
+    // close before it finished sending.
+    if let Ok(r) = r {
+        assert_eq!(r.status(), 413);
+    }
+    assert_eq!(b.files(), Vec::<String>::new());
+}
+
+/// The listing of a storage for snapshots: key (random part redacted), size, type and
+/// visibility.
+async fn listing(s: &Storage) -> String {
+    let mut lines = Vec::new();
+    for prefix in ["public", "private"] {
+        let page = s.list(prefix, None, 1000).await.unwrap();
+        for e in page.objects {
+            let m = s.metadata(&e.key).await.unwrap();
+            let mut parts: Vec<&str> = e.key.split('/').collect();
+            parts[2] = "<id>";
+            lines.push(format!(
+                "{} {} {} {:?} {:?}",
+                parts.join("/"),
+                m.size,
+                m.content_type,
+                m.visibility,
+                m.original_name
+            ));
+        }
+    }
+    lines.sort();
+    lines.join("\n")
+}
+
+async fn fill(s: &Storage) {
+    s.save(
+        &images("avatars").public(),
+        "ann.png",
+        None,
+        body(&png(6, 6), 50),
+    )
+    .await
+    .unwrap();
+    let o = s
+        .save(
+            &images("avatars").public(),
+            "bob.png",
+            None,
+            body(&png(8, 4), 50),
+        )
+        .await
+        .unwrap();
+    s.thumbnail(&o.key, &ThumbSize::cropped("small", 2, 2))
+        .await
+        .unwrap();
+    s.save(
+        &Policy::new("invoices").unwrap(),
+        "März 2024.pdf",
+        None,
+        body(&pdf(), 50),
+    )
+    .await
+    .unwrap();
+    s.save(
+        &Policy::new("notes").unwrap(),
+        "todo.txt",
+        Some("text/plain"),
+        body(b"buy milk\n", 50),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn sync_copies_between_a_folder_and_s3_both_ways_keeping_type_name_and_privacy() {
+    let local = Backend::local().await;
+    let s3 = Backend::s3().await;
+    fill(&local.storage).await;
+    let want = listing(&local.storage).await;
+    insta::assert_snapshot!("media_sync_listing", want);
+
+    let dry = asset_storage::sync(&local.storage, &s3.storage, true, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((dry.copied, dry.skipped), (5, 0));
+    assert_eq!(listing(&s3.storage).await, "");
+
+    let lines = std::sync::Mutex::new(Vec::new());
+    let done = asset_storage::sync(&local.storage, &s3.storage, false, &|l| {
+        lines.lock().unwrap().push(l.to_owned())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (done.copied, done.skipped, lines.lock().unwrap().len()),
+        (5, 0, 5)
+    );
+    assert_eq!(listing(&s3.storage).await, want);
+    // Private objects stay private on the bucket: no anonymous read.
+    let page = s3.storage.list("private", None, 100).await.unwrap();
+    for e in &page.objects {
+        let r = get(&tests::s3::TestS3::url(
+            s3.s3.as_ref().unwrap(),
+            &format!("media/{}", e.key),
+        ))
+        .await;
+        assert_eq!(r.status(), 403, "{}", e.key);
+    }
+    let again = asset_storage::sync(&local.storage, &s3.storage, false, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((again.copied, again.skipped), (0, 5));
+
+    // And back into an empty folder.
+    let restored = Backend::local().await;
+    let back = asset_storage::sync(&s3.storage, &restored.storage, false, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(back.copied, 5);
+    assert_eq!(listing(&restored.storage).await, want);
+    let doc = restored
+        .storage
+        .list("private/invoices", None, 10)
+        .await
+        .unwrap()
+        .objects[0]
+        .key
+        .clone();
+    let doc = restored.storage.metadata(&doc).await.unwrap();
+    let signed = restored.storage.signed_url(&doc, None).await.unwrap();
+    assert_eq!(get(&signed).await.status(), 200);
+    assert_eq!(get(signed.split('?').next().unwrap()).await.status(), 403);
+}
