@@ -29,6 +29,7 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+pub mod cli;
 mod name;
 #[cfg(feature = "axum")]
 mod serve;

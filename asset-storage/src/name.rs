@@ -82,7 +82,7 @@ pub fn new_key(visibility: Visibility, prefix: &str, file_name: &str) -> Result<
 /// What is kept of a client's file name, for humans reading keys and URLs: its last path
 /// component (after `/` or `\\`), in ASCII (accents dropped from Latin letters, other
 /// characters replaced by `_`), no control characters, NUL, quotes, `%` or other punctuation,
-/// no leading dots or dashes, no `..`, at most [`MAX_FILE_NAME`] bytes with the extension
+/// no leading dot (`file` is put before it) or dash, no `..`, at most [`MAX_FILE_NAME`] bytes with the extension
 /// kept; `file` if nothing is left. The exact name the client gave is kept in the object's
 /// metadata, never in its key.
 pub fn clean_file_name(name: &str) -> String {
@@ -100,7 +100,7 @@ pub fn clean_file_name(name: &str) -> String {
         }
     }
     let mut name = out
-        .trim_start_matches(['.', '-', '_'])
+        .trim_start_matches(['-', '_'])
         .trim_end_matches(['.', '_'])
         .to_owned();
     // No `..` anywhere (some tools split on it), no `_` just before a dot.
@@ -241,7 +241,7 @@ mod tests {
         check("%2e%2e%2fsecret", "2e_2e_2fsecret");
         check("nul\0byte.txt", "nul_byte.txt");
         check("..", "file");
-        check(".htaccess", "htaccess");
+        check(".htaccess", "file.htaccess");
         check("-rf", "rf");
         check("", "file");
         check("my report (final).pdf", "my_report_final.pdf");

@@ -127,8 +127,21 @@ impl StoreConfig {
     /// `AWS_*` variables, else from the shared credentials and config files (`AWS_PROFILE`,
     /// default `default`).
     pub fn from_env(location: Location) -> StoreConfig {
+        StoreConfig::with_profile(location, None)
+    }
+
+    /// Like [`StoreConfig::from_env`], with credentials and region of the named profile
+    /// of the shared files (before the `AWS_*` variables).
+    pub fn from_env_profile(location: Location, profile: &str) -> StoreConfig {
+        StoreConfig::with_profile(location, Some(profile))
+    }
+
+    fn with_profile(location: Location, chosen: Option<&str>) -> StoreConfig {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let profile = var("AWS_PROFILE").unwrap_or_else(|| "default".into());
+        let profile = chosen
+            .map(str::to_owned)
+            .or_else(|| var("AWS_PROFILE"))
+            .unwrap_or_else(|| "default".into());
         let home = var("HOME").map(PathBuf::from);
         let creds_file = var("AWS_SHARED_CREDENTIALS_FILE")
             .map(Into::into)
@@ -146,23 +159,39 @@ impl StoreConfig {
         } else {
             format!("profile {profile}")
         };
-        let (access_key_id, secret_access_key, session_token) =
-            match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-                (Some(a), Some(s)) => (Some(a), Some(s), var("AWS_SESSION_TOKEN")),
-                _ => (
-                    from_file(&creds_file, &profile, "aws_access_key_id"),
-                    from_file(&creds_file, &profile, "aws_secret_access_key"),
-                    from_file(&creds_file, &profile, "aws_session_token"),
-                ),
-            };
+        let file_creds = || {
+            (
+                from_file(&creds_file, &profile, "aws_access_key_id"),
+                from_file(&creds_file, &profile, "aws_secret_access_key"),
+                from_file(&creds_file, &profile, "aws_session_token"),
+            )
+        };
+        let env_creds = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            (Some(a), Some(s)) => Some((Some(a), Some(s), var("AWS_SESSION_TOKEN"))),
+            _ => None,
+        };
+        let (access_key_id, secret_access_key, session_token) = match (chosen, env_creds) {
+            (Some(_), env) => match file_creds() {
+                (Some(a), Some(s), t) => (Some(a), Some(s), t),
+                other => env.unwrap_or(other),
+            },
+            (None, Some(env)) => env,
+            (None, None) => file_creds(),
+        };
         StoreConfig {
             location,
             endpoint: var("AWS_ENDPOINT_URL_S3")
                 .or_else(|| var("AWS_ENDPOINT_URL"))
                 .or_else(|| var("AWS_ENDPOINT")),
-            region: var("AWS_REGION")
-                .or_else(|| var("AWS_DEFAULT_REGION"))
-                .or_else(|| from_file(&config_file, &config_section, "region")),
+            region: if chosen.is_some() {
+                from_file(&config_file, &config_section, "region")
+                    .or_else(|| var("AWS_REGION"))
+                    .or_else(|| var("AWS_DEFAULT_REGION"))
+            } else {
+                var("AWS_REGION")
+                    .or_else(|| var("AWS_DEFAULT_REGION"))
+                    .or_else(|| from_file(&config_file, &config_section, "region"))
+            },
             virtual_hosted: var("AWS_VIRTUAL_HOSTED_STYLE_REQUEST")
                 .is_some_and(|v| v == "true" || v == "1"),
             access_key_id,

@@ -59,6 +59,25 @@ impl Storage {
         Ok(name::thumbnail_key(key, &size.name, ext))
     }
 
+    /// The URL of `original`'s thumbnail at `size` (public, or signed like the original),
+    /// with no request to the store: for thumbnails the app made when it saved the original.
+    ///
+    /// # Errors
+    /// An invalid key or size name, or signing failed.
+    pub async fn thumbnail_url(&self, original: &Object, size: &ThumbSize) -> Result<String, Error> {
+        let key = self.thumbnail_key(&original.key, size)?;
+        let jpeg = key.ends_with(".jpg");
+        let thumb = Object {
+            visibility: original.visibility,
+            size: 0,
+            content_type: if jpeg { "image/jpeg" } else { "image/png" }.into(),
+            original_name: thumb_name(&original.original_name, size, jpeg),
+            modified_ms: None,
+            key,
+        };
+        self.url(&thumb).await
+    }
+
     /// The thumbnail of `key` at `size`, made and stored if it does not exist yet: one
     /// request when it exists; otherwise the original is read, resized and stored (never
     /// over a thumbnail another instance just made).
@@ -88,13 +107,9 @@ impl Storage {
                 message: format!("the resizer stopped: {e}"),
             })?
             .map_err(|message| Error::Image { key: k, message })?;
-        let stem = original
-            .original_name
-            .rsplit_once('.')
-            .map_or(original.original_name.as_str(), |(s, _)| s);
         let meta = NewObject {
             content_type: if jpeg { "image/jpeg" } else { "image/png" }.into(),
-            original_name: format!("{stem}-{}.{}", size.name, if jpeg { "jpg" } else { "png" }),
+            original_name: thumb_name(&original.original_name, size, jpeg),
             cache_control: None,
         };
         let len = encoded.len() as u64;
@@ -114,6 +129,12 @@ impl Storage {
             modified_ms: None,
         })
     }
+}
+
+/// The download name of a thumbnail: `photo-small.jpg` for `photo.jpeg`.
+fn thumb_name(original: &str, size: &ThumbSize, jpeg: bool) -> String {
+    let stem = original.rsplit_once('.').map_or(original, |(s, _)| s);
+    format!("{stem}-{}.{}", size.name, if jpeg { "jpg" } else { "png" })
 }
 
 fn is_jpeg_name(key: &str) -> bool {

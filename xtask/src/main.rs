@@ -1,5 +1,6 @@
 //! `cargo xtask`: the asset pipeline's commands (one module per subcommand; `publish`,
-//! `verify` and `prune` are the library's, so users' own xtasks get them too).
+//! `verify` and `prune` are asset-build's and `media sync` is asset-storage's, so users' own
+//! xtasks get them too).
 
 mod bench;
 mod build;
@@ -12,7 +13,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "cargo xtask",
     about = "Asset pipeline tasks",
-    after_help = "Also: publish, verify, prune (run `cargo xtask publish --help`)"
+    after_help = "Also: publish, verify, prune (run `cargo xtask publish --help`), media sync (run `cargo xtask media --help`)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +34,9 @@ fn main() -> ExitCode {
         && matches!(cmd.as_str(), "publish" | "verify" | "prune")
     {
         return asset_build::publish::cli::main(args);
+    }
+    if args.first().is_some_and(|c| c == "media") {
+        return asset_storage::cli::main(args.into_iter().skip(1));
     }
     let cli = Cli::parse();
     let result = match cli.command {
