@@ -75,7 +75,20 @@ impl IntoResponse for UploadError {
 pub async fn save_multipart(
     storage: &Storage,
     policy: &Policy,
+    form: Multipart,
+) -> Result<Uploaded, UploadError> {
+    save_multipart_with(storage, form, |_| policy.clone()).await
+}
+
+/// Like [`save_multipart`], with the policy of each file chosen from the text fields that
+/// came before it (a visibility or category field placed before the file input).
+///
+/// # Errors
+/// As [`save_multipart`].
+pub async fn save_multipart_with(
+    storage: &Storage,
     mut form: Multipart,
+    choose: impl Fn(&BTreeMap<String, String>) -> Policy,
 ) -> Result<Uploaded, UploadError> {
     let mut out = Uploaded::default();
     let result = async {
@@ -98,8 +111,9 @@ pub async fn save_multipart(
                     };
                     let rest = (&mut field).map(|c| c.map_err(|e| e.body_text()));
                     let body = futures::stream::once(async { Ok(first) }).chain(rest);
+                    let policy = choose(&out.fields);
                     let saved = storage
-                        .save(policy, &file_name, declared.as_deref(), body)
+                        .save(&policy, &file_name, declared.as_deref(), body)
                         .await?;
                     out.files.push(saved);
                 }

@@ -64,7 +64,11 @@ impl Storage {
     ///
     /// # Errors
     /// An invalid key or size name, or signing failed.
-    pub async fn thumbnail_url(&self, original: &Object, size: &ThumbSize) -> Result<String, Error> {
+    pub async fn thumbnail_url(
+        &self,
+        original: &Object,
+        size: &ThumbSize,
+    ) -> Result<String, Error> {
         let key = self.thumbnail_key(&original.key, size)?;
         let jpeg = key.ends_with(".jpg");
         let thumb = Object {

@@ -145,8 +145,9 @@ struct Visit {
     report: Value,
 }
 
-async fn visit(url: &str) -> Visit {
-    let mut b = Browser::launch().await;
+/// A new tab with the Network, Runtime, Log and Page domains on and the cache off; its
+/// session id.
+async fn new_tab(b: &mut Browser) -> String {
     let target = b
         .call(None, "Target.createTarget", json!({ "url": "about:blank" }))
         .await;
@@ -173,6 +174,13 @@ async fn visit(url: &str) -> Visit {
         json!({ "cacheDisabled": true }),
     )
     .await;
+    session
+}
+
+async fn visit(url: &str) -> Visit {
+    let mut b = Browser::launch().await;
+    let session = new_tab(&mut b).await;
+    let s = Some(session.as_str());
     b.call(s, "Page.navigate", json!({ "url": url })).await;
     b.wait_event("Page.loadEventFired").await;
     let script = r#"(async () => {
@@ -261,7 +269,8 @@ async fn serve(router: axum::Router) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_page_loads_every_asset_with_sri_the_font_and_both_scripts() {
-    let base = serve(example_app::router()).await;
+    let (media, _dir) = tests::temp_media();
+    let base = serve(example_app::router(media)).await;
     let v = visit(&format!("{base}/")).await;
     println!("responses: {:#?}", v.statuses);
     println!("page report: {:#}", v.report);
@@ -347,4 +356,133 @@ async fn a_tampered_integrity_is_reported() {
         "the blocked stylesheet's font never loads: {}",
         v.report
     );
+}
+
+impl Browser {
+    /// Evaluates `expression` (awaiting a promise) in the page and returns its value.
+    async fn eval(&mut self, session: &str, expression: &str) -> Value {
+        let r = self
+            .call(
+                Some(session),
+                "Runtime.evaluate",
+                json!({ "expression": expression, "awaitPromise": true, "returnByValue": true }),
+            )
+            .await;
+        assert!(
+            r.get("exceptionDetails").is_none(),
+            "{expression} threw: {r}"
+        );
+        r["result"]["value"].clone()
+    }
+
+    /// Runs `action` and waits for the page load it causes.
+    async fn until_loaded(&mut self, session: &str, action: &str) {
+        self.events.clear();
+        self.eval(session, action).await;
+        self.wait_event("Page.loadEventFired").await;
+    }
+
+    /// Puts `file` into the file input `selector`.
+    async fn set_file(&mut self, session: &str, selector: &str, file: &std::path::Path) {
+        let doc = self.call(Some(session), "DOM.getDocument", json!({})).await;
+        let node = self
+            .call(
+                Some(session),
+                "DOM.querySelector",
+                json!({ "nodeId": doc["root"]["nodeId"], "selector": selector }),
+            )
+            .await;
+        self.call(
+            Some(session),
+            "DOM.setFileInputFiles",
+            json!({ "nodeId": node["nodeId"], "files": [file.to_str().unwrap()] }),
+        )
+        .await;
+    }
+}
+
+/// The rows of the file list: name, visibility, link, thumbnail width once loaded.
+const ROWS: &str = r##"(async () => {
+    const imgs = [...document.querySelectorAll("img.thumbnail")];
+    await Promise.all(imgs.map(i => i.decode().catch(() => null)));
+    return [...document.querySelectorAll("#files tbody tr")].map(tr => ({
+        name: tr.querySelector(".file-link").textContent,
+        visibility: tr.dataset.visibility,
+        href: tr.querySelector(".file-link").href,
+        thumb: tr.querySelector("img.thumbnail")?.naturalWidth ?? null,
+    }));
+})()"##;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_files_page_uploads_through_the_form_and_directly_with_thumbnails_and_signed_links() {
+    let (media, dir) = tests::temp_media();
+    let base = serve(example_app::router(media)).await;
+    let photo = dir.path().join("holiday photo.png");
+    std::fs::write(&photo, crate::media::png(300, 200)).unwrap();
+    let report = dir.path().join("report.pdf");
+    std::fs::write(&report, b"%PDF-1.4\n%%EOF\n").unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, b"remember the milk\n").unwrap();
+
+    let mut b = Browser::launch().await;
+    let session = new_tab(&mut b).await;
+    let s = session.as_str();
+    b.call(Some(s), "DOM.enable", json!({})).await;
+    b.call(
+        Some(s),
+        "Page.navigate",
+        json!({ "url": format!("{base}/files") }),
+    )
+    .await;
+    b.wait_event("Page.loadEventFired").await;
+
+    // The form: a public image, then a private PDF.
+    b.set_file(s, "#file-input", &photo).await;
+    b.eval(
+        s,
+        r#"document.getElementById("visibility").value = "public""#,
+    )
+    .await;
+    b.until_loaded(s, r#"document.getElementById("upload-form").submit()"#)
+        .await;
+    b.set_file(s, "#file-input", &report).await;
+    b.until_loaded(s, r#"document.getElementById("upload-form").submit()"#)
+        .await;
+    // Straight to storage: a private text file through a ticket, a PUT and a confirm.
+    b.set_file(s, "#direct-file", &notes).await;
+    b.until_loaded(
+        s,
+        r#"document.getElementById("direct-file").dispatchEvent(new Event("change"))"#,
+    )
+    .await;
+
+    let rows = b.eval(s, ROWS).await;
+    println!("rows: {rows:#}");
+    let row = |name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == json!(name))
+            .unwrap_or_else(|| panic!("{name} is listed: {rows:#}"))
+            .clone()
+    };
+    let photo_row = row("holiday photo.png");
+    assert_eq!(photo_row["visibility"], json!("public"));
+    assert_eq!(photo_row["thumb"], json!(96), "the thumbnail loaded");
+    assert_eq!(row("notes.txt")["visibility"], json!("private"));
+    let pdf = row("report.pdf");
+    assert_eq!(pdf["visibility"], json!("private"));
+
+    // The private file's signed link opens; altered, it is refused.
+    let href = pdf["href"].as_str().unwrap().to_owned();
+    let status = |url: &str| format!("fetch({url:?}).then(r => r.status)");
+    assert_eq!(b.eval(s, &status(&href)).await, json!(200), "{href}");
+    let sig = href.find("sig=").unwrap() + 4;
+    let mut altered = href.clone();
+    let c = if &href[sig..sig + 1] == "A" { "B" } else { "A" };
+    altered.replace_range(sig..sig + 1, c);
+    assert_eq!(b.eval(s, &status(&altered)).await, json!(403), "{altered}");
+    let unsigned = href.split('?').next().unwrap();
+    assert_eq!(b.eval(s, &status(unsigned)).await, json!(403));
+    let _ = b.call(None, "Browser.close", json!({})).await;
 }

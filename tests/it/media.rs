@@ -93,7 +93,7 @@ fn body(
 
 pub fn png(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbaImage::from_fn(w, h, |x, y| {
-        image::Rgba([x as u8 * 5, y as u8 * 9, 200, 255])
+        image::Rgba([(x * 5 % 256) as u8, (y * 9 % 256) as u8, 200, 255])
     });
     let mut buf = std::io::Cursor::new(Vec::new());
     img.write_to(&mut buf, image::ImageFormat::Png).unwrap();

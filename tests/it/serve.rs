@@ -17,7 +17,8 @@ async fn request(method: Method, uri: &str, headers: &[(&str, &str)]) -> Reply {
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = example_app::router()
+    let (media, _dir) = tests::temp_media();
+    let resp = example_app::router(media)
         .oneshot(req.body(Body::empty()).unwrap())
         .await
         .unwrap();
@@ -226,5 +227,5 @@ fn lookup_at_run_time() {
         Some("css/app.css")
     );
     assert!(example_app::ASSETS.get("css/nope.css").is_none());
-    assert_eq!(example_app::ASSETS.iter().count(), 8);
+    assert_eq!(example_app::ASSETS.iter().count(), 9);
 }

@@ -106,3 +106,17 @@ pub fn decode_mappings(mappings: &str) -> Vec<(u32, i64, i64, i64)> {
     }
     out
 }
+
+/// Media storage in a fresh temporary folder, served under `/media/`, with a fixed signing
+/// key (the folder goes when the `TempDir` is dropped).
+pub fn temp_media() -> (asset_storage::Storage, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let location = asset_storage::Location::File {
+        path: dir.path().join("media"),
+    };
+    let mut settings = asset_storage::Settings::new(location);
+    settings.base_url = Some("/media/".into());
+    settings.signing_key = Some(asset_storage::SigningKey::new([7u8; 32]).expect("key"));
+    let storage = asset_storage::Storage::new(settings).expect("media storage");
+    (storage, dir)
+}
