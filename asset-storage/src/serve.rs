@@ -126,28 +126,37 @@ impl Storage {
             .get(header::RANGE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        // The size is needed before a range can be checked: one metadata read first.
-        let object = match self.metadata(key).await {
-            Ok(o) => o,
-            Err(e) => return error(&e),
-        };
-        let wanted = match range.as_deref().map(|r| parse_range(r, object.size)) {
-            None | Some(Ranged::Ignore) => None,
-            Some(Ranged::Unsatisfiable) => {
-                return Response::builder()
-                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                    .header(header::CONTENT_RANGE, format!("bytes */{}", object.size))
-                    .body(Body::empty())
-                    .expect("a response");
-            }
-            Some(Ranged::Range(r)) => Some(r),
-        };
-        let d = if head || object.size == 0 {
-            None
-        } else {
-            match self.open(key, wanted.clone()).await {
-                Ok(d) => Some(d),
+        // A plain GET is one read (record and bytes); a range needs the size first.
+        let (object, wanted, d) = match (head, range.as_deref()) {
+            (false, None) => match self.open(key, None).await {
+                Ok(d) => (d.object.clone(), None, Some(d)),
                 Err(e) => return error(&e),
+            },
+            (_, range) => {
+                let object = match self.metadata(key).await {
+                    Ok(o) => o,
+                    Err(e) => return error(&e),
+                };
+                let wanted = match range.map(|r| parse_range(r, object.size)) {
+                    None | Some(Ranged::Ignore) => None,
+                    Some(Ranged::Unsatisfiable) => {
+                        return Response::builder()
+                            .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                            .header(header::CONTENT_RANGE, format!("bytes */{}", object.size))
+                            .body(Body::empty())
+                            .expect("a response");
+                    }
+                    Some(Ranged::Range(r)) => Some(r),
+                };
+                let d = if head || object.size == 0 {
+                    None
+                } else {
+                    match self.open(key, wanted.clone()).await {
+                        Ok(d) => Some(d),
+                        Err(e) => return error(&e),
+                    }
+                };
+                (object, wanted, d)
             }
         };
         let cache = if private {

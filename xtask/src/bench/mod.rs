@@ -4,6 +4,7 @@
 //! corpus from `shared/corpus/fetch.sh`) are installed into `target/bench/` when missing.
 
 mod compile;
+mod media;
 mod publish;
 mod serve;
 
@@ -37,6 +38,8 @@ enum Group {
     Serve,
     /// Cold compile of an app that uses asset-build, by feature set and profile.
     Compile,
+    /// Media storage: uploads through the handler, memory, signed URLs, serving.
+    Media,
 }
 
 #[derive(serde::Serialize)]
@@ -150,6 +153,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if on(Group::Serve) {
         let out = serve::inputs(&dir)?;
         figures.extend(serve::bench(&out, args.quick, runs)?);
+    }
+    if on(Group::Media) {
+        figures.extend(media::bench(args.quick, runs)?);
     }
     if on(Group::Compile) {
         let corpus = ensure_corpus(&dir)?;
@@ -305,11 +311,20 @@ fn peak_reset() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// The resident set size now.
+fn current_rss() -> f64 {
+    proc_status_kb("VmRSS:")
+}
+
 fn peak_bytes() -> f64 {
+    proc_status_kb("VmHWM:")
+}
+
+fn proc_status_kb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb * 1024.0)
 }

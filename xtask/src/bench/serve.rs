@@ -123,7 +123,7 @@ pub fn bench(out: &Path, quick: bool, runs: usize) -> anyhow::Result<Vec<Figure>
 
 /// Serves `app` on a loopback port with TCP_NODELAY, as a production server would (without
 /// it a body written after its headers waits for a delayed ACK: 40 ms per request).
-async fn listen(app: Router) -> anyhow::Result<SocketAddr> {
+pub(super) async fn listen(app: Router) -> anyhow::Result<SocketAddr> {
     use axum::serve::ListenerExt as _;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -137,7 +137,7 @@ async fn listen(app: Router) -> anyhow::Result<SocketAddr> {
 }
 
 /// wrk's requests/s; fails unless every response was a 2xx with the expected encoding.
-fn wrk(
+pub(super) fn wrk(
     addr: SocketAddr,
     path: &str,
     encoding: Option<&str>,
