@@ -281,6 +281,7 @@ async fn prune_keeps_the_kept_generations_whole_and_removes_the_rest() {
             keep: 2,
             older_than: None,
             apply: false,
+            grace: Duration::ZERO,
         },
     )
     .await
@@ -303,6 +304,7 @@ async fn prune_keeps_the_kept_generations_whole_and_removes_the_rest() {
             keep: 2,
             older_than: None,
             apply: true,
+            grace: Duration::ZERO,
         },
     )
     .await
@@ -332,6 +334,7 @@ async fn prune_keeps_the_kept_generations_whole_and_removes_the_rest() {
             keep: 0,
             older_than: Some(Duration::from_secs(3600)),
             apply: true,
+            grace: Duration::ZERO,
         },
     )
     .await
@@ -344,6 +347,7 @@ async fn prune_keeps_the_kept_generations_whole_and_removes_the_rest() {
             keep: 0,
             older_than: None,
             apply: true,
+            grace: Duration::ZERO,
         },
     )
     .await
@@ -545,4 +549,88 @@ async fn large_files_go_up_in_parts_with_their_headers() {
         std::fs::read(b.tree.join(&e.path)).unwrap()
     );
     assert_verified(&settings).await;
+}
+
+#[tokio::test]
+async fn prune_never_deletes_other_files_under_a_shared_prefix() {
+    use object_store::ObjectStoreExt as _;
+    let s3 = TestS3::start().await;
+    let settings = s3.settings("shared");
+    let first = example_build();
+    publish(&settings, &first).await.unwrap();
+    let second = changed_build(&first, "css/theme.css", "#logo { border: 0; }\n");
+    publish(&settings, &second).await.unwrap();
+    // Someone else's files beside ours, named like hashed files.
+    let store = settings.store().unwrap();
+    let theirs = [
+        "db.2024010112300000.sql",
+        "reports/q3.0123456789abcdef.pdf",
+        "notes.txt",
+    ];
+    for k in theirs {
+        store
+            .put(
+                &object_store::path::Path::from(k),
+                b"theirs".to_vec().into(),
+            )
+            .await
+            .unwrap();
+    }
+    let opts = PruneOptions {
+        keep: 1,
+        older_than: None,
+        apply: true,
+        grace: Duration::ZERO,
+    };
+    let r = publish::prune(&settings, &opts).await.unwrap();
+    assert!(r.deleted > 0, "the first build's own files go: {r:?}");
+    for k in theirs {
+        assert!(!r.delete.contains(&k.to_owned()), "{k}");
+        assert_eq!(
+            get(&s3.url(&format!("shared/{k}"))).await.status(),
+            200,
+            "{k}"
+        );
+    }
+    assert_verified(&settings).await;
+    // With the default grace period, nothing published within the hour goes.
+    let third = changed_build(&first, "css/theme.css", "#logo { border: 1px; }\n");
+    publish(&settings, &third).await.unwrap();
+    let r = publish::prune(
+        &settings,
+        &PruneOptions {
+            apply: true,
+            ..PruneOptions::keep(0)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.deleted, r.removed_generations.len()), (0, 0), "{r:?}");
+}
+
+#[tokio::test]
+async fn prune_racing_a_publish_keeps_what_the_new_release_needs() {
+    let s3 = TestS3::start().await;
+    let settings = s3.settings("race");
+    let first = example_build();
+    publish(&settings, &first).await.unwrap();
+    let second = changed_build(&first, "css/theme.css", "#logo { border: 0; }\n");
+    publish(&settings, &second).await.unwrap();
+    let opts = PruneOptions {
+        keep: 1,
+        older_than: None,
+        apply: false,
+        grace: Duration::ZERO,
+    };
+    let plan = publish::plan_prune(&settings, &opts).await.unwrap();
+    let first_css = first.manifest.assets["css/app.css"].path.clone();
+    assert!(plan.delete.contains(&first_css), "{plan:?}");
+    // Meanwhile a rollback publishes the first build again: its objects are all there, so
+    // it uploads nothing and commits.
+    let rollback = publish(&settings, &first).await.unwrap();
+    assert!(rollback.committed && rollback.uploaded == 0);
+    let r = publish::apply_prune(&settings, plan).await.unwrap();
+    assert!(r.spared.contains(&first_css), "{r:?}");
+    assert_verified(&settings).await;
+    assert_eq!(remote_manifest(&s3, "race").await.id, first.manifest.id);
 }

@@ -13,7 +13,7 @@ const USAGE: &str = "usage:
           [--concurrency N] [--variants separate|gzipped|none] [--cache-control V]
           [--virtual-hosted] [--relist] [--dry-run]
   verify  [--to URL] [--package PKG] [--deep] [--endpoint URL] [--region R]
-  prune   [--to URL] [--package PKG] --keep N [--older-than 7d] [--apply]
+  prune   [--to URL] [--package PKG] --keep N [--older-than 7d] [--grace 1h] [--apply]
 URL: s3://bucket/prefix or file:///path";
 
 #[derive(Debug, Default)]
@@ -32,6 +32,7 @@ struct Flags {
     deep: bool,
     keep: Option<usize>,
     older_than: Option<std::time::Duration>,
+    grace: Option<std::time::Duration>,
     apply: bool,
 }
 
@@ -68,6 +69,7 @@ fn parse(command: &str, args: &[String]) -> Result<Flags, Error> {
             ("verify", "--deep") => f.deep = true,
             ("prune", "--keep") => f.keep = Some(number(value()?)?),
             ("prune", "--older-than") => f.older_than = Some(super::parse_age(&value()?)?),
+            ("prune", "--grace") => f.grace = Some(super::parse_age(&value()?)?),
             ("prune", "--apply") => f.apply = true,
             _ => {
                 return Err(Error::Config(format!(
@@ -164,9 +166,13 @@ pub async fn run(command: &str, args: &[String]) -> Result<ExitCode, Error> {
                     keep,
                     older_than: flags.older_than,
                     apply: flags.apply,
+                    grace: flags.grace.unwrap_or(super::prune::DEFAULT_GRACE),
                 },
             )
             .await?;
+            for k in &r.spared {
+                println!("spared {k}: a publish started using it during the prune");
+            }
             for k in &r.delete {
                 println!(
                     "{} {k}",

@@ -15,7 +15,7 @@ pub mod cli;
 mod dest;
 mod locate;
 mod plan;
-mod prune;
+pub mod prune;
 mod upload;
 mod verify;
 
@@ -26,7 +26,7 @@ pub use asset_storage::{Location, StoreConfig};
 pub use dest::{StoreSettings, Variants};
 pub use locate::{BuildOutput, PackageInfo, locate, package};
 pub use plan::{Plan, Upload, plan};
-pub use prune::{PruneOptions, PruneReport, prune};
+pub use prune::{PruneOptions, PruneReport, apply as apply_prune, plan_prune, prune};
 pub use upload::{Summary, publish};
 pub use verify::verify;
 
