@@ -74,7 +74,7 @@ impl ServeAssets {
         let coding = if range.is_some() {
             Coding::Identity
         } else {
-            negotiate(headers.get(header::ACCEPT_ENCODING), asset)
+            negotiate(headers, asset)
         };
         let bytes = asset.variant(coding).unwrap_or(identity);
         let etag = etag(asset, coding);
@@ -92,8 +92,12 @@ impl ServeAssets {
         if coding != Coding::Identity {
             builder = builder.header(header::CONTENT_ENCODING, coding.token());
         }
-        if none_match(headers, asset) {
-            return finish(builder.status(StatusCode::NOT_MODIFIED), Bytes::new(), true);
+        if none_match(headers, &etag) {
+            // No Content-Length: a 304 describes the representation without sending it.
+            return builder
+                .status(StatusCode::NOT_MODIFIED)
+                .body(Full::new(Bytes::new()))
+                .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad header\n"));
         }
         let head = method == Method::HEAD;
         let body = Bytes::from_static(bytes);
@@ -156,33 +160,34 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
     r
 }
 
-/// The request path below the mount point, percent-decoded; `None` for anything that could
-/// climb out or alias (`..`, `.`, empty segments, backslashes, NUL, bad escapes).
+/// The request path below the mount point, percent-decoded segment by segment (so `%2F` is
+/// never a separator); `None` for anything that could climb out or alias (`..`, `.`, empty
+/// segments, backslashes, NUL, an encoded `/`, escapes that are not `%` and two hex digits).
 pub(crate) fn decode_path(path: &str) -> Option<String> {
     let path = path.strip_prefix('/').unwrap_or(path);
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
+    let mut segments = Vec::new();
+    for raw in path.split('/') {
+        let bytes = raw.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                let hi = (*bytes.get(i + 1)? as char).to_digit(16)?;
+                let lo = (*bytes.get(i + 2)? as char).to_digit(16)?;
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
         }
+        let seg = String::from_utf8(out).ok()?;
+        if seg.is_empty() || seg == "." || seg == ".." || seg.contains(['/', '\\', '\0']) {
+            return None;
+        }
+        segments.push(seg);
     }
-    let s = String::from_utf8(out).ok()?;
-    if s.is_empty()
-        || s.contains(['\\', '\0'])
-        || s.split('/')
-            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-    {
-        return None;
-    }
-    Some(s)
+    Some(segments.join("/"))
 }
 
 fn etag(asset: &Asset, coding: Coding) -> String {
@@ -193,9 +198,11 @@ fn etag(asset: &Asset, coding: Coding) -> String {
     }
 }
 
-/// Whether `If-None-Match` names this asset (in any coding: they are the same content).
-fn none_match(headers: &HeaderMap, asset: &Asset) -> bool {
-    let base = &asset.sha256[..32.min(asset.sha256.len())];
+/// Whether `If-None-Match` names the representation about to be served (`etag`): a client
+/// holding the identity bytes gets no 304 for the br representation, whose headers (its
+/// `Content-Encoding`) would otherwise be applied to the bytes it holds.
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    let ours = etag.trim_matches('"');
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -203,14 +210,7 @@ fn none_match(headers: &HeaderMap, asset: &Asset) -> bool {
         .flat_map(|v| v.split(','))
         .any(|tag| {
             let tag = tag.trim();
-            if tag == "*" {
-                return true;
-            }
-            let tag = tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"');
-            tag == base
-                || tag
-                    .strip_prefix(base)
-                    .is_some_and(|rest| rest == "-br" || rest == "-gzip")
+            tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"') == ours
         })
 }
 
@@ -223,11 +223,18 @@ fn if_range_holds(headers: &HeaderMap, asset: &Asset) -> bool {
     }
 }
 
-/// The best coding the client accepts that the asset has (ties go to br, then gzip).
-fn negotiate(accept: Option<&HeaderValue>, asset: &Asset) -> Coding {
-    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else {
+/// The best coding the client accepts that the asset has (ties go to br, then gzip). Every
+/// `Accept-Encoding` line counts, as one comma-separated list.
+fn negotiate(headers: &HeaderMap, asset: &Asset) -> Coding {
+    let lines: Vec<&str> = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if lines.is_empty() {
         return Coding::Identity;
-    };
+    }
+    let accept = lines.join(",");
     let mut q_br = None;
     let mut q_gzip = None;
     let mut q_identity = None;
@@ -351,6 +358,10 @@ mod tests {
             "/%5c",
             "/%00",
             "/%zz",
+            "/%+5",
+            "/%2",
+            "/a%2Fb",
+            "/a%2fb",
             "/",
             "/./a",
         ] {

@@ -125,12 +125,78 @@ async fn if_none_match_gives_304() {
     let weak = request(
         Method::GET,
         &u,
-        &[("if-none-match", &format!("W/{etag}, \"other\""))],
+        &[
+            ("accept-encoding", "br"),
+            ("if-none-match", &format!("W/{etag}, \"other\"")),
+        ],
     )
     .await;
     assert_eq!(weak.status, StatusCode::NOT_MODIFIED);
     let other = request(Method::GET, &u, &[("if-none-match", "\"nope\"")]).await;
     assert_eq!(other.status, StatusCode::OK);
+    // A 304 to HEAD describes the representation without a Content-Length of 0.
+    let head = request(
+        Method::HEAD,
+        &u,
+        &[("accept-encoding", "br"), ("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(head.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(h(&head, "content-length"), "");
+}
+
+#[tokio::test]
+async fn a_304_only_answers_for_the_representation_the_client_holds() {
+    let u = url(css());
+    let identity = request(Method::GET, &u, &[]).await;
+    let tag = h(&identity, "etag").to_owned();
+    assert_eq!(h(&identity, "content-encoding"), "");
+    // The client holds identity bytes; br is another representation: send it, no 304 whose
+    // `Content-Encoding: br` a cache would apply to the identity bytes it holds.
+    let br = request(
+        Method::GET,
+        &u,
+        &[("accept-encoding", "br"), ("if-none-match", &tag)],
+    )
+    .await;
+    assert_eq!(br.status, StatusCode::OK);
+    assert_eq!(h(&br, "content-encoding"), "br");
+    assert_ne!(h(&br, "etag"), tag);
+    let same = request(Method::GET, &u, &[("if-none-match", &tag)]).await;
+    assert_eq!(same.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(h(&same, "content-encoding"), "");
+}
+
+#[tokio::test]
+async fn every_accept_encoding_line_counts() {
+    let r = request(
+        Method::GET,
+        &url(css()),
+        &[("accept-encoding", "deflate"), ("accept-encoding", "br")],
+    )
+    .await;
+    assert_eq!(h(&r, "content-encoding"), "br");
+}
+
+#[tokio::test]
+async fn encoded_slashes_and_broken_escapes_are_not_paths() {
+    let css = css();
+    let hashed = css.hashed_path();
+    let (dir, file) = hashed.split_once('/').unwrap();
+    let ok = request(Method::GET, &format!("/static/{dir}/{file}"), &[]).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    for bad in [
+        format!("/static/{dir}%2F{file}"),
+        format!("/static/{dir}%2f{file}"),
+        format!("/static/{dir}/%+5{file}"),
+        format!("/static/{dir}/{file}%"),
+    ] {
+        assert_eq!(
+            request(Method::GET, &bad, &[]).await.status,
+            StatusCode::NOT_FOUND,
+            "{bad}"
+        );
+    }
 }
 
 #[tokio::test]
