@@ -78,7 +78,8 @@ pub fn percent_decode(s: &str) -> String {
 }
 
 /// Percent-encodes what may not stand literally in a URL path (keeps `/`, letters, digits,
-/// `-._~` and the sub-delimiters that need no quoting in CSS or JS strings).
+/// `-._~` and the sub-delimiters that need no quoting in CSS or JS strings, but not `+`,
+/// which S3 and form decoders read as a space).
 pub fn percent_encode_path(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
@@ -92,7 +93,6 @@ pub fn percent_encode_path(s: &str) -> String {
                     | b'!'
                     | b'$'
                     | b'&'
-                    | b'+'
                     | b','
                     | b';'
                     | b'='
@@ -221,5 +221,7 @@ mod tests {
             "../d/e%20f%23%3F.png"
         );
         assert_eq!(relative_url("x.css", "ü.png"), "./%C3%BC.png");
+        assert_eq!(relative_url("css/a.css", "img/c++.1.svg"), "../img/c%2B%2B.1.svg");
+        assert_eq!(percent_decode("c%2B%2B.svg"), "c++.svg");
     }
 }
