@@ -23,7 +23,7 @@ const MAX_DEPTH: usize = 256;
 pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transformed, Problem> {
     let text = crate::transform::utf8(display, bytes)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    check_depth(display, text)?;
+    crate::depth::check(display, text, crate::depth::Lang::Css, MAX_DEPTH)?;
     let warnings = Arc::new(RwLock::new(Vec::new()));
     let options = ParserOptions {
         filename: display.to_owned(),
@@ -127,28 +127,6 @@ fn lowercase_first(s: &str) -> String {
         Some(f) => f.to_lowercase().chain(c).collect(),
         None => String::new(),
     }
-}
-
-/// Refuses input nested deeper than [`MAX_DEPTH`] brackets, which would overflow the stack.
-fn check_depth(display: &str, text: &str) -> Result<(), Problem> {
-    let mut depth = 0usize;
-    for (i, b) in text.bytes().enumerate() {
-        match b {
-            b'{' | b'(' | b'[' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(Problem::Syntax {
-                        path: display.to_owned(),
-                        pos: Some(crate::error::pos_of(text.as_bytes(), i)),
-                        message: format!("nesting deeper than {MAX_DEPTH} levels"),
-                    });
-                }
-            }
-            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 fn targets(config: &Config) -> Targets {

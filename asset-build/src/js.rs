@@ -40,6 +40,10 @@ use crate::transform::{Ref, RefKind, Transformed};
 ///
 /// # Errors
 /// Every syntax error swc finds (the first is returned), or a minifier failure.
+/// Deepest bracket nesting parsed: swc's parser and minifier recurse per level, and this
+/// depth fits the 64 MiB stacks transforms run on with room to spare.
+const MAX_DEPTH: usize = 512;
+
 pub fn transform(
     display: &str,
     bytes: &[u8],
@@ -47,6 +51,10 @@ pub fn transform(
     config: &Config,
 ) -> Result<Transformed, Problem> {
     let text = crate::transform::utf8(display, bytes)?;
+    // swc drops a leading byte-order mark from its source, so its spans count from after it:
+    // the text edited by those spans must not have it either.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    crate::depth::check(display, text, crate::depth::Lang::Js, MAX_DEPTH)?;
     let minify = config.minify
         && !display
             .rsplit('/')
@@ -482,5 +490,62 @@ mod tests {
         }
         assert_eq!(code, src);
         assert_eq!(t.refs[1].kind, RefKind::SourceMap);
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    /// Runs `f` on a 64 MiB stack, as the pipeline runs transforms.
+    fn on_pipeline_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_shift_specifiers() {
+        let src = "\u{feff}import {a} from './a.mjs';\nconsole.log(a);\n";
+        for name in ["lib.min.mjs", "app.mjs"] {
+            let t = transform(name, src.as_bytes(), None, &Config::new("a", "b")).unwrap();
+            assert_eq!(t.refs[0].spec, "./a.mjs", "{name}");
+            let code = t.code.replace(&t.refs[0].placeholder, "./a.1234.mjs");
+            assert!(
+                code.contains("\"./a.1234.mjs\"") || code.contains("'./a.1234.mjs'"),
+                "{name}: {code}"
+            );
+            assert!(!code.contains('\u{feff}'), "{name}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_naming_the_file_and_the_deepest_allowed_works() {
+        let n = MAX_DEPTH - 1;
+        for (open, close) in [
+            ("[", "]"),
+            ("(", ")"),
+            ("{a:", "}"),
+            ("()=>{return ", "}"),
+            ("function f(){return ", "}"),
+            ("`${", "}`"),
+        ] {
+            let ok = format!("export const a = {}1{};", open.repeat(n), close.repeat(n));
+            let t = on_pipeline_stack(move || {
+                transform("ok.mjs", ok.as_bytes(), None, &Config::new("a", "b"))
+            });
+            assert!(t.is_ok(), "{open}: {:?}", t.err());
+        }
+        let deep = format!("let a = {};", "[".repeat(1_000_000));
+        let e = on_pipeline_stack(move || {
+            transform("deep.js", deep.as_bytes(), None, &Config::new("a", "b"))
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("deep.js:1:"), "{e}");
+        assert!(e.contains("nesting deeper than 512 levels"), "{e}");
     }
 }

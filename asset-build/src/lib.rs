@@ -20,6 +20,7 @@ mod codegen;
 mod compress;
 mod config;
 mod css;
+mod depth;
 mod error;
 mod graph;
 mod hash;

@@ -221,7 +221,10 @@ mod tests {
             "../d/e%20f%23%3F.png"
         );
         assert_eq!(relative_url("x.css", "ü.png"), "./%C3%BC.png");
-        assert_eq!(relative_url("css/a.css", "img/c++.1.svg"), "../img/c%2B%2B.1.svg");
+        assert_eq!(
+            relative_url("css/a.css", "img/c++.1.svg"),
+            "../img/c%2B%2B.1.svg"
+        );
         assert_eq!(percent_decode("c%2B%2B.svg"), "c++.svg");
     }
 }
