@@ -219,6 +219,7 @@ pub(crate) fn printable(s: &str) -> String {
 
 /// The thumbnail key of `key` for the size `name`: beside the original, in a `_thumb` folder
 /// no clean file name can collide with (a clean name has no `/`).
+#[cfg(feature = "thumbnails")]
 pub(crate) fn thumbnail_key(key: &str, size: &str, ext: &str) -> String {
     let dir = key.rsplit_once('/').map_or("", |(d, _)| d);
     format!("{dir}/_thumb/{size}.{ext}")
@@ -303,6 +304,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "thumbnails")]
     #[test]
     fn thumbnails_sit_beside_the_original() {
         assert_eq!(

@@ -1198,6 +1198,7 @@ impl Storage {
         self.write(key, meta, Vec::new(), 0, body, max).await
     }
 
+    #[cfg(feature = "axum")]
     pub(crate) fn signing_key(&self) -> &SigningKey {
         &self.inner.key
     }

@@ -634,3 +634,65 @@ async fn prune_racing_a_publish_keeps_what_the_new_release_needs() {
     assert_verified(&settings).await;
     assert_eq!(remote_manifest(&s3, "race").await.id, first.manifest.id);
 }
+
+#[tokio::test]
+async fn other_compression_levels_publish_without_conflicts_and_stay_verified() {
+    let s3 = TestS3::start().await;
+    let settings = s3.settings("levels");
+    let best = example_build();
+    publish(&settings, &best).await.unwrap();
+    // The same sources with the fastest levels: the same names, other variant bytes.
+    let keep = tempfile::tempdir().unwrap();
+    let tree = keep.path().join("tree");
+    let config = asset_build::Config::from_package(&fixture("example-app"), &tree)
+        .unwrap()
+        .with_source(&best.source)
+        .gzip(Some(1))
+        .brotli(Some(1))
+        .brotli_large(1)
+        .cache_dir(keep.path().join("cache"));
+    let fast = asset_build::run(&config).unwrap_or_else(|e| panic!("{e}"));
+    let differs = fast.manifest.assets.iter().any(|(k, e)| {
+        e.encodings.get("br").map(|v| v.size)
+            != best.manifest.assets[k].encodings.get("br").map(|v| v.size)
+    });
+    assert!(differs, "the levels change some variant's size");
+    let fast = Build {
+        _dir: keep,
+        tree,
+        manifest: fast.manifest,
+        source: best.source.clone(),
+    };
+    s3.faults.reset_counts();
+    let s = publish(&settings, &fast).await.unwrap();
+    assert!(s.committed, "{s:?}");
+    // The variants there decode to the same bytes: kept, not overwritten.
+    assert_eq!(
+        s3.faults.count(&Method::PUT),
+        2,
+        "only the record and the manifest"
+    );
+    assert_verified(&settings).await;
+
+    // A variant that decodes to something else is a conflict, never overwritten.
+    let css = &best.manifest.assets["css/app.css"];
+    let br = &css.encodings["br"].path;
+    let path = s3.root.path().join(BUCKET).join("other").join(br);
+    publish(&s3.settings("other"), &best).await.unwrap();
+    let mut bogus = Vec::new();
+    std::io::Write::write_all(
+        &mut brotlic::CompressorWriter::new(&mut bogus),
+        b"body { color: red }",
+    )
+    .unwrap();
+    std::fs::write(&path, &bogus).unwrap();
+    let e = publish(&s3.settings("other"), &fast)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(br.as_str()) && e.contains("does not decode"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bogus);
+}

@@ -25,6 +25,10 @@ pub struct Plan {
     pub uploads: Vec<Upload>,
     /// Keys already at the destination with the right size.
     pub present: Vec<String>,
+    /// Precompressed variants at the destination with another size: equivalent if they
+    /// decode to the same bytes (another compression level or encoder version), which publish
+    /// checks before uploading anything; they are never overwritten.
+    pub recheck: Vec<Upload>,
 }
 
 impl Plan {
@@ -71,6 +75,11 @@ pub fn objects(manifest: &Manifest, tree: &Path, variants: Variants) -> Vec<Uplo
     out
 }
 
+/// A `.br`/`.gz` object beside its identity file (not gzip stored under the main key).
+pub fn is_variant(u: &Upload) -> bool {
+    u.content_encoding.is_some() && (u.key.ends_with(".br") || u.key.ends_with(".gz"))
+}
+
 /// Compares what the manifest needs with `listing` (key -> size below the prefix).
 ///
 /// # Errors
@@ -87,6 +96,7 @@ pub fn plan(
     for u in objects(manifest, tree, variants) {
         match listing.get(&u.key) {
             Some(&size) if size == u.size => plan.present.push(u.key),
+            Some(_) if is_variant(&u) => plan.recheck.push(u),
             Some(&size) => conflicts.push(format!(
                 "{} is {size} bytes at the destination, {} here",
                 u.key, u.size

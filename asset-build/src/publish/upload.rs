@@ -2,7 +2,7 @@
 //! connections with backoff; large files go in parts), a check that every object the manifest
 //! names is there, then the generation record and `manifest.json`, last.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -147,6 +147,7 @@ pub async fn publish(
                 .into_iter()
                 .map(|u| u.key)
                 .collect(),
+            recheck: Vec::new(),
         };
         let summary = Summary {
             id: manifest.id.clone(),
@@ -161,7 +162,9 @@ pub async fn publish(
         return Ok((summary, plan));
     }
     let list = listing(store.as_ref(), settings).await?;
-    let plan = super::plan(manifest, tree, settings.variants, &sizes(&list))?;
+    let mut plan = super::plan(manifest, tree, settings.variants, &sizes(&list))?;
+    let equivalent = equivalent_variants(store.as_ref(), settings, manifest, &plan.recheck).await?;
+    plan.present.extend(equivalent.iter().cloned());
     let mut summary = Summary {
         id: manifest.id.clone(),
         destination: settings.location().to_string(),
@@ -200,7 +203,10 @@ pub async fn publish(
             let now = sizes(&listing(store.as_ref(), settings).await?);
             objects(manifest, tree, settings.variants)
                 .into_iter()
-                .filter(|u| now.get(&u.key) != Some(&u.size))
+                .filter(|u| match now.get(&u.key) {
+                    None => true,
+                    Some(size) => *size != u.size && !equivalent.contains(&u.key),
+                })
                 .collect()
         };
         if !missing.is_empty() {
@@ -240,6 +246,58 @@ pub async fn publish(
     }
     summary.elapsed = start.elapsed();
     Ok((summary, plan))
+}
+
+/// Of the variants at the destination with another size, those that decode to the identity
+/// bytes of the build (another compression level or encoder): kept as they are.
+///
+/// # Errors
+/// A variant decodes to other bytes (a conflict: never overwritten), or reading one failed.
+async fn equivalent_variants(
+    store: &dyn ObjectStore,
+    settings: &StoreSettings,
+    manifest: &Manifest,
+    recheck: &[Upload],
+) -> Result<HashSet<String>, Error> {
+    let sha_of: HashMap<&str, &str> = manifest
+        .assets
+        .values()
+        .flat_map(|e| {
+            e.encodings
+                .values()
+                .map(|v| (v.path.as_str(), e.sha256.as_str()))
+        })
+        .collect();
+    let mut same = HashSet::new();
+    let mut conflicts = Vec::new();
+    for u in recheck {
+        let body = store
+            .get(&key(&u.key)?)
+            .await
+            .map_err(|e| Error::store("reading", &u.key, e, settings))?
+            .bytes()
+            .await
+            .map_err(|e| Error::store("reading", &u.key, e, settings))?;
+        let want = sha_of.get(u.key.as_str()).copied().unwrap_or_default();
+        match super::verify::decode(&body, u.content_encoding) {
+            Ok(plain) if crate::hash::sha256_hex(&plain) == want => {
+                same.insert(u.key.clone());
+            }
+            _ => conflicts.push(format!(
+                "{} is {} bytes at the destination and does not decode to this build's file",
+                u.key,
+                body.len()
+            )),
+        }
+    }
+    if conflicts.is_empty() {
+        Ok(same)
+    } else {
+        Err(Error::Conflict(format!(
+            "objects exist with other contents (they are never overwritten; delete them by hand if they are junk):\n  {}",
+            conflicts.join("\n  ")
+        )))
+    }
 }
 
 async fn upload_all(
