@@ -1,6 +1,7 @@
 //! Writing the output tree: hashed files and variants, then `manifest.json`; files that are
-//! already there (same name, same size: names are content hashes) are not rewritten, and files
-//! of earlier runs that the new manifest does not name are removed.
+//! already there with the same bytes are not rewritten (a variant keeps its name when only
+//! the compression level changes, so the size alone proves nothing), and files of earlier
+//! runs that the new manifest does not name are removed.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,9 @@ pub fn tree(out: &Path, files: &[(&str, &[u8])], kept: &[&str], manifest: &[u8])
     for (rel, bytes) in files {
         let path = out.join(rel);
         keep.insert(path.clone());
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+        let same = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64)
+            && std::fs::read(&path).is_ok_and(|old| old == *bytes);
+        if same {
             continue;
         }
         atomic_write(&path, bytes)?;
@@ -87,4 +90,17 @@ fn prune(dir: &Path, keep: &HashSet<PathBuf>) -> Result<bool> {
         }
     }
     Ok(empty)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_file_of_the_same_size_with_other_bytes_is_rewritten() {
+        let dir = std::env::temp_dir().join(format!("asset-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        super::tree(&dir, &[("a.1.css.br", b"abc")], &[], b"{}").unwrap();
+        super::tree(&dir, &[("a.1.css.br", b"xyz")], &[], b"{}").unwrap();
+        assert_eq!(std::fs::read(dir.join("a.1.css.br")).unwrap(), b"xyz");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
