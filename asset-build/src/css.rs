@@ -31,6 +31,10 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
         ..ParserOptions::default()
     };
     let mut sheet = StyleSheet::parse(text, options).map_err(|e| problem(display, &e))?;
+    // Relative url()s in custom properties: marked absolute so that lightningcss reports
+    // them as dependencies (it refuses relative ones there), and put back below.
+    let mut in_place = InPlace::default();
+    let _ = lightningcss::visitor::Visit::visit(&mut sheet, &mut in_place);
     let targets = targets(config);
     if config.minify {
         sheet
@@ -60,7 +64,10 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
     let mut refs = Vec::new();
     for dep in printed.dependencies.unwrap_or_default() {
         let (kind, url, placeholder, loc, media, supports) = match dep {
-            Dependency::Url(u) => (RefKind::Url, u.url, u.placeholder, u.loc, None, None),
+            Dependency::Url(u) => match in_place.original(&u.url) {
+                Some(url) => (RefKind::UrlInPlace, url, u.placeholder, u.loc, None, None),
+                None => (RefKind::Url, u.url, u.placeholder, u.loc, None, None),
+            },
             Dependency::Import(i) => (
                 RefKind::Import,
                 i.url,
@@ -100,6 +107,65 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
         refs,
         map,
     })
+}
+
+/// The relative url()s of custom properties, each replaced by a marker that lightningcss
+/// takes for an absolute URL.
+#[derive(Default)]
+struct InPlace {
+    originals: Vec<String>,
+}
+
+const IN_PLACE_MARK: &str = "/\u{1}in-place/";
+
+impl InPlace {
+    fn original(&self, url: &str) -> Option<String> {
+        let n: usize = url.strip_prefix(IN_PLACE_MARK)?.parse().ok()?;
+        self.originals.get(n).cloned()
+    }
+
+    fn tokens(&mut self, list: &mut lightningcss::properties::custom::TokenList<'_>) {
+        use lightningcss::properties::custom::TokenOrValue;
+        for t in &mut list.0 {
+            match t {
+                TokenOrValue::Url(u) if !u.is_absolute() => {
+                    let mark = format!("{IN_PLACE_MARK}{}", self.originals.len());
+                    self.originals.push(u.url.to_string());
+                    u.url = mark.into();
+                }
+                TokenOrValue::Function(f) => self.tokens(&mut f.arguments),
+                TokenOrValue::Var(v) => {
+                    if let Some(fb) = &mut v.fallback {
+                        self.tokens(fb);
+                    }
+                }
+                TokenOrValue::Env(e) => {
+                    if let Some(fb) = &mut e.fallback {
+                        self.tokens(fb);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl<'i> lightningcss::visitor::Visitor<'i> for InPlace {
+    type Error = std::convert::Infallible;
+
+    fn visit_types(&self) -> lightningcss::visitor::VisitTypes {
+        lightningcss::visit_types!(PROPERTIES)
+    }
+
+    fn visit_property(
+        &mut self,
+        property: &mut lightningcss::properties::Property<'i>,
+    ) -> Result<(), Self::Error> {
+        if let lightningcss::properties::Property::Custom(c) = property {
+            self.tokens(&mut c.value);
+        }
+        Ok(())
+    }
 }
 
 fn problem<T: std::fmt::Display>(display: &str, e: &CssError<T>) -> Problem {

@@ -47,6 +47,13 @@ pub enum Problem {
     /// A cycle of references that cannot be hashed (CSS).
     #[error("{}: @import cycle: {}", at(&cycle[0], None), cycle.join(" -> "))]
     Cycle { cycle: Vec<String> },
+    /// A rewrite that browsers may read differently (a warning).
+    #[error("{}: {message}", at(path, Some(*pos)))]
+    Ambiguous {
+        path: String,
+        pos: Pos,
+        message: String,
+    },
     /// The file cannot be an asset at all (name, encoding, link, emptiness).
     #[error("{}: {message}", at(path, *pos))]
     BadFile {
@@ -63,6 +70,7 @@ impl Problem {
             Problem::Syntax { path, .. }
             | Problem::MissingTarget { path, .. }
             | Problem::Escapes { path, .. }
+            | Problem::Ambiguous { path, .. }
             | Problem::BadFile { path, .. } => path,
             Problem::Cycle { cycle } => &cycle[0],
         }

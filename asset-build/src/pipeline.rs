@@ -234,6 +234,9 @@ pub fn run(config: &Config) -> Result<Output> {
         edges[i].dedup();
         nodes.push(Some((t, targets)));
     }
+    if config.css_imports == CssImports::Inline {
+        warn_inlined_in_place(&sources, &nodes, &mut warnings);
+    }
 
     // Hash in dependency order.
     let mut finals: Vec<Option<Final>> = vec![None; sources.len()];
@@ -490,6 +493,42 @@ impl Final {
 }
 
 /// Fills transformed code with the names of finished files.
+/// With `css-imports = "inline"`, a url() in a custom property of an `@import`ed stylesheet
+/// moves into the importing file, where browsers may resolve it from either place: it is
+/// rewritten to reach the same file from its new place, with a warning.
+fn warn_inlined_in_place(
+    sources: &[Source],
+    nodes: &[Option<(Transformed, Vec<Target>)>],
+    warnings: &mut Vec<Problem>,
+) {
+    let mut imported = vec![false; sources.len()];
+    for (t, targets) in nodes.iter().flatten() {
+        for (r, target) in t.refs.iter().zip(targets) {
+            if let (RefKind::Import, Target::Asset(j, _)) = (r.kind, target) {
+                imported[*j] = true;
+            }
+        }
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        let Some((t, targets)) = node else { continue };
+        if !imported[i] {
+            continue;
+        }
+        for (r, target) in t.refs.iter().zip(targets) {
+            if r.kind == RefKind::UrlInPlace && matches!(target, Target::Asset(..)) {
+                warnings.push(Problem::Ambiguous {
+                    path: sources[i].display.clone(),
+                    pos: r.pos,
+                    message: format!(
+                        "url() `{}` in a custom property is inlined into another stylesheet: rewritten relative to that stylesheet, so it reaches the same file where the var() resolves against the inlining stylesheet",
+                        r.spec
+                    ),
+                });
+            }
+        }
+    }
+}
+
 struct Finisher<'a> {
     sources: &'a [Source],
     nodes: &'a [Option<(Transformed, Vec<Target>)>],
@@ -518,7 +557,7 @@ impl Finisher<'_> {
         let mut replacements: Vec<Replacement> = Vec::with_capacity(t.refs.len());
         let mut inlined = String::new();
         for (r, target) in t.refs.iter().zip(targets) {
-            let css = matches!(r.kind, RefKind::Url | RefKind::Import);
+            let css = matches!(r.kind, RefKind::Url | RefKind::UrlInPlace | RefKind::Import);
             if inline && r.kind == RefKind::Import {
                 // The rule was removed from the code; put back its content, or the rule.
                 match target {
@@ -547,11 +586,20 @@ impl Finisher<'_> {
             }
             let url = match target {
                 Target::Keep => r.spec.clone(),
+                // In its own file, only the name changes: the path resolves as it did,
+                // whichever base a browser takes for it. Inlined elsewhere, it is rewritten
+                // to reach the same file from there (warned about when resolving).
+                Target::Asset(j, suffix)
+                    if r.kind == RefKind::UrlInPlace && at == self.sources[i].logical =>
+                {
+                    self.url_in_place(&r.spec, *j, suffix, finals)
+                }
                 Target::Asset(j, suffix) => self.url(at, *j, suffix, finals),
             };
             replacements.push(Replacement {
                 placeholder: &r.placeholder,
-                bare_in_url: (r.kind == RefKind::Url).then(|| crate::css::url_argument(&url)),
+                bare_in_url: matches!(r.kind, RefKind::Url | RefKind::UrlInPlace)
+                    .then(|| crate::css::url_argument(&url)),
                 text: if css { crate::css::quote(&url) } else { url },
             });
         }
@@ -573,6 +621,20 @@ impl Finisher<'_> {
             });
         }
         (prefix + &code, edits)
+    }
+
+    /// `spec` as written with its last path segment replaced by the hashed file's name.
+    fn url_in_place(&self, spec: &str, j: usize, suffix: &str, finals: &[Option<Final>]) -> String {
+        let hashed = &finals[j]
+            .as_ref()
+            .expect("dependencies are finished first")
+            .hashed;
+        let path = spec.split(['?', '#']).next().unwrap_or(spec);
+        let name = refs::percent_encode_path(hashed.rsplit('/').next().unwrap_or(hashed));
+        match path.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{name}{suffix}"),
+            None => format!("{name}{suffix}"),
+        }
     }
 
     fn url(&self, at: &str, j: usize, suffix: &str, finals: &[Option<Final>]) -> String {

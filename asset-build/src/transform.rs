@@ -12,6 +12,9 @@ use crate::scan::{Kind, Source};
 pub enum RefKind {
     /// CSS `url()`.
     Url,
+    /// CSS `url()` in a custom property: browsers resolve it where the `var()` is used, so
+    /// only its file name is replaced (the hashed file sits beside the original).
+    UrlInPlace,
     /// CSS `@import`.
     Import,
     /// ES module `import`/`export ... from`/`import()`.
@@ -23,7 +26,7 @@ pub enum RefKind {
 impl RefKind {
     pub fn describe(self) -> &'static str {
         match self {
-            RefKind::Url => "url()",
+            RefKind::Url | RefKind::UrlInPlace => "url()",
             RefKind::Import => "@import",
             RefKind::JsImport => "import",
             RefKind::SourceMap => "sourceMappingURL",

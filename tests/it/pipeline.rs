@@ -531,3 +531,83 @@ fn source_maps_are_their_own_hashed_assets_and_survive_the_rewriting() {
         Vec::<String>::new()
     );
 }
+
+/// A stylesheet with relative url()s in custom properties, `@property` and an unknown at-rule,
+/// and another that `@import`s it from a different directory.
+fn custom_property_site() -> tempfile::TempDir {
+    let site = tempfile::tempdir().unwrap();
+    let w = |p: &str, text: &str| {
+        let path = site.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    w(
+        "css/images/close.svg",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    );
+    w(
+        "css/icons.css",
+        ":root {\n  --icon: url(images/close.svg);\n  --mark: url(\"./images/close.svg?v=2#x\");\n  --shadow: linear-gradient(red, blue), url(images/close.svg);\n}\n.close { background: var(--icon); }\n@property --bg { syntax: \"<url>\"; inherits: false; initial-value: url(images/close.svg); }\n",
+    );
+    w(
+        "app.css",
+        "@import \"css/icons.css\";\nbody { color: red; }\n",
+    );
+    site
+}
+
+#[test]
+fn urls_in_custom_properties_keep_their_path_and_get_the_hashed_name() {
+    let site = custom_property_site();
+    let out = tempfile::tempdir().unwrap();
+    let output = build(site.path(), out.path(), |c| c);
+    let svg = &output.manifest.assets["css/images/close.svg"].path;
+    let name = svg.rsplit('/').next().unwrap();
+    let icons = &output.manifest.assets["css/icons.css"].path;
+    let text = std::fs::read_to_string(out.path().join(icons)).unwrap();
+    // Only the name changes: the path resolves as before wherever the var() is used.
+    assert!(
+        text.contains(&format!("--icon:url(images/{name})")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("--mark:url(./images/{name}?v=2#x)")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("url(images/{name})}}")), "{text}");
+    assert!(
+        text.contains(&format!("initial-value:url(./images/{name})")),
+        "{text}"
+    );
+    assert!(output.warnings.is_empty(), "{:?}", output.warnings);
+    assert_eq!(
+        asset_build::check_tree(out.path()).unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn inlining_a_custom_property_url_rewrites_it_for_its_new_place_with_a_warning() {
+    let site = custom_property_site();
+    let out = tempfile::tempdir().unwrap();
+    let output = build(site.path(), out.path(), |c| {
+        c.css_imports(CssImports::Inline)
+    });
+    let svg = &output.manifest.assets["css/images/close.svg"].path;
+    let app = &output.manifest.assets["app.css"].path;
+    let text = std::fs::read_to_string(out.path().join(app)).unwrap();
+    assert!(text.contains(&format!("--icon:url(./{svg})")), "{text}");
+    let prefix = format!("{}/", site.path().display());
+    let warnings: Vec<String> = output
+        .warnings
+        .iter()
+        .map(|w| w.to_string().replace(&prefix, ""))
+        .collect();
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    assert!(
+        warnings[0].starts_with(
+            "css/icons.css:2:15: url() `images/close.svg` in a custom property is inlined"
+        ),
+        "{warnings:#?}"
+    );
+}
