@@ -41,7 +41,15 @@ pub fn list(root: &Path) -> Result<(Listing, Vec<Problem>)> {
     let canon_root = root.canonicalize().map_err(Error::io(root))?;
     let mut files = Vec::new();
     let mut problems = Vec::new();
-    walk(root, &canon_root, "", &mut files, &mut problems)?;
+    let mut ancestors = vec![canon_root.clone()];
+    walk(
+        root,
+        &canon_root,
+        "",
+        &mut ancestors,
+        &mut files,
+        &mut problems,
+    )?;
     Ok((files, problems))
 }
 
@@ -93,10 +101,13 @@ pub(crate) fn display_path(root: &Path, logical: &str) -> String {
     root.join(logical).display().to_string()
 }
 
+/// `ancestors`: the real paths of the directories being walked, root first, so that a link
+/// back to one of them is reported at once instead of walked until the OS gives up.
 fn walk(
     dir: &Path,
     canon_root: &Path,
     prefix: &str,
+    ancestors: &mut Vec<PathBuf>,
     files: &mut Vec<(String, PathBuf)>,
     problems: &mut Vec<Problem>,
 ) -> Result<()> {
@@ -126,6 +137,17 @@ fn walk(
         let file_type = entry.file_type().map_err(Error::io(&path))?;
         let (is_dir, is_file) = if file_type.is_symlink() {
             match path.canonicalize() {
+                Ok(target) if target.is_dir() && ancestors.contains(&target) => {
+                    problems.push(Problem::BadFile {
+                        path: path.display().to_string(),
+                        pos: None,
+                        message: format!(
+                            "symbolic link loop: points at {}, which contains it",
+                            target.display()
+                        ),
+                    });
+                    continue;
+                }
                 Ok(target) if target.starts_with(canon_root) => (target.is_dir(), target.is_file()),
                 Ok(target) => {
                     problems.push(Problem::BadFile {
@@ -151,7 +173,11 @@ fn walk(
             (file_type.is_dir(), file_type.is_file())
         };
         if is_dir {
-            walk(&path, canon_root, &logical, files, problems)?;
+            let real = path.canonicalize().map_err(Error::io(&path))?;
+            ancestors.push(real);
+            let walked = walk(&path, canon_root, &logical, ancestors, files, problems);
+            ancestors.pop();
+            walked?;
         } else if is_file {
             files.push((logical, path));
         }

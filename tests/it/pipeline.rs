@@ -611,3 +611,27 @@ fn inlining_a_custom_property_url_rewrites_it_for_its_new_place_with_a_warning()
         "{warnings:#?}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_is_reported_at_once() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("css/deeper")).unwrap();
+    std::fs::write(site.path().join("css/app.css"), "a{color:red}").unwrap();
+    std::os::unix::fs::symlink("..", site.path().join("css/deeper/up")).unwrap();
+    std::os::unix::fs::symlink(".", site.path().join("css/self")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let e = asset_build::run(&Config::new(site.path(), out.path())).unwrap_err();
+    let prefix = format!("{}/", site.path().display());
+    let Error::Assets(p) = e else { panic!("{e}") };
+    let p: Vec<String> = p
+        .iter()
+        .map(|p| p.to_string().replace(&prefix, ""))
+        .collect();
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert!(
+        p[0].starts_with("css/deeper/up: symbolic link loop: points at "),
+        "{p:#?}"
+    );
+    assert!(p[1].starts_with("css/self: symbolic link loop"), "{p:#?}");
+}
