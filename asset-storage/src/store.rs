@@ -310,7 +310,11 @@ impl StoreConfig {
         let store = b
             .build()
             .map_err(|e| Error::Config(self.redact(&format!("S3 settings: {e}"))))?;
-        Ok(PrefixStore::new(store, prefix.as_str()))
+        // Parsed, not built from parts: `~`, `%` and spaces stay as the user wrote them
+        // (object_store would percent-encode them in a path built from a string).
+        let prefix = object_store::path::Path::parse(prefix)
+            .map_err(|e| Error::Config(format!("{}: key prefix: {e}", self.location)))?;
+        Ok(PrefixStore::new(store, prefix))
     }
 
     /// The URL at which an anonymous client reads `key` straight from the bucket (for a

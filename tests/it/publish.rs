@@ -696,3 +696,18 @@ async fn other_compression_levels_publish_without_conflicts_and_stay_verified() 
     );
     assert_eq!(std::fs::read(&path).unwrap(), bogus);
 }
+
+#[tokio::test]
+async fn a_prefix_with_tilde_percent_and_spaces_lands_where_it_was_written() {
+    let s3 = TestS3::start().await;
+    let settings = s3.settings("~team/100% static/v 1");
+    let b = example_build();
+    publish(&settings, &b).await.unwrap();
+    let on_disk = s3
+        .root
+        .path()
+        .join(BUCKET)
+        .join("~team/100% static/v 1/manifest.json");
+    assert!(on_disk.is_file(), "{}", on_disk.display());
+    assert_verified(&settings).await;
+}

@@ -13,6 +13,8 @@ const USAGE: &str = "usage:
           [--concurrency N] [--variants separate|gzipped|none] [--cache-control V]
           [--virtual-hosted] [--relist] [--dry-run]
   verify  [--to URL] [--package PKG] [--deep] [--endpoint URL] [--region R]
+          [--variants separate|gzipped|none] [--cache-control V] [--virtual-hosted]
+          [--concurrency N]
   prune   [--to URL] [--package PKG] --keep N [--older-than 7d] [--grace 1h] [--apply]
 URL: s3://bucket/prefix or file:///path";
 
@@ -61,9 +63,12 @@ fn parse(command: &str, args: &[String]) -> Result<Flags, Error> {
             (_, "--region") => f.region = Some(value()?),
             (_, "--variants") => f.variants = Some(value()?.parse()?),
             ("publish", "--profile") => f.profile = Some(value()?),
-            ("publish", "--concurrency") => f.concurrency = Some(number(value()?)?.max(1)),
-            ("publish", "--cache-control") => f.cache_control = Some(value()?),
-            ("publish", "--virtual-hosted") => f.virtual_hosted = true,
+            // Publish and verify read the same settings: verify checks what publish wrote.
+            ("publish" | "verify", "--concurrency") => {
+                f.concurrency = Some(number(value()?)?.max(1))
+            }
+            ("publish" | "verify", "--cache-control") => f.cache_control = Some(value()?),
+            ("publish" | "verify" | "prune", "--virtual-hosted") => f.virtual_hosted = true,
             ("publish", "--dry-run") => f.dry_run = true,
             ("publish", "--relist") => f.relist = true,
             ("verify", "--deep") => f.deep = true,
@@ -319,6 +324,21 @@ mod tests {
         assert_eq!(
             (f.keep, f.older_than.map(|d| d.as_secs()), f.apply),
             (Some(3), Some(7 * 86_400), true)
+        );
+        let f = parse(
+            "verify",
+            &args(&[
+                "--cache-control",
+                "public, max-age=60",
+                "--variants",
+                "none",
+                "--virtual-hosted",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (f.cache_control.as_deref(), f.variants, f.virtual_hosted),
+            (Some("public, max-age=60"), Some(Variants::None), true)
         );
         assert!(
             parse("verify", &args(&["--apply"]))
