@@ -702,6 +702,9 @@ impl Finisher<'_> {
                 sha256: String::new(),
             });
         }
+        // The hash covers everything a member's served bytes depend on: its text (with the
+        // cycle's own references as logical paths) and its source map, which its
+        // `sourceMappingURL` names by hash (a comment-only edit changes only the map).
         let mut parts: Vec<Vec<u8>> = Vec::new();
         for &i in comp {
             parts.push(self.sources[i].logical.as_bytes().to_vec());
@@ -710,6 +713,9 @@ impl Finisher<'_> {
                     .0
                     .into_bytes(),
             );
+            if let Some(map) = self.nodes[i].as_ref().and_then(|(t, _)| t.map.as_deref()) {
+                parts.push(map.as_bytes().to_vec());
+            }
         }
         let group = hash::sha256_parts(parts.iter().map(Vec::as_slice));
         for &j in comp {

@@ -635,3 +635,46 @@ fn a_symlink_loop_is_reported_at_once() {
     );
     assert!(p[1].starts_with("css/self: symbolic link loop"), "{p:#?}");
 }
+
+/// Every asset's name and integrity describe the bytes served under it.
+fn assert_names_are_hashes_of_bytes(out: &Path, m: &asset_build::Manifest) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    for (logical, e) in &m.assets {
+        let bytes = std::fs::read(out.join(&e.path)).unwrap();
+        let sha = sha2::Sha384::digest(&bytes);
+        let integrity = format!(
+            "sha384-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha)
+        );
+        assert_eq!(e.integrity, integrity, "{logical}");
+        assert_eq!(bytes.len() as u64, e.size, "{logical}");
+    }
+    assert_eq!(asset_build::check_tree(out).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_comment_only_edit_in_a_module_cycle_with_source_maps_renames_the_cycle() {
+    let site = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("site"), site.path());
+    let cache = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let with_maps = |c: Config| c.source_maps(true).cache_dir(cache.path());
+    let before = build(site.path(), out.path(), with_maps).manifest;
+    let b = site.path().join("js/cycle-b.mjs");
+    let text = std::fs::read_to_string(&b).unwrap();
+    std::fs::write(&b, format!("// a comment, nothing else\n{text}")).unwrap();
+    settle();
+    let after = build(site.path(), out.path(), with_maps).manifest;
+    for logical in ["js/cycle-a.mjs", "js/cycle-b.mjs"] {
+        assert_ne!(
+            before.assets[logical].path, after.assets[logical].path,
+            "{logical}: its bytes changed (the map it names), so must its name"
+        );
+    }
+    assert_names_are_hashes_of_bytes(out.path(), &after);
+    // And a build from scratch gives the same tree.
+    let fresh = tempfile::tempdir().unwrap();
+    let again = build(site.path(), fresh.path(), |c| c.source_maps(true)).manifest;
+    assert_eq!(again, after);
+}
