@@ -62,6 +62,7 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
         })
         .map_err(|e| problem(display, &e))?;
     let mut refs = Vec::new();
+    let mut layers = import_layers(&sheet).into_iter();
     for dep in printed.dependencies.unwrap_or_default() {
         let (kind, url, placeholder, loc, media, supports) = match dep {
             Dependency::Url(u) => match in_place.original(&u.url) {
@@ -76,6 +77,11 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
                 i.media,
                 i.supports,
             ),
+        };
+        let layer = if kind == RefKind::Import {
+            layers.next().flatten()
+        } else {
+            None
         };
         let placeholder = format!("\"{placeholder}\"");
         if refs.iter().any(|r: &Ref| r.placeholder == placeholder) {
@@ -92,6 +98,7 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
             pos,
             media,
             supports,
+            layer,
         });
     }
     let map = match map {
@@ -107,6 +114,25 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
         refs,
         map,
     })
+}
+
+/// The cascade layer of each `@import`, in order (`Some("")`: an anonymous layer).
+fn import_layers(sheet: &StyleSheet) -> Vec<Option<String>> {
+    use lightningcss::rules::CssRule;
+    use lightningcss::traits::ToCss as _;
+    sheet
+        .rules
+        .0
+        .iter()
+        .filter_map(|r| match r {
+            CssRule::Import(i) => Some(i.layer.as_ref().map(|l| {
+                l.as_ref()
+                    .and_then(|n| n.to_css_string(PrinterOptions::default()).ok())
+                    .unwrap_or_default()
+            })),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The relative url()s of custom properties, each replaced by a marker that lightningcss

@@ -113,6 +113,7 @@ fn run(
                 pos,
                 media: None,
                 supports: None,
+                layer: None,
             });
         }
         if !minify {
@@ -389,6 +390,7 @@ fn replace_in_text(
             pos: crate::error::pos_of(text.as_bytes(), lo),
             media: None,
             supports: None,
+            layer: None,
         });
         edits.push((lo, hi, ph));
     }

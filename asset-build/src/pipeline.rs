@@ -556,14 +556,31 @@ impl Finisher<'_> {
             self.config.css_imports == CssImports::Inline && self.sources[i].kind == Kind::Css;
         let mut replacements: Vec<Replacement> = Vec::with_capacity(t.refs.len());
         let mut inlined = String::new();
-        for (r, target) in t.refs.iter().zip(targets) {
+        // Kept `@import`s must stand first in the file; an import inlined before a kept one
+        // would move after it and change the cascade. So imports are inlined only after the
+        // last one that must stay an `@import` (remote, or not a stylesheet).
+        let inlinable = |target: &Target| matches!(target, Target::Asset(j, _) if self.sources[*j].kind == Kind::Css);
+        let last_kept = t
+            .refs
+            .iter()
+            .zip(targets)
+            .enumerate()
+            .filter(|(_, (r, target))| r.kind == RefKind::Import && !inlinable(target))
+            .map(|(k, _)| k)
+            .last();
+        for (k, (r, target)) in t.refs.iter().zip(targets).enumerate() {
             let css = matches!(r.kind, RefKind::Url | RefKind::UrlInPlace | RefKind::Import);
             if inline && r.kind == RefKind::Import {
                 // The rule was removed from the code; put back its content, or the rule.
                 match target {
-                    Target::Asset(j, _) if self.sources[*j].kind == Kind::Css => {
+                    Target::Asset(j, _) if inlinable(target) && last_kept.is_none_or(|l| k > l) => {
                         let (body, _) = self.text(*j, at, finals, imports);
-                        inlined.push_str(&wrap(&body, r.media.as_deref(), r.supports.as_deref()));
+                        inlined.push_str(&wrap(
+                            &body,
+                            r.layer.as_deref(),
+                            r.media.as_deref(),
+                            r.supports.as_deref(),
+                        ));
                     }
                     _ => {
                         let url = match target {
@@ -571,6 +588,11 @@ impl Finisher<'_> {
                             Target::Keep => r.spec.clone(),
                         };
                         let mut rule = format!("@import {}", crate::css::quote(&url));
+                        match r.layer.as_deref() {
+                            Some("") => rule.push_str(" layer"),
+                            Some(name) => rule.push_str(&format!(" layer({name})")),
+                            None => {}
+                        }
                         if let Some(s) = &r.supports {
                             rule.push_str(&format!(" supports({s})"));
                         }
@@ -799,8 +821,13 @@ fn utf16_len(s: &str) -> i64 {
     s.chars().map(|c| c.len_utf16() as i64).sum()
 }
 
-fn wrap(body: &str, media: Option<&str>, supports: Option<&str>) -> String {
+fn wrap(body: &str, layer: Option<&str>, media: Option<&str>, supports: Option<&str>) -> String {
     let mut out = body.to_owned();
+    match layer {
+        Some("") => out = format!("@layer{{{out}}}"),
+        Some(name) => out = format!("@layer {name}{{{out}}}"),
+        None => {}
+    }
     if let Some(m) = media.filter(|m| !m.trim().is_empty() && m.trim() != "all") {
         out = format!("@media {m}{{{out}}}");
     }

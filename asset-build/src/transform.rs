@@ -46,6 +46,9 @@ pub struct Ref {
     /// For an `@import` that is inlined: its media query and supports condition.
     pub media: Option<String>,
     pub supports: Option<String>,
+    /// For an `@import`: its cascade layer (`Some("")` for an anonymous `layer`).
+    #[serde(default)]
+    pub layer: Option<String>,
 }
 
 /// The output of stage 2 for a CSS or JS file.

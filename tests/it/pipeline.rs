@@ -678,3 +678,43 @@ fn a_comment_only_edit_in_a_module_cycle_with_source_maps_renames_the_cycle() {
     let again = build(site.path(), fresh.path(), |c| c.source_maps(true)).manifest;
     assert_eq!(again, after);
 }
+
+#[test]
+fn inlined_imports_keep_their_layer_and_the_cascade_order() {
+    let site = tempfile::tempdir().unwrap();
+    let w = |p: &str, text: &str| {
+        let path = site.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    w("css/base.css", "a { color: red }\n");
+    w("css/theme.css", "b { color: blue }\n");
+    w(
+        "layers.css",
+        "@import \"css/base.css\" layer(base);\n@import url(css/theme.css) layer;\nc { color: green }\n",
+    );
+    w(
+        "order.css",
+        "@import \"css/base.css\";\n@import \"https://cdn.example.com/x.css\";\n@import \"css/theme.css\";\nd { color: black }\n",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let m = build(site.path(), out.path(), |c| {
+        c.css_imports(CssImports::Inline)
+    })
+    .manifest;
+    let read =
+        |logical: &str| std::fs::read_to_string(out.path().join(&m.assets[logical].path)).unwrap();
+    assert_eq!(
+        read("layers.css"),
+        "@layer base{a{color:red}}@layer{b{color:#00f}}c{color:green}"
+    );
+    // base.css comes before a remote import that must stay an @import: inlining it would
+    // move it after that import. It stays an @import; theme.css, after it, is inlined.
+    let base = &m.assets["css/base.css"].path;
+    assert_eq!(
+        read("order.css"),
+        format!(
+            "@import \"./{base}\";@import \"https://cdn.example.com/x.css\";b{{color:#00f}}d{{color:#000}}"
+        )
+    );
+}
