@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 pub const TOOLS: &str = concat!(
     "asset-build ",
     env!("CARGO_PKG_VERSION"),
-    "; lightningcss 1.0.0-alpha.72; swc_core 83.0.0; brotli 8; flate2 zlib-rs; cache 2"
+    "; lightningcss 1.0.0-alpha.72; swc_core 83.0.0; brotli 8; flate2 zlib-rs; cache 3"
 );
 
 /// The cache directory, or none (every lookup misses).

@@ -102,11 +102,15 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
         });
     }
     let map = match map {
-        Some(mut m) => Some(m.to_json(None).map_err(|e| Problem::Syntax {
-            path: display.to_owned(),
-            pos: None,
-            message: format!("writing the source map failed: {e:?}"),
-        })?),
+        Some(mut m) => {
+            let bad = |e: String| Problem::Syntax {
+                path: display.to_owned(),
+                pos: None,
+                message: format!("writing the source map failed: {e}"),
+            };
+            let json = m.to_json(None).map_err(|e| bad(format!("{e:?}")))?;
+            Some(utf16_map(&json, &printed.code).map_err(bad)?)
+        }
         None => None,
     };
     Ok(Transformed {
@@ -114,6 +118,18 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
         refs,
         map,
     })
+}
+
+/// The map with generated columns in UTF-16 units (lightningcss counts bytes).
+fn utf16_map(json: &str, code: &str) -> Result<String, String> {
+    if code.is_ascii() {
+        return Ok(json.to_owned());
+    }
+    let mut v: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let mappings = v["mappings"].as_str().ok_or("no mappings")?;
+    let fixed = crate::sourcemap::byte_columns_to_utf16(mappings, code)?;
+    v["mappings"] = fixed.into();
+    serde_json::to_string(&v).map_err(|e| e.to_string())
 }
 
 /// The cascade layer of each `@import`, in order (`Some("")`: an anonymous layer).

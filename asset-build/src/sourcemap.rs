@@ -96,6 +96,47 @@ pub fn shift_mappings(mappings: &str, edits: &[Edit]) -> Result<String, String> 
     Ok(out)
 }
 
+/// `mappings` whose generated columns count bytes of `code` (lightningcss's printer), with
+/// those columns counted in UTF-16 units as source maps and every other stage count them.
+///
+/// # Errors
+/// Malformed mappings.
+pub fn byte_columns_to_utf16(mappings: &str, code: &str) -> Result<String, String> {
+    if code.is_ascii() {
+        return Ok(mappings.to_owned());
+    }
+    let lines: Vec<&str> = code.split('\n').collect();
+    let mut out = String::with_capacity(mappings.len());
+    for (line_no, line) in mappings.split(';').enumerate() {
+        if line_no > 0 {
+            out.push(';');
+        }
+        let text = lines.get(line_no).copied().unwrap_or("");
+        let (mut prev_old, mut prev_new) = (0i64, 0i64);
+        for (k, seg) in line.split(',').enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            if seg.is_empty() {
+                continue;
+            }
+            let (rel, used) =
+                decode_vlq(seg.as_bytes()).ok_or_else(|| format!("bad mapping segment `{seg}`"))?;
+            let old = prev_old + rel;
+            let mut byte = (old.max(0) as usize).min(text.len());
+            while !text.is_char_boundary(byte) {
+                byte -= 1;
+            }
+            let new = text[..byte].encode_utf16().count() as i64;
+            encode_vlq(&mut out, new - prev_new);
+            out.push_str(&seg[used..]);
+            prev_old = old;
+            prev_new = new;
+        }
+    }
+    Ok(out)
+}
+
 /// The map JSON with its `mappings` shifted by `edits`, and no `file` field (the map is named
 /// by its own hash, so it cannot name the file that names it).
 ///
@@ -128,6 +169,20 @@ mod tests {
                 col
             })
             .collect()
+    }
+
+    #[test]
+    fn byte_columns_become_utf16_columns() {
+        let mut m = String::new();
+        encode_vlq(&mut m, 0);
+        m.push_str("AAA,");
+        encode_vlq(&mut m, 13);
+        m.push_str("AAC");
+        // `é` is two bytes and one UTF-16 unit: the second segment moves from 13 to 12.
+        let code = "a{content:\"é\"}b{}";
+        let out = byte_columns_to_utf16(&m, code).unwrap();
+        assert_eq!(decode_line(&out), [0, 12]);
+        assert_eq!(byte_columns_to_utf16(&m, "ascii only").unwrap(), m);
     }
 
     #[test]

@@ -718,3 +718,30 @@ fn inlined_imports_keep_their_layer_and_the_cascade_order() {
         )
     );
 }
+
+#[test]
+fn css_source_map_columns_count_utf16_units_after_non_ascii_text() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("css")).unwrap();
+    std::fs::write(
+        site.path().join("css/u.css"),
+        ".a::before { content: \"éèê — 🙂\" }\n.b { color: red }\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let m = build(site.path(), out.path(), |c| c.source_maps(true)).manifest;
+    let code = std::fs::read_to_string(out.path().join(&m.assets["css/u.css"].path)).unwrap();
+    let map: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join(&m.assets["css/u.css.map"].path)).unwrap(),
+    )
+    .unwrap();
+    let byte = code.find(".b{").unwrap();
+    let col = code[..byte].encode_utf16().count() as i64;
+    let segments = tests::decode_mappings(map["mappings"].as_str().unwrap());
+    let hit = segments.iter().find(|s| s.0 == 0 && s.1 == col);
+    assert_eq!(
+        hit.map(|s| (s.2, s.3)),
+        Some((1, 0)),
+        "`.b` at UTF-16 column {col} maps to line 2, column 1: {segments:?} in {code}"
+    );
+}
