@@ -45,6 +45,8 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Uploads larger than this go to the store in parts of this size.
     pub part_size: usize,
+    /// S3 storage class of new objects (`STANDARD_IA`, `INTELLIGENT_TIERING`, ...).
+    pub storage_class: Option<String>,
 }
 
 impl Settings {
@@ -59,13 +61,15 @@ impl Settings {
             private_cache_control: PRIVATE_CACHE.into(),
             cors_origins: Vec::new(),
             part_size: 8 << 20,
+            storage_class: None,
         }
     }
 
     /// Settings from the environment:
     /// `MEDIA_STORAGE` (`s3://bucket/prefix`, `file:///path` or a folder; default `media`),
     /// `MEDIA_BASE_URL`, `MEDIA_SIGNING_KEY` (32+ bytes), `MEDIA_URL_EXPIRY` (`1h`),
-    /// `MEDIA_CACHE_CONTROL`, `MEDIA_CORS_ORIGINS` (comma-separated), and for S3 the
+    /// `MEDIA_CACHE_CONTROL`, `MEDIA_STORAGE_CLASS`, `MEDIA_CORS_ORIGINS` (comma-separated),
+    /// and for S3 the
     /// `AWS_*` variables and profiles.
     ///
     /// # Errors
@@ -84,6 +88,7 @@ impl Settings {
         if let Some(c) = var("MEDIA_CACHE_CONTROL") {
             s.public_cache_control = c;
         }
+        s.storage_class = var("MEDIA_STORAGE_CLASS");
         if let Some(o) = var("MEDIA_CORS_ORIGINS") {
             s.cors_origins = o
                 .split(',')
@@ -550,6 +555,9 @@ impl Storage {
             .clone()
             .unwrap_or_else(|| self.default_cache(Visibility::of(key)));
         a.insert(Attribute::CacheControl, cache.into());
+        if let Some(class) = &self.inner.settings.storage_class {
+            a.insert(Attribute::StorageClass, class.clone().into());
+        }
         a.insert(
             Attribute::Metadata("original-name".into()),
             percent_encoding::utf8_percent_encode(

@@ -380,6 +380,32 @@ async fn the_storage_api_on_s3() {
 }
 
 #[tokio::test]
+async fn object_parameters_come_from_settings() {
+    let s3 = TestS3::start().await;
+    let mut settings = s3.media("media");
+    settings.storage_class = Some("REDUCED_REDUNDANCY".into());
+    settings.public_cache_control = "public, max-age=600".into();
+    let storage = Storage::new(settings).unwrap();
+    let o = storage
+        .save(&images("a").public(), "x.png", None, body(&png(3, 3), 100))
+        .await
+        .unwrap();
+    let r = get(&storage.public_url(&o.key).unwrap()).await;
+    assert_eq!(r.headers()["cache-control"], "public, max-age=600");
+    // A class the store does not know is the store's clear refusal, and nothing is kept.
+    let mut bad = s3.media("media");
+    bad.storage_class = Some("NO_SUCH_CLASS".into());
+    let e = Storage::new(bad)
+        .unwrap()
+        .save(&images("a").public(), "y.png", None, body(&png(3, 3), 100))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("InvalidStorageClass"), "{e}");
+    let page = storage.list("public/a", None, 10).await.unwrap();
+    assert_eq!(page.objects.len(), 1);
+}
+
+#[tokio::test]
 async fn on_s3_a_save_is_one_put_and_urls_are_no_request() {
     let b = Backend::s3().await;
     let s3 = b.s3.as_ref().unwrap();
