@@ -4,11 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-/// Bumped whenever a stage's output changes for the same input; part of every key.
+/// Everything a stage's output depends on besides its input and settings; part of every key:
+/// this crate's version, the exact versions of the tools as resolved in Cargo.lock (found by
+/// `build.rs`), and a number bumped whenever our own stages change their output.
 pub const TOOLS: &str = concat!(
     "asset-build ",
     env!("CARGO_PKG_VERSION"),
-    "; lightningcss 1.0.0-alpha.72; swc_core 83.0.0; brotli 8; flate2 zlib-rs; cache 3"
+    "; ",
+    env!("ASSET_BUILD_TOOL_VERSIONS"),
+    "; brotli encoder 8; cache 3"
 );
 
 /// The cache directory, or none (every lookup misses).
