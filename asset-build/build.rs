@@ -65,10 +65,10 @@ fn versions(lock: &str) -> String {
             name = None;
         } else if let Some(v) = line.strip_prefix("name = ") {
             name = Some(v.trim_matches('"'));
-        } else if let (Some(n), Some(v)) = (name, line.strip_prefix("version = ")) {
-            if TOOLS.contains(&n) {
-                found.push(format!("{n} {}", v.trim_matches('"')));
-            }
+        } else if let (Some(n), Some(v)) = (name, line.strip_prefix("version = "))
+            && TOOLS.contains(&n)
+        {
+            found.push(format!("{n} {}", v.trim_matches('"')));
         }
     }
     found.sort();

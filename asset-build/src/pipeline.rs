@@ -565,9 +565,8 @@ impl Finisher<'_> {
             .iter()
             .zip(targets)
             .enumerate()
-            .filter(|(_, (r, target))| r.kind == RefKind::Import && !inlinable(target))
-            .map(|(k, _)| k)
-            .last();
+            .rfind(|(_, (r, target))| r.kind == RefKind::Import && !inlinable(target))
+            .map(|(k, _)| k);
         for (k, (r, target)) in t.refs.iter().zip(targets).enumerate() {
             let css = matches!(r.kind, RefKind::Url | RefKind::UrlInPlace | RefKind::Import);
             if inline && r.kind == RefKind::Import {
