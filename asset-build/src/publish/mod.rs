@@ -111,17 +111,3 @@ pub(crate) fn now_ms() -> u64 {
 pub fn parse_age(s: &str) -> Result<Duration, Error> {
     Ok(asset_storage::parse_age(s)?)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages() {
-        assert_eq!(parse_age("7d").unwrap(), Duration::from_secs(7 * 86_400));
-        assert_eq!(parse_age("90s").unwrap(), Duration::from_secs(90));
-        assert!(parse_age("7").is_err());
-        assert!(parse_age("d").is_err());
-        assert!(parse_age("3y").is_err());
-    }
-}
