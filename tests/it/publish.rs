@@ -711,3 +711,69 @@ async fn a_prefix_with_tilde_percent_and_spaces_lands_where_it_was_written() {
     assert!(on_disk.is_file(), "{}", on_disk.display());
     assert_verified(&settings).await;
 }
+
+#[tokio::test]
+async fn verify_base_url_reports_assets_a_cross_origin_page_cannot_use() {
+    let s3 = TestS3::start().await;
+    let settings = s3.settings("cdn");
+    let b = example_build();
+    publish(&settings, &b).await.unwrap();
+    let bucket = format!("{}/{BUCKET}/cdn/", s3.endpoint());
+    // A bucket with no CORS rule: every stylesheet, script and font is reported.
+    let wrong = publish::check_public(&b.manifest, &bucket, "https://app.example", 4)
+        .await
+        .unwrap();
+    let cors = |m: &Manifest| {
+        m.assets
+            .values()
+            .filter(|e| {
+                e.content_type.starts_with("text/css")
+                    || e.content_type.starts_with("text/javascript")
+                    || e.content_type.starts_with("font/")
+            })
+            .count()
+    };
+    assert_eq!(wrong.len(), cors(&b.manifest), "{wrong:#?}");
+    assert!(
+        wrong
+            .iter()
+            .all(|w| w.contains("no Access-Control-Allow-Origin")),
+        "{wrong:#?}"
+    );
+    // The same bucket behind a CDN that adds the CORS header: nothing to report.
+    let upstream = bucket.clone();
+    let cdn = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let upstream = upstream.clone();
+        async move {
+            let r = reqwest::get(format!("{upstream}{}", uri.path().trim_start_matches('/')))
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+            let body = r.bytes().await.unwrap();
+            axum::http::Response::builder()
+                .status(status)
+                .header("content-type", ct)
+                .header("access-control-allow-origin", "*")
+                .body(axum::body::Body::from(body))
+                .unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, cdn).await.unwrap() });
+    let wrong = publish::check_public(
+        &b.manifest,
+        &format!("http://{addr}/"),
+        "https://app.example",
+        4,
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong, Vec::<String>::new());
+    assert!(
+        publish::check_public(&b.manifest, "ftp://x", "https://a", 1)
+            .await
+            .is_err()
+    );
+}

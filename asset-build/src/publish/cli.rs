@@ -14,7 +14,7 @@ const USAGE: &str = "usage:
           [--virtual-hosted] [--relist] [--dry-run]
   verify  [--to URL] [--package PKG] [--deep] [--endpoint URL] [--region R]
           [--variants separate|gzipped|none] [--cache-control V] [--virtual-hosted]
-          [--concurrency N]
+          [--concurrency N] [--base-url URL [--origin URL]]
   prune   [--to URL] [--package PKG] --keep N [--older-than 7d] [--grace 1h] [--apply]
 URL: s3://bucket/prefix or file:///path";
 
@@ -32,6 +32,8 @@ struct Flags {
     dry_run: bool,
     relist: bool,
     deep: bool,
+    base_url: Option<String>,
+    origin: Option<String>,
     keep: Option<usize>,
     older_than: Option<std::time::Duration>,
     grace: Option<std::time::Duration>,
@@ -72,6 +74,8 @@ fn parse(command: &str, args: &[String]) -> Result<Flags, Error> {
             ("publish", "--dry-run") => f.dry_run = true,
             ("publish", "--relist") => f.relist = true,
             ("verify", "--deep") => f.deep = true,
+            ("verify", "--base-url") => f.base_url = Some(value()?),
+            ("verify", "--origin") => f.origin = Some(value()?),
             ("prune", "--keep") => f.keep = Some(number(value()?)?),
             ("prune", "--older-than") => f.older_than = Some(super::parse_age(&value()?)?),
             ("prune", "--grace") => f.grace = Some(super::parse_age(&value()?)?),
@@ -142,7 +146,13 @@ pub async fn run(command: &str, args: &[String]) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         "verify" => {
-            let (manifest, wrong) = super::verify(&settings, flags.deep).await?;
+            let (manifest, mut wrong) = super::verify(&settings, flags.deep).await?;
+            if let Some(base) = &flags.base_url {
+                let origin = flags.origin.as_deref().unwrap_or("https://example.com");
+                wrong.extend(
+                    super::check_public(&manifest, base, origin, settings.concurrency).await?,
+                );
+            }
             for w in &wrong {
                 println!("wrong: {w}");
             }

@@ -16,6 +16,7 @@ mod dest;
 mod locate;
 mod plan;
 pub mod prune;
+mod public;
 mod upload;
 mod verify;
 
@@ -27,6 +28,7 @@ pub use dest::{StoreSettings, Variants};
 pub use locate::{BuildOutput, PackageInfo, locate, package};
 pub use plan::{Plan, Upload, plan};
 pub use prune::{PruneOptions, PruneReport, apply as apply_prune, plan_prune, prune};
+pub use public::check_public;
 pub use upload::{Summary, publish};
 pub use verify::verify;
 
