@@ -29,111 +29,128 @@ pub fn check(display: &str, text: &str, lang: Lang, max: usize) -> Result<(), Pr
 
 /// The offset of the first bracket that nests deeper than `max`, if any.
 fn deepest(b: &[u8], lang: Lang, max: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    // For JS: whether a `/` here starts a regular expression (after an operator or an opening
-    // bracket) rather than dividing (after a value).
-    let mut regex_ok = true;
-    // Template literals open `${` scopes: the depth at which each `}` returns to the template.
-    let mut templates: Vec<usize> = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
+    let mut s = Scanner {
+        b,
+        js: lang == Lang::Js,
+        max,
+        i: 0,
+        depth: 0,
+        regex_ok: true,
+        templates: Vec::new(),
+    };
+    while s.i < b.len() {
+        if let Some(at) = s.step() {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// Where the scan is: the offset, the bracket depth, and what a `/` would mean here.
+struct Scanner<'a> {
+    b: &'a [u8],
+    js: bool,
+    max: usize,
+    i: usize,
+    depth: usize,
+    /// For JS: whether a `/` here starts a regular expression (after an operator or an
+    /// opening bracket) rather than dividing (after a value).
+    regex_ok: bool,
+    /// Template literals open `${` scopes: the depth at which each `}` returns to the text.
+    templates: Vec<usize>,
+}
+
+impl Scanner<'_> {
+    /// Consumes one token; `Some(offset)` when a bracket there nests too deep.
+    fn step(&mut self) -> Option<usize> {
+        let (b, i) = (self.b, self.i);
         let c = b[i];
+        let next = b.get(i + 1).copied();
         match c {
-            b'"' | b'\'' => {
-                i = skip_string(b, i, c);
-                regex_ok = false;
-                continue;
+            b'"' | b'\'' => self.skip_to(skip_string(b, i, c), false),
+            b'/' if next == Some(b'*') => {
+                let end = find(b, i + 2, b"*/").map_or(b.len(), |e| e + 2);
+                self.i = end;
             }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = find(b, i + 2, b"*/").map_or(b.len(), |e| e + 2);
-                continue;
-            }
-            b'/' if lang == Lang::Js && b.get(i + 1) == Some(&b'/') => {
-                i = b[i..]
+            b'/' if self.js && next == Some(b'/') => {
+                self.i = b[i..]
                     .iter()
                     .position(|&x| x == b'\n')
                     .map_or(b.len(), |e| i + e);
-                continue;
             }
-            b'/' if lang == Lang::Js && regex_ok => {
-                i = skip_regex(b, i);
-                regex_ok = false;
-                continue;
-            }
-            b'`' if lang == Lang::Js => {
-                match skip_template(b, i + 1) {
-                    (end, false) => i = end,
-                    (end, true) => {
-                        templates.push(depth);
-                        depth += 1;
-                        if depth > max {
-                            return Some(end - 2);
-                        }
-                        i = end;
-                        regex_ok = true;
-                    }
-                }
-                continue;
-            }
-            b'}' if lang == Lang::Js && templates.last() == Some(&depth.saturating_sub(1)) => {
-                depth -= 1;
-                templates.pop();
-                // Back in the template's text, up to its end or the next `${`.
-                match skip_template(b, i + 1) {
-                    (end, false) => i = end,
-                    (end, true) => {
-                        templates.push(depth);
-                        depth += 1;
-                        i = end;
-                        regex_ok = true;
-                    }
-                }
-                continue;
+            b'/' if self.js && self.regex_ok => self.skip_to(skip_regex(b, i), false),
+            b'`' if self.js => return self.template_text(i + 1),
+            b'}' if self.js && self.templates.last() == Some(&self.depth.saturating_sub(1)) => {
+                self.depth -= 1;
+                self.templates.pop();
+                return self.template_text(i + 1);
             }
             b'{' | b'(' | b'[' => {
-                depth += 1;
-                if depth > max {
+                self.depth += 1;
+                self.skip_to(i + 1, true);
+                if self.depth > self.max {
                     return Some(i);
                 }
-                regex_ok = true;
             }
             b'}' | b')' | b']' => {
-                depth = depth.saturating_sub(1);
-                regex_ok = c == b'}';
+                self.depth = self.depth.saturating_sub(1);
+                self.skip_to(i + 1, c == b'}');
             }
-            c if c.is_ascii_whitespace() => {}
-            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80 => {
-                let start = i;
-                while i < b.len()
-                    && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'$') || b[i] >= 0x80)
-                {
-                    i += 1;
-                }
-                // After a value a `/` divides; after a keyword it starts a regex.
-                regex_ok = matches!(
-                    &b[start..i],
-                    b"return"
-                        | b"typeof"
-                        | b"instanceof"
-                        | b"in"
-                        | b"of"
-                        | b"new"
-                        | b"delete"
-                        | b"void"
-                        | b"throw"
-                        | b"case"
-                        | b"do"
-                        | b"else"
-                        | b"yield"
-                        | b"await"
-                );
-                continue;
-            }
-            _ => regex_ok = true,
+            c if c.is_ascii_whitespace() => self.i += 1,
+            c if is_word(c) => self.word(),
+            _ => self.skip_to(i + 1, true),
         }
-        i += 1;
+        None
     }
-    None
+
+    fn skip_to(&mut self, end: usize, regex_ok: bool) {
+        self.i = end;
+        self.regex_ok = regex_ok;
+    }
+
+    /// From inside a template's text: to its end, or into its next `${` scope.
+    fn template_text(&mut self, from: usize) -> Option<usize> {
+        let (end, opens) = skip_template(self.b, from);
+        self.i = end;
+        if opens {
+            self.templates.push(self.depth);
+            self.depth += 1;
+            self.regex_ok = true;
+            if self.depth > self.max {
+                return Some(end - 2);
+            }
+        }
+        None
+    }
+
+    /// An identifier or number: after a value a `/` divides; after a keyword it starts a regex.
+    fn word(&mut self) {
+        let start = self.i;
+        while self.i < self.b.len() && is_word(self.b[self.i]) {
+            self.i += 1;
+        }
+        self.regex_ok = matches!(
+            &self.b[start..self.i],
+            b"return"
+                | b"typeof"
+                | b"instanceof"
+                | b"in"
+                | b"of"
+                | b"new"
+                | b"delete"
+                | b"void"
+                | b"throw"
+                | b"case"
+                | b"do"
+                | b"else"
+                | b"yield"
+                | b"await"
+        );
+    }
+}
+
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
 }
 
 fn find(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {

@@ -17,7 +17,7 @@ use crate::refs::{self, Class};
 use crate::scan::{self, Kind, Source};
 use crate::sourcemap::Edit;
 use crate::state::{self, Stamp, State};
-use crate::transform::{self, RefKind, Transformed};
+use crate::transform::{self, Ref, RefKind, Transformed};
 
 /// What a run produced.
 #[derive(Debug)]
@@ -556,23 +556,14 @@ impl Finisher<'_> {
             self.config.css_imports == CssImports::Inline && self.sources[i].kind == Kind::Css;
         let mut replacements: Vec<Replacement> = Vec::with_capacity(t.refs.len());
         let mut inlined = String::new();
-        // Kept `@import`s must stand first in the file; an import inlined before a kept one
-        // would move after it and change the cascade. So imports are inlined only after the
-        // last one that must stay an `@import` (remote, or not a stylesheet).
-        let inlinable = |target: &Target| matches!(target, Target::Asset(j, _) if self.sources[*j].kind == Kind::Css);
-        let last_kept = t
-            .refs
-            .iter()
-            .zip(targets)
-            .enumerate()
-            .rfind(|(_, (r, target))| r.kind == RefKind::Import && !inlinable(target))
-            .map(|(k, _)| k);
+        let last_kept = self.last_kept_import(t, targets);
         for (k, (r, target)) in t.refs.iter().zip(targets).enumerate() {
-            let css = matches!(r.kind, RefKind::Url | RefKind::UrlInPlace | RefKind::Import);
             if inline && r.kind == RefKind::Import {
                 // The rule was removed from the code; put back its content, or the rule.
                 match target {
-                    Target::Asset(j, _) if inlinable(target) && last_kept.is_none_or(|l| k > l) => {
+                    Target::Asset(j, _)
+                        if self.is_stylesheet(target) && last_kept.is_none_or(|l| k > l) =>
+                    {
                         let (body, _) = self.text(*j, at, finals, imports);
                         inlined.push_str(&wrap(
                             &body,
@@ -581,48 +572,11 @@ impl Finisher<'_> {
                             r.supports.as_deref(),
                         ));
                     }
-                    _ => {
-                        let url = match target {
-                            Target::Asset(j, suffix) => self.url(at, *j, suffix, finals),
-                            Target::Keep => r.spec.clone(),
-                        };
-                        let mut rule = format!("@import {}", crate::css::quote(&url));
-                        match r.layer.as_deref() {
-                            Some("") => rule.push_str(" layer"),
-                            Some(name) => rule.push_str(&format!(" layer({name})")),
-                            None => {}
-                        }
-                        if let Some(s) = &r.supports {
-                            rule.push_str(&format!(" supports({s})"));
-                        }
-                        if let Some(m) = &r.media {
-                            rule.push(' ');
-                            rule.push_str(m);
-                        }
-                        rule.push(';');
-                        imports.push(rule);
-                    }
+                    _ => imports.push(self.import_rule(r, target, at, finals)),
                 }
                 continue;
             }
-            let url = match target {
-                Target::Keep => r.spec.clone(),
-                // In its own file, only the name changes: the path resolves as it did,
-                // whichever base a browser takes for it. Inlined elsewhere, it is rewritten
-                // to reach the same file from there (warned about when resolving).
-                Target::Asset(j, suffix)
-                    if r.kind == RefKind::UrlInPlace && at == self.sources[i].logical =>
-                {
-                    self.url_in_place(&r.spec, *j, suffix, finals)
-                }
-                Target::Asset(j, suffix) => self.url(at, *j, suffix, finals),
-            };
-            replacements.push(Replacement {
-                placeholder: &r.placeholder,
-                bare_in_url: matches!(r.kind, RefKind::Url | RefKind::UrlInPlace)
-                    .then(|| crate::css::url_argument(&url)),
-                text: if css { crate::css::quote(&url) } else { url },
-            });
+            replacements.push(self.replacement(i, r, target, at, finals));
         }
         let (code, mut edits) = fill(&t.code, &replacements);
         if !inline {
@@ -642,6 +596,75 @@ impl Finisher<'_> {
             });
         }
         (prefix + &code, edits)
+    }
+
+    fn is_stylesheet(&self, target: &Target) -> bool {
+        matches!(target, Target::Asset(j, _) if self.sources[*j].kind == Kind::Css)
+    }
+
+    /// Kept `@import`s must stand first in the file; an import inlined before a kept one would
+    /// move after it and change the cascade. So imports are inlined only after the last one
+    /// that must stay an `@import` (remote, or not a stylesheet): its index among the refs.
+    fn last_kept_import(&self, t: &Transformed, targets: &[Target]) -> Option<usize> {
+        t.refs
+            .iter()
+            .zip(targets)
+            .enumerate()
+            .rfind(|(_, (r, target))| r.kind == RefKind::Import && !self.is_stylesheet(target))
+            .map(|(k, _)| k)
+    }
+
+    /// An `@import` kept as a rule in an inlining stylesheet, pointing at the hashed file.
+    fn import_rule(&self, r: &Ref, target: &Target, at: &str, finals: &[Option<Final>]) -> String {
+        let url = match target {
+            Target::Asset(j, suffix) => self.url(at, *j, suffix, finals),
+            Target::Keep => r.spec.clone(),
+        };
+        let mut rule = format!("@import {}", crate::css::quote(&url));
+        match r.layer.as_deref() {
+            Some("") => rule.push_str(" layer"),
+            Some(name) => rule.push_str(&format!(" layer({name})")),
+            None => {}
+        }
+        if let Some(s) = &r.supports {
+            rule.push_str(&format!(" supports({s})"));
+        }
+        if let Some(m) = &r.media {
+            rule.push(' ');
+            rule.push_str(m);
+        }
+        rule.push(';');
+        rule
+    }
+
+    /// What stands for reference `r` of file `i` (shipped as if at `at`).
+    fn replacement<'r>(
+        &self,
+        i: usize,
+        r: &'r Ref,
+        target: &Target,
+        at: &str,
+        finals: &[Option<Final>],
+    ) -> Replacement<'r> {
+        let url = match target {
+            Target::Keep => r.spec.clone(),
+            // In its own file, only the name changes: the path resolves as it did, whichever
+            // base a browser takes for it. Inlined elsewhere, it is rewritten to reach the
+            // same file from there (warned about when resolving).
+            Target::Asset(j, suffix)
+                if r.kind == RefKind::UrlInPlace && at == self.sources[i].logical =>
+            {
+                self.url_in_place(&r.spec, *j, suffix, finals)
+            }
+            Target::Asset(j, suffix) => self.url(at, *j, suffix, finals),
+        };
+        let css = matches!(r.kind, RefKind::Url | RefKind::UrlInPlace | RefKind::Import);
+        Replacement {
+            placeholder: &r.placeholder,
+            bare_in_url: matches!(r.kind, RefKind::Url | RefKind::UrlInPlace)
+                .then(|| crate::css::url_argument(&url)),
+            text: if css { crate::css::quote(&url) } else { url },
+        }
     }
 
     /// `spec` as written with its last path segment replaced by the hashed file's name.

@@ -51,22 +51,19 @@ fn encode_vlq(out: &mut String, v: i64) {
     }
 }
 
-/// Moves the generated columns of `mappings` (source map v3) by `edits` (sorted by line,
-/// then column; positions before the edits were applied).
-///
-/// # Errors
-/// Malformed mappings.
-pub fn shift_mappings(mappings: &str, edits: &[Edit]) -> Result<String, String> {
+/// `mappings` (source map v3) with the generated column of every segment on the lines
+/// `touch` selects replaced by `column(line, old column)`; other lines are kept verbatim.
+fn map_columns(
+    mappings: &str,
+    touch: impl Fn(usize) -> bool,
+    column: impl Fn(usize, i64) -> i64,
+) -> Result<String, String> {
     let mut out = String::with_capacity(mappings.len() + 16);
     for (line_no, line) in mappings.split(';').enumerate() {
         if line_no > 0 {
             out.push(';');
         }
-        let line_edits: Vec<&Edit> = edits
-            .iter()
-            .filter(|e| e.line as usize == line_no)
-            .collect();
-        if line_edits.is_empty() {
+        if !touch(line_no) {
             out.push_str(line);
             continue;
         }
@@ -81,12 +78,7 @@ pub fn shift_mappings(mappings: &str, edits: &[Edit]) -> Result<String, String> 
             let (rel, used) =
                 decode_vlq(seg.as_bytes()).ok_or_else(|| format!("bad mapping segment `{seg}`"))?;
             let old = prev_old + rel;
-            let moved: i64 = line_edits
-                .iter()
-                .filter(|e| (e.col as i64) < old || (e.before && e.col as i64 == old))
-                .map(|e| e.delta)
-                .sum();
-            let new = old + moved;
+            let new = column(line_no, old);
             encode_vlq(&mut out, new - prev_new);
             out.push_str(&seg[used..]);
             prev_old = old;
@@ -94,6 +86,27 @@ pub fn shift_mappings(mappings: &str, edits: &[Edit]) -> Result<String, String> 
         }
     }
     Ok(out)
+}
+
+/// Moves the generated columns of `mappings` (source map v3) by `edits` (sorted by line,
+/// then column; positions before the edits were applied).
+///
+/// # Errors
+/// Malformed mappings.
+pub fn shift_mappings(mappings: &str, edits: &[Edit]) -> Result<String, String> {
+    map_columns(
+        mappings,
+        |line| edits.iter().any(|e| e.line as usize == line),
+        |line, old| {
+            let moved: i64 = edits
+                .iter()
+                .filter(|e| e.line as usize == line)
+                .filter(|e| (e.col as i64) < old || (e.before && e.col as i64 == old))
+                .map(|e| e.delta)
+                .sum();
+            old + moved
+        },
+    )
 }
 
 /// `mappings` whose generated columns count bytes of `code` (lightningcss's printer), with
@@ -106,35 +119,18 @@ pub fn byte_columns_to_utf16(mappings: &str, code: &str) -> Result<String, Strin
         return Ok(mappings.to_owned());
     }
     let lines: Vec<&str> = code.split('\n').collect();
-    let mut out = String::with_capacity(mappings.len());
-    for (line_no, line) in mappings.split(';').enumerate() {
-        if line_no > 0 {
-            out.push(';');
-        }
-        let text = lines.get(line_no).copied().unwrap_or("");
-        let (mut prev_old, mut prev_new) = (0i64, 0i64);
-        for (k, seg) in line.split(',').enumerate() {
-            if k > 0 {
-                out.push(',');
-            }
-            if seg.is_empty() {
-                continue;
-            }
-            let (rel, used) =
-                decode_vlq(seg.as_bytes()).ok_or_else(|| format!("bad mapping segment `{seg}`"))?;
-            let old = prev_old + rel;
+    map_columns(
+        mappings,
+        |_| true,
+        |line, old| {
+            let text = lines.get(line).copied().unwrap_or("");
             let mut byte = (old.max(0) as usize).min(text.len());
             while !text.is_char_boundary(byte) {
                 byte -= 1;
             }
-            let new = text[..byte].encode_utf16().count() as i64;
-            encode_vlq(&mut out, new - prev_new);
-            out.push_str(&seg[used..]);
-            prev_old = old;
-            prev_new = new;
-        }
-    }
-    Ok(out)
+            text[..byte].encode_utf16().count() as i64
+        },
+    )
 }
 
 /// The map JSON with its `mappings` shifted by `edits`, and no `file` field (the map is named

@@ -75,6 +75,22 @@ pub fn objects(manifest: &Manifest, tree: &Path, variants: Variants) -> Vec<Uplo
     out
 }
 
+/// The sha256 of the identity bytes each key of `manifest` holds (a variant's is that of the
+/// file it compresses).
+pub(crate) fn sha256_of_keys(manifest: &Manifest) -> HashMap<&str, &str> {
+    manifest
+        .assets
+        .values()
+        .flat_map(|e| {
+            std::iter::once((e.path.as_str(), e.sha256.as_str())).chain(
+                e.encodings
+                    .values()
+                    .map(|v| (v.path.as_str(), e.sha256.as_str())),
+            )
+        })
+        .collect()
+}
+
 /// A `.br`/`.gz` object beside its identity file (not gzip stored under the main key).
 pub fn is_variant(u: &Upload) -> bool {
     u.content_encoding.is_some() && (u.key.ends_with(".br") || u.key.ends_with(".gz"))

@@ -142,39 +142,21 @@ pub async fn publish(
         // This very build is the one published, and its manifest was written only after a
         // listing showed all of its objects: nothing to list or upload.
         let plan = Plan {
-            uploads: Vec::new(),
             present: objects(manifest, tree, settings.variants)
                 .into_iter()
                 .map(|u| u.key)
                 .collect(),
-            recheck: Vec::new(),
+            ..Plan::default()
         };
-        let summary = Summary {
-            id: manifest.id.clone(),
-            destination: settings.location().to_string(),
-            uploaded: 0,
-            uploaded_bytes: 0,
-            skipped: plan.present.len(),
-            committed: false,
-            dry_run,
-            elapsed: start.elapsed(),
-        };
-        return Ok((summary, plan));
+        return Ok((
+            summary(settings, manifest, &plan, false, dry_run, start),
+            plan,
+        ));
     }
     let list = listing(store.as_ref(), settings).await?;
     let mut plan = super::plan(manifest, tree, settings.variants, &sizes(&list))?;
     let equivalent = equivalent_variants(store.as_ref(), settings, manifest, &plan.recheck).await?;
     plan.present.extend(equivalent.iter().cloned());
-    let mut summary = Summary {
-        id: manifest.id.clone(),
-        destination: settings.location().to_string(),
-        uploaded: plan.uploads.len(),
-        uploaded_bytes: plan.upload_bytes(),
-        skipped: plan.present.len(),
-        committed: commit,
-        dry_run,
-        elapsed: Duration::ZERO,
-    };
     if dry_run {
         for u in &plan.uploads {
             out(&format!(
@@ -187,65 +169,100 @@ pub async fn publish(
                     .unwrap_or_default()
             ));
         }
-        summary.elapsed = start.elapsed();
-        return Ok((summary, plan));
+        return Ok((
+            summary(settings, manifest, &plan, commit, true, start),
+            plan,
+        ));
     }
-
     upload_all(&store, settings, &plan.uploads, out).await?;
-
     if commit {
-        // Every object the manifest names must be there before the manifest is: an object
-        // seen in the first listing may have been pruned since. (Objects uploaded just now are
-        // there: their PUT succeeded, and prune leaves objects younger than an hour alone.)
-        let missing: Vec<Upload> = if plan.present.is_empty() {
-            Vec::new()
-        } else {
-            let now = sizes(&listing(store.as_ref(), settings).await?);
-            objects(manifest, tree, settings.variants)
-                .into_iter()
-                .filter(|u| match now.get(&u.key) {
-                    None => true,
-                    Some(size) => *size != u.size && !equivalent.contains(&u.key),
-                })
-                .collect()
-        };
-        if !missing.is_empty() {
-            out(&format!(
-                "{} objects vanished during the publish; uploading them again",
-                missing.len()
-            ));
-            upload_all(&store, settings, &missing, out).await?;
+        if !plan.present.is_empty() {
+            reupload_vanished(&store, settings, manifest, tree, &equivalent, out).await?;
         }
-        let generation = Generation {
-            id: manifest.id.clone(),
-            published_at_ms: super::now_ms(),
-            manifest: manifest.clone(),
-        };
-        let record = serde_json::to_vec_pretty(&generation).expect("generation serializes");
-        let record_key = format!("{GENERATIONS}{}.json", manifest.id);
+        write_manifest(&store, settings, manifest, manifest_bytes).await?;
+    }
+    Ok((
+        summary(settings, manifest, &plan, commit, false, start),
+        plan,
+    ))
+}
+
+fn summary(
+    settings: &StoreSettings,
+    manifest: &Manifest,
+    plan: &Plan,
+    committed: bool,
+    dry_run: bool,
+    start: Instant,
+) -> Summary {
+    Summary {
+        id: manifest.id.clone(),
+        destination: settings.location().to_string(),
+        uploaded: plan.uploads.len(),
+        uploaded_bytes: plan.upload_bytes(),
+        skipped: plan.present.len(),
+        committed,
+        dry_run,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Every object the manifest names must be there before the manifest is: an object seen in
+/// the first listing may have been pruned since. (Objects uploaded just now are there: their
+/// PUT succeeded, and prune leaves objects younger than its grace period alone.)
+async fn reupload_vanished(
+    store: &Arc<dyn ObjectStore>,
+    settings: &StoreSettings,
+    manifest: &Manifest,
+    tree: &Path,
+    equivalent: &HashSet<String>,
+    out: &dyn Fn(&str),
+) -> Result<(), Error> {
+    let now = sizes(&listing(store.as_ref(), settings).await?);
+    let missing: Vec<Upload> = objects(manifest, tree, settings.variants)
+        .into_iter()
+        .filter(|u| match now.get(&u.key) {
+            None => true,
+            Some(size) => *size != u.size && !equivalent.contains(&u.key),
+        })
+        .collect();
+    if !missing.is_empty() {
+        out(&format!(
+            "{} objects vanished during the publish; uploading them again",
+            missing.len()
+        ));
+        upload_all(store, settings, &missing, out).await?;
+    }
+    Ok(())
+}
+
+/// The generation record, then `manifest.json`: the commit.
+async fn write_manifest(
+    store: &Arc<dyn ObjectStore>,
+    settings: &StoreSettings,
+    manifest: &Manifest,
+    manifest_bytes: Vec<u8>,
+) -> Result<(), Error> {
+    let generation = Generation {
+        id: manifest.id.clone(),
+        published_at_ms: super::now_ms(),
+        manifest: manifest.clone(),
+    };
+    let record = serde_json::to_vec_pretty(&generation).expect("generation serializes");
+    let record_key = format!("{GENERATIONS}{}.json", manifest.id);
+    for (key, body) in [(record_key.as_str(), record), (FILE_NAME, manifest_bytes)] {
         put(
-            &store,
+            store,
             settings,
-            &record_key,
-            record.into(),
-            "application/json",
-            None,
-            SHORT,
-        )
-        .await?;
-        put(
-            &store,
-            settings,
-            FILE_NAME,
-            manifest_bytes.into(),
+            key,
+            body.into(),
             "application/json",
             None,
             SHORT,
         )
         .await?;
     }
-    summary.elapsed = start.elapsed();
-    Ok((summary, plan))
+    Ok(())
 }
 
 /// Of the variants at the destination with another size, those that decode to the identity
@@ -259,15 +276,7 @@ async fn equivalent_variants(
     manifest: &Manifest,
     recheck: &[Upload],
 ) -> Result<HashSet<String>, Error> {
-    let sha_of: HashMap<&str, &str> = manifest
-        .assets
-        .values()
-        .flat_map(|e| {
-            e.encodings
-                .values()
-                .map(|v| (v.path.as_str(), e.sha256.as_str()))
-        })
-        .collect();
+    let sha_of = super::plan::sha256_of_keys(manifest);
     let mut same = HashSet::new();
     let mut conflicts = Vec::new();
     for u in recheck {

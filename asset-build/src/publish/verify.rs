@@ -5,9 +5,11 @@
 use std::io::Read as _;
 
 use futures::StreamExt as _;
-use object_store::{Attribute, GetOptions, ObjectStore};
+use std::collections::HashMap;
 
-use super::plan::objects;
+use object_store::{Attribute, Attributes, GetOptions, ObjectStore};
+
+use super::plan::{Upload, objects};
 use super::upload::{current_manifest, key, listing};
 use super::{Error, StoreSettings};
 use crate::manifest::{FILE_NAME, Manifest};
@@ -31,90 +33,10 @@ pub async fn verify(
         .map_err(|e| Error::Config(format!("{}/{FILE_NAME}: {e}", settings.location())))?;
     let list = listing(store.as_ref(), settings).await?;
     let needed = objects(&manifest, std::path::Path::new(""), settings.variants);
-    let sha_of: std::collections::HashMap<&str, &str> = manifest
-        .assets
-        .values()
-        .flat_map(|e| {
-            std::iter::once((e.path.as_str(), e.sha256.as_str())).chain(
-                e.encodings
-                    .values()
-                    .map(|v| (v.path.as_str(), e.sha256.as_str())),
-            )
-        })
-        .collect();
+    let sha_of = super::plan::sha256_of_keys(&manifest);
     let checks = needed.iter().map(|u| {
-        let store = &store;
-        let list = &list;
         let sha = sha_of.get(u.key.as_str()).copied().unwrap_or_default();
-        async move {
-            let mut wrong = Vec::new();
-            match list.get(&u.key) {
-                None => {
-                    wrong.push(format!("{}: missing", u.key));
-                    return wrong;
-                }
-                // Another compression of the same bytes is as good: `--deep` decodes it.
-                Some((size, _)) if *size != u.size && !super::plan::is_variant(u) => {
-                    wrong.push(format!("{}: {size} bytes, expected {}", u.key, u.size))
-                }
-                Some(_) => {}
-            }
-            let k = match key(&u.key) {
-                Ok(k) => k,
-                Err(e) => return vec![e.to_string()],
-            };
-            let result = store.get_opts(&k, GetOptions::new().with_head(!deep)).await;
-            let result = match result {
-                Ok(r) => r,
-                Err(e) => return vec![format!("{}: {}", u.key, settings.redact(&e.to_string()))],
-            };
-            if settings.keeps_headers() {
-                let attr = |a: &Attribute| result.attributes.get(a).map(|v| v.to_string());
-                if attr(&Attribute::ContentType).as_deref() != Some(u.content_type.as_str()) {
-                    wrong.push(format!(
-                        "{}: Content-Type {:?}, expected {:?}",
-                        u.key,
-                        attr(&Attribute::ContentType),
-                        u.content_type
-                    ));
-                }
-                if attr(&Attribute::CacheControl).as_deref()
-                    != Some(settings.cache_control.as_str())
-                {
-                    wrong.push(format!(
-                        "{}: Cache-Control {:?}, expected {:?}",
-                        u.key,
-                        attr(&Attribute::CacheControl),
-                        settings.cache_control
-                    ));
-                }
-                if attr(&Attribute::ContentEncoding).as_deref() != u.content_encoding {
-                    wrong.push(format!(
-                        "{}: Content-Encoding {:?}, expected {:?}",
-                        u.key,
-                        attr(&Attribute::ContentEncoding),
-                        u.content_encoding
-                    ));
-                }
-            }
-            if deep {
-                match result.bytes().await {
-                    Ok(body) => match decode(&body, u.content_encoding) {
-                        Ok(plain) if crate::hash::sha256_hex(&plain) == sha => {}
-                        Ok(_) => wrong.push(format!(
-                            "{}: content differs from the build (sha256)",
-                            u.key
-                        )),
-                        Err(e) => wrong.push(format!(
-                            "{}: cannot decode {:?}: {e}",
-                            u.key, u.content_encoding
-                        )),
-                    },
-                    Err(e) => wrong.push(format!("{}: {}", u.key, settings.redact(&e.to_string()))),
-                }
-            }
-            wrong
-        }
+        check_object(store.as_ref(), settings, &list, u, sha, deep)
     });
     let mut wrong: Vec<String> = futures::stream::iter(checks)
         .buffer_unordered(settings.concurrency.max(1))
@@ -122,6 +44,89 @@ pub async fn verify(
         .await;
     wrong.sort();
     Ok((manifest, wrong))
+}
+
+/// What is wrong with one object: presence and size from the listing, headers from a HEAD
+/// (or, with `deep`, a GET whose body must decode to the build's bytes, `sha`).
+async fn check_object(
+    store: &dyn ObjectStore,
+    settings: &StoreSettings,
+    list: &HashMap<String, (u64, i64)>,
+    u: &Upload,
+    sha: &str,
+    deep: bool,
+) -> Vec<String> {
+    let mut wrong = Vec::new();
+    match list.get(&u.key) {
+        None => return vec![format!("{}: missing", u.key)],
+        // Another compression of the same bytes is as good: `--deep` decodes it.
+        Some((size, _)) if *size != u.size && !super::plan::is_variant(u) => {
+            wrong.push(format!("{}: {size} bytes, expected {}", u.key, u.size))
+        }
+        Some(_) => {}
+    }
+    let k = match key(&u.key) {
+        Ok(k) => k,
+        Err(e) => return vec![e.to_string()],
+    };
+    let result = match store.get_opts(&k, GetOptions::new().with_head(!deep)).await {
+        Ok(r) => r,
+        Err(e) => return vec![format!("{}: {}", u.key, settings.redact(&e.to_string()))],
+    };
+    if settings.keeps_headers() {
+        wrong.extend(wrong_headers(settings, u, &result.attributes));
+    }
+    if deep {
+        match result.bytes().await {
+            Ok(body) => match decode(&body, u.content_encoding) {
+                Ok(plain) if crate::hash::sha256_hex(&plain) == sha => {}
+                Ok(_) => wrong.push(format!(
+                    "{}: content differs from the build (sha256)",
+                    u.key
+                )),
+                Err(e) => wrong.push(format!(
+                    "{}: cannot decode {:?}: {e}",
+                    u.key, u.content_encoding
+                )),
+            },
+            Err(e) => wrong.push(format!("{}: {}", u.key, settings.redact(&e.to_string()))),
+        }
+    }
+    wrong
+}
+
+/// Content-Type, Cache-Control and Content-Encoding that differ from what publish writes.
+fn wrong_headers(settings: &StoreSettings, u: &Upload, attributes: &Attributes) -> Vec<String> {
+    let attr = |a: &Attribute| attributes.get(a).map(|v| v.to_string());
+    let expected = [
+        (
+            Attribute::ContentType,
+            "Content-Type",
+            Some(u.content_type.as_str()),
+        ),
+        (
+            Attribute::CacheControl,
+            "Cache-Control",
+            Some(settings.cache_control.as_str()),
+        ),
+        (
+            Attribute::ContentEncoding,
+            "Content-Encoding",
+            u.content_encoding,
+        ),
+    ];
+    expected
+        .into_iter()
+        .filter(|(a, _, want)| attr(a).as_deref() != *want)
+        .map(|(a, name, want)| {
+            format!(
+                "{}: {name} {:?}, expected {:?}",
+                u.key,
+                attr(&a),
+                want.unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 pub(crate) fn decode(body: &[u8], encoding: Option<&str>) -> std::io::Result<Vec<u8>> {
