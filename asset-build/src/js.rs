@@ -125,94 +125,123 @@ fn run(
                 &token,
             ));
         }
-        let is_module = program.is_module();
-        let mut compress = TerserCompressorOptions::default().into_config(cm.clone());
-        compress.module = is_module;
-        compress.ecma = EsVersion::Es2020;
-        if is_module {
-            compress.top_level = Some(TopLevelOptions { functions: true });
-        }
-        let options = MinifyOptions {
-            compress: Some(compress),
-            mangle: Some(MangleOptions {
-                top_level: Some(is_module),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let unresolved_mark = Mark::new();
-        let top_level_mark = Mark::new();
-        program.mutate(paren_remover(c));
-        program.mutate(resolver(unresolved_mark, top_level_mark, false));
-        let mut program = optimize(
-            program,
-            cm.clone(),
-            c,
-            None,
-            &options,
-            &ExtraOptions {
-                unresolved_mark,
-                top_level_mark,
-                mangle_name_cache: None,
-            },
-        );
-        program.mutate(fixer(c));
-        {
-            let keep = |_: &BytePos, v: &mut Vec<Comment>| -> bool {
-                v.retain(is_licence);
-                !v.is_empty()
-            };
-            let (mut leading, mut trailing) = comments.borrow_all_mut();
-            leading.retain(keep);
-            trailing.retain(keep);
-        }
-        let mut out = Vec::with_capacity(text.len() / 2);
-        let mut mappings: Vec<(BytePos, LineCol)> = Vec::new();
-        {
-            let wr = JsWriter::new(
-                cm.clone(),
-                "\n",
-                &mut out,
-                want_map.then_some(&mut mappings),
-            );
-            let mut emitter = Emitter {
-                cfg: CodegenConfig::default()
-                    .with_minify(true)
-                    .with_target(EsVersion::latest()),
-                cm: cm.clone(),
-                comments: c,
-                wr: omit_trailing_semi(wr),
-            };
-            emitter
-                .emit_program(&program)
-                .map_err(|e| Problem::Syntax {
-                    path: display.to_owned(),
-                    pos: None,
-                    message: format!("printing the minified code failed: {e}"),
-                })?;
-        }
-        let code = String::from_utf8(out).map_err(|_| Problem::Syntax {
-            path: display.to_owned(),
-            pos: None,
-            message: "the minifier printed invalid UTF-8".into(),
-        })?;
+        let program = minified(program, &cm, &comments);
+        let (code, mappings) = print(display, &program, &cm, c, want_map, text.len() / 2)?;
         // Placeholders that the minifier dropped (dead dynamic imports) are not references.
         refs.retain(|r| code.contains(&r.placeholder));
         let map = if want_map {
-            let name = display.rsplit('/').next().unwrap_or(display);
-            let sm = cm.build_source_map(&mappings, None, MapConfig { source: name });
-            let mut json = Vec::new();
-            sm.to_writer(&mut json).map_err(|e| Problem::Syntax {
-                path: display.to_owned(),
-                pos: None,
-                message: format!("writing the source map failed: {e}"),
-            })?;
-            Some(String::from_utf8_lossy(&json).into_owned())
+            Some(source_map(display, &cm, &mappings)?)
         } else {
             None
         };
         Ok(Transformed { code, refs, map })
     })
+}
+
+/// Compress and mangle (top-level names too in a module); only `/*!` comments are kept.
+fn minified(
+    mut program: Program,
+    cm: &Lrc<SourceMap>,
+    comments: &SingleThreadedComments,
+) -> Program {
+    let c: Option<&dyn Comments> = Some(comments);
+    let is_module = program.is_module();
+    let mut compress = TerserCompressorOptions::default().into_config(cm.clone());
+    compress.module = is_module;
+    compress.ecma = EsVersion::Es2020;
+    if is_module {
+        compress.top_level = Some(TopLevelOptions { functions: true });
+    }
+    let options = MinifyOptions {
+        compress: Some(compress),
+        mangle: Some(MangleOptions {
+            top_level: Some(is_module),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let unresolved_mark = Mark::new();
+    let top_level_mark = Mark::new();
+    program.mutate(paren_remover(c));
+    program.mutate(resolver(unresolved_mark, top_level_mark, false));
+    let mut program = optimize(
+        program,
+        cm.clone(),
+        c,
+        None,
+        &options,
+        &ExtraOptions {
+            unresolved_mark,
+            top_level_mark,
+            mangle_name_cache: None,
+        },
+    );
+    program.mutate(fixer(c));
+    let keep = |_: &BytePos, v: &mut Vec<Comment>| -> bool {
+        v.retain(is_licence);
+        !v.is_empty()
+    };
+    let (mut leading, mut trailing) = comments.borrow_all_mut();
+    leading.retain(keep);
+    trailing.retain(keep);
+    program
+}
+
+/// The minified program as text, and its mappings when a source map is wanted.
+fn print(
+    display: &str,
+    program: &Program,
+    cm: &Lrc<SourceMap>,
+    c: Option<&dyn Comments>,
+    want_map: bool,
+    capacity: usize,
+) -> Result<(String, Vec<(BytePos, LineCol)>), Problem> {
+    let mut out = Vec::with_capacity(capacity);
+    let mut mappings: Vec<(BytePos, LineCol)> = Vec::new();
+    {
+        let wr = JsWriter::new(
+            cm.clone(),
+            "\n",
+            &mut out,
+            want_map.then_some(&mut mappings),
+        );
+        let mut emitter = Emitter {
+            cfg: CodegenConfig::default()
+                .with_minify(true)
+                .with_target(EsVersion::latest()),
+            cm: cm.clone(),
+            comments: c,
+            wr: omit_trailing_semi(wr),
+        };
+        emitter.emit_program(program).map_err(|e| Problem::Syntax {
+            path: display.to_owned(),
+            pos: None,
+            message: format!("printing the minified code failed: {e}"),
+        })?;
+    }
+    let code = String::from_utf8(out).map_err(|_| Problem::Syntax {
+        path: display.to_owned(),
+        pos: None,
+        message: "the minifier printed invalid UTF-8".into(),
+    })?;
+    Ok((code, mappings))
+}
+
+/// The source map JSON of `mappings`, naming the source by its file name.
+fn source_map(
+    display: &str,
+    cm: &Lrc<SourceMap>,
+    mappings: &[(BytePos, LineCol)],
+) -> Result<String, Problem> {
+    let name = display.rsplit('/').next().unwrap_or(display);
+    let sm = cm.build_source_map(mappings, None, MapConfig { source: name });
+    let mut json = Vec::new();
+    sm.to_writer(&mut json).map_err(|e| Problem::Syntax {
+        path: display.to_owned(),
+        pos: None,
+        message: format!("writing the source map failed: {e}"),
+    })?;
+    Ok(String::from_utf8_lossy(&json).into_owned())
 }
 
 fn parse(

@@ -66,6 +66,10 @@ impl Faults {
             .copied()
             .unwrap_or(0)
     }
+    /// Requests of any method so far.
+    pub fn total(&self) -> usize {
+        self.counts.lock().unwrap().values().sum()
+    }
     pub fn reset_counts(&self) {
         self.counts.lock().unwrap().clear();
     }

@@ -93,45 +93,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.only.contains(&g)
         }
     };
-    let tree = dir.join(if args.quick { "tree-200" } else { "tree-2000" });
-    if !tree.join(".complete").exists() {
-        let (n, bytes) = if args.quick {
-            (200, 5_000_000)
-        } else {
-            (2000, 50_000_000)
-        };
-        println!(
-            "generating {} ({n} files, about {} MB)",
-            tree.display(),
-            bytes / 1_000_000
-        );
-        generate_tree(&tree, n, bytes)?;
-    }
+    let tree = ensure_tree(&dir, args.quick)?;
     let mut figures = Vec::new();
     if on(Group::Pipeline) {
         pipeline(&dir, &tree, runs, &mut figures)?;
     }
     if on(Group::Rebuild) {
-        let (one, none, none_stats, cold_time) = rebuilds(&tree, &dir, runs)?;
-        figures.push(figure(
-            "rebuild, one file changed, tree",
-            one * 1000.0,
-            "ms",
-            "cold run",
-            Some(cold_time * 1000.0),
-            "<= 100 ms",
-        ));
-        figures.push(figure(
-            format!(
-                "rebuild, nothing changed, tree ({} minified, {} compressed)",
-                none_stats.transformed, none_stats.compressed
-            ),
-            none * 1000.0,
-            "ms",
-            "cold run",
-            Some(cold_time * 1000.0),
-            "no minify or compress work",
-        ));
+        figures.extend(rebuild_figures(&tree, &dir, runs)?);
     }
     if on(Group::Sha256) {
         let (ours, openssl) = sha256_speed(args.quick)?;
@@ -182,6 +150,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)?;
     println!("wrote {}", path.display());
     Ok(())
+}
+
+/// The generated tree (200 files with `quick`, else 2,000), made once.
+fn ensure_tree(dir: &Path, quick: bool) -> anyhow::Result<PathBuf> {
+    let tree = dir.join(if quick { "tree-200" } else { "tree-2000" });
+    if !tree.join(".complete").exists() {
+        let (n, bytes) = if quick {
+            (200, 5_000_000)
+        } else {
+            (2000, 50_000_000)
+        };
+        println!(
+            "generating {} ({n} files, about {} MB)",
+            tree.display(),
+            bytes / 1_000_000
+        );
+        generate_tree(&tree, n, bytes)?;
+    }
+    Ok(tree)
+}
+
+/// Rebuilds of the tree, one file changed and nothing changed, beside a cold run.
+fn rebuild_figures(tree: &Path, dir: &Path, runs: usize) -> anyhow::Result<Vec<Figure>> {
+    let (one, none, none_stats, cold_time) = rebuilds(tree, dir, runs)?;
+    Ok(vec![
+        figure(
+            "rebuild, one file changed, tree",
+            one * 1000.0,
+            "ms",
+            "cold run",
+            Some(cold_time * 1000.0),
+            "<= 100 ms",
+        ),
+        figure(
+            format!(
+                "rebuild, nothing changed, tree ({} minified, {} compressed)",
+                none_stats.transformed, none_stats.compressed
+            ),
+            none * 1000.0,
+            "ms",
+            "cold run",
+            Some(cold_time * 1000.0),
+            "no minify or compress work",
+        ),
+    ])
 }
 
 /// Cold pipeline beside esbuild + gzip + brotli, on the corpus and the tree; output bytes.
