@@ -63,7 +63,8 @@ struct Final {
     sha256: String,
 }
 
-/// Runs the pipeline over `config.source`, writing into `config.out`.
+/// Runs the pipeline over `config.source`, writing into `config.out`: scan, transform,
+/// resolve, hash, compress, then the manifest and the output tree.
 ///
 /// # Errors
 /// [`Error::Assets`] with every broken asset found; I/O errors on the trees.
@@ -75,7 +76,84 @@ pub fn run(config: &Config) -> Result<Output> {
         stats.stages.push((name, clock.elapsed()));
         clock = Instant::now();
     };
+    let mut scanned = scan_sources(config, &mut stats)?;
+    let mut problems = std::mem::take(&mut scanned.problems);
+    lap(&mut stats, "scan");
+    let transformed = transform_sources(config, &cache, &scanned, &mut stats);
+    lap(&mut stats, "transform");
+    let sources = &scanned.sources;
+    let index: HashMap<&str, usize> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.logical.as_str(), i))
+        .collect();
+    let mut graph = resolve(config, sources, &index, transformed, &mut problems);
+    let ctx = Finisher {
+        sources,
+        nodes: &graph.nodes,
+        config,
+        index: &index,
+    };
+    let (finals, extras) = hash_in_order(
+        &ctx,
+        &scanned,
+        &graph.edges,
+        &mut graph.broken,
+        &mut problems,
+    );
+    lap(&mut stats, "hash");
+    if !problems.is_empty() {
+        problems.sort_by(|a, b| {
+            a.path()
+                .cmp(b.path())
+                .then_with(|| a.to_string().cmp(&b.to_string()))
+        });
+        problems.dedup();
+        return Err(Error::Assets(problems));
+    }
+    let all: Vec<(String, Final)> = sources
+        .iter()
+        .zip(finals)
+        .map(|(s, f)| {
+            (
+                s.logical.clone(),
+                f.expect("every unbroken file is finished"),
+            )
+        })
+        .chain(extras)
+        .collect();
+    let variants = compress_all(config, &cache, &all, &scanned.clean, &mut stats);
+    lap(&mut stats, "compress");
+    let manifest = write_output(config, &scanned, &index, &all, variants, &mut stats)?;
+    if graph.warnings.is_empty() {
+        save_state(&scanned, &graph.edges, &manifest);
+    }
+    lap(&mut stats, "write");
+    Ok(Output {
+        manifest,
+        warnings: graph.warnings,
+        stats,
+    })
+}
 
+/// What scanning found: the sources (unchanged ones unread), what the last run's state lets
+/// stand, and each read file's sha256.
+struct Scanned {
+    started: i128,
+    sources: Vec<Source>,
+    problems: Vec<Problem>,
+    settings: String,
+    state_path: Option<std::path::PathBuf>,
+    stamps: Option<BTreeMap<String, Stamp>>,
+    reuse: Option<state::Reuse>,
+    /// Per source: its last run's output stands.
+    clean: Vec<bool>,
+    /// One sha256 of each file read: its transform cache key, its name when it ships as
+    /// written, and its entry in the run state.
+    source_hashes: Vec<Option<String>>,
+}
+
+fn scan_sources(config: &Config, stats: &mut Stats) -> Result<Scanned> {
     let started = state::now_ns();
     let (files, mut problems) = scan::list(&config.source)?;
     // With a cache, the last run's outputs stand for files that have not changed.
@@ -104,8 +182,6 @@ pub fn run(config: &Config) -> Result<Output> {
         scan::read(&config.source, files, config.allow_empty, &is_clean)?;
     problems.extend(read_problems);
     let clean: Vec<bool> = sources.iter().map(|s| is_clean(&s.logical)).collect();
-    // One sha256 of each file read: its transform cache key, its name when it ships as
-    // written, and its entry in the run state.
     let source_hashes: Vec<Option<String>> = parallel(&sources, config.jobs, |s| {
         (!is_clean(&s.logical)).then(|| hash::sha256_hex(&s.bytes))
     });
@@ -120,137 +196,185 @@ pub fn run(config: &Config) -> Result<Output> {
             },
         )
         .sum();
-    lap(&mut stats, "scan");
+    Ok(Scanned {
+        started,
+        sources,
+        problems,
+        settings,
+        state_path,
+        stamps,
+        reuse,
+        clean,
+        source_hashes,
+    })
+}
 
-    // Transform, largest first so that no big file starts last.
+type TransformResult = Option<std::result::Result<Transformed, Problem>>;
+
+/// Transforms every changed CSS and JS file (through the cache), largest first so that no
+/// big file starts last.
+fn transform_sources(
+    config: &Config,
+    cache: &Cache,
+    scanned: &Scanned,
+    stats: &mut Stats,
+) -> Vec<TransformResult> {
     let fingerprint = config.transform_fingerprint();
     let hits = AtomicUsize::new(0);
-    let with_hashes: Vec<(&Source, &Option<String>)> = sources.iter().zip(&source_hashes).collect();
-    let transformed: Vec<Option<std::result::Result<Transformed, Problem>>> =
-        parallel(&with_hashes, config.jobs, |&(s, hash)| {
-            // Files shipped as written (and unchanged ones) have nothing to transform.
-            let hash = hash.as_deref().filter(|_| s.kind.is_transformed())?;
-            let kind_tag = format!("{:?}", s.kind);
-            let key = cache::key(
-                "transform",
-                &[
-                    kind_tag.as_bytes(),
-                    s.logical.as_bytes(),
-                    fingerprint.as_bytes(),
-                    hash.as_bytes(),
-                ],
+    let with_hashes: Vec<(&Source, &Option<String>)> =
+        scanned.sources.iter().zip(&scanned.source_hashes).collect();
+    let transformed: Vec<TransformResult> = parallel(&with_hashes, config.jobs, |&(s, hash)| {
+        // Files shipped as written (and unchanged ones) have nothing to transform.
+        let hash = hash.as_deref().filter(|_| s.kind.is_transformed())?;
+        let kind_tag = format!("{:?}", s.kind);
+        let key = cache::key(
+            "transform",
+            &[
+                kind_tag.as_bytes(),
+                s.logical.as_bytes(),
+                fingerprint.as_bytes(),
+                hash.as_bytes(),
+            ],
+        );
+        if let Some(t) = cache
+            .get(&key)
+            .and_then(|b| serde_json::from_slice::<Transformed>(&b).ok())
+        {
+            hits.fetch_add(1, Ordering::Relaxed);
+            return Some(Ok(t));
+        }
+        let result = guarded(&s.display, || transform::transform(&s.logical, s, config))?;
+        let result = result.map_err(|p| relocate(p, &s.display));
+        if let Ok(t) = &result {
+            cache.put(
+                &key,
+                &serde_json::to_vec(t).expect("transform result serializes"),
             );
-            if let Some(t) = cache
-                .get(&key)
-                .and_then(|b| serde_json::from_slice::<Transformed>(&b).ok())
-            {
-                hits.fetch_add(1, Ordering::Relaxed);
-                return Some(Ok(t));
-            }
-            let result = guarded(&s.display, || transform::transform(&s.logical, s, config))?;
-            let result = result.map_err(|p| relocate(p, &s.display));
-            if let Ok(t) = &result {
-                cache.put(
-                    &key,
-                    &serde_json::to_vec(t).expect("transform result serializes"),
-                );
-            }
-            Some(result)
-        });
+        }
+        Some(result)
+    });
     stats.transform_cached = hits.load(Ordering::Relaxed);
     stats.transformed = transformed.iter().flatten().count() - stats.transform_cached;
-    lap(&mut stats, "transform");
+    transformed
+}
 
-    // Resolve every reference.
-    let index: HashMap<&str, usize> = sources
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.logical.as_str(), i))
-        .collect();
-    let mut warnings = Vec::new();
-    let mut broken = vec![false; sources.len()];
-    let mut nodes: Vec<Option<(Transformed, Vec<Target>)>> = Vec::with_capacity(sources.len());
-    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); sources.len()];
+/// The reference graph: each transformed file with the target of each reference.
+struct Resolved {
+    nodes: Vec<Option<(Transformed, Vec<Target>)>>,
+    edges: Vec<Vec<usize>>,
+    broken: Vec<bool>,
+    warnings: Vec<Problem>,
+}
+
+/// Resolves every reference to another asset (or keeps it as written); problems for
+/// references that escape the root or point at nothing.
+fn resolve(
+    config: &Config,
+    sources: &[Source],
+    index: &HashMap<&str, usize>,
+    transformed: Vec<TransformResult>,
+    problems: &mut Vec<Problem>,
+) -> Resolved {
+    let mut g = Resolved {
+        nodes: Vec::with_capacity(sources.len()),
+        edges: vec![Vec::new(); sources.len()],
+        broken: vec![false; sources.len()],
+        warnings: Vec::new(),
+    };
     for (i, (src, t)) in sources.iter().zip(transformed).enumerate() {
         let t = match t {
             None => {
-                nodes.push(None);
+                g.nodes.push(None);
                 continue;
             }
             Some(Err(p)) => {
                 problems.push(p);
-                broken[i] = true;
-                nodes.push(None);
+                g.broken[i] = true;
+                g.nodes.push(None);
                 continue;
             }
             Some(Ok(t)) => t,
         };
-        let mut targets = Vec::with_capacity(t.refs.len());
-        for r in &t.refs {
-            let class = if r.kind == RefKind::JsImport {
-                refs::classify_js(&r.spec)
-            } else {
-                refs::classify(&r.spec)
-            };
-            let Class::Relative { path, suffix } = class else {
-                targets.push(Target::Keep);
-                continue;
-            };
-            let Some(target) = refs::resolve(&src.logical, &path) else {
-                problems.push(Problem::Escapes {
-                    path: src.display.clone(),
-                    pos: r.pos,
-                    kind: r.kind.describe(),
-                    reference: r.spec.clone(),
-                });
-                broken[i] = true;
-                targets.push(Target::Keep);
-                continue;
-            };
-            match index.get(target.as_str()) {
-                Some(&j) => {
-                    edges[i].push(j);
-                    targets.push(Target::Asset(j, suffix.to_owned()));
-                }
-                None => {
-                    let p = Problem::MissingTarget {
-                        path: src.display.clone(),
-                        pos: r.pos,
-                        kind: r.kind.describe(),
-                        reference: r.spec.clone(),
-                        target: scan::display_path(&config.source, &target),
-                    };
-                    if r.kind == RefKind::SourceMap || config.missing == Missing::Warn {
-                        warnings.push(p);
-                    } else {
-                        problems.push(p);
-                        broken[i] = true;
-                    }
-                    targets.push(Target::Keep);
-                }
-            }
-        }
-        edges[i].sort_unstable();
-        edges[i].dedup();
-        nodes.push(Some((t, targets)));
+        let targets: Vec<Target> = t
+            .refs
+            .iter()
+            .map(|r| resolve_ref(config, src, index, r, i, &mut g, problems))
+            .collect();
+        g.edges[i].sort_unstable();
+        g.edges[i].dedup();
+        g.nodes.push(Some((t, targets)));
     }
     if config.css_imports == CssImports::Inline {
-        warn_inlined_in_place(&sources, &nodes, &mut warnings);
+        warn_inlined_in_place(sources, &g.nodes, &mut g.warnings);
     }
+    g
+}
 
-    // Hash in dependency order.
+/// The target of reference `r` of source `i`, recording the edge or the problem.
+fn resolve_ref(
+    config: &Config,
+    src: &Source,
+    index: &HashMap<&str, usize>,
+    r: &Ref,
+    i: usize,
+    g: &mut Resolved,
+    problems: &mut Vec<Problem>,
+) -> Target {
+    let class = if r.kind == RefKind::JsImport {
+        refs::classify_js(&r.spec)
+    } else {
+        refs::classify(&r.spec)
+    };
+    let Class::Relative { path, suffix } = class else {
+        return Target::Keep;
+    };
+    let Some(target) = refs::resolve(&src.logical, &path) else {
+        problems.push(Problem::Escapes {
+            path: src.display.clone(),
+            pos: r.pos,
+            kind: r.kind.describe(),
+            reference: r.spec.clone(),
+        });
+        g.broken[i] = true;
+        return Target::Keep;
+    };
+    if let Some(&j) = index.get(target.as_str()) {
+        g.edges[i].push(j);
+        return Target::Asset(j, suffix.to_owned());
+    }
+    let p = Problem::MissingTarget {
+        path: src.display.clone(),
+        pos: r.pos,
+        kind: r.kind.describe(),
+        reference: r.spec.clone(),
+        target: scan::display_path(&config.source, &target),
+    };
+    if r.kind == RefKind::SourceMap || config.missing == Missing::Warn {
+        g.warnings.push(p);
+    } else {
+        problems.push(p);
+        g.broken[i] = true;
+    }
+    Target::Keep
+}
+
+/// Names every file after its dependencies (transform, then hash): unchanged files keep
+/// their names, a CSS cycle is a problem, an ES-module cycle shares one hash. Returns each
+/// source's final form and the generated extras (source maps).
+fn hash_in_order(
+    ctx: &Finisher,
+    scanned: &Scanned,
+    edges: &[Vec<usize>],
+    broken: &mut [bool],
+    problems: &mut Vec<Problem>,
+) -> (Vec<Option<Final>>, Vec<(String, Final)>) {
+    let sources = ctx.sources;
     let mut finals: Vec<Option<Final>> = vec![None; sources.len()];
     let mut extras: Vec<(String, Final)> = Vec::new();
-    let ctx = Finisher {
-        sources: &sources,
-        nodes: &nodes,
-        config,
-        index: &index,
-    };
     for comp in graph::components(&edges) {
         // An unchanged file keeps its name (nothing it refers to changed either).
-        if let (&[i], Some(r)) = (comp.as_slice(), &reuse)
-            && clean[i]
+        if let (&[i], Some(r)) = (comp.as_slice(), &scanned.reuse)
+            && scanned.clean[i]
         {
             let e = &r.manifest.assets[&sources[i].logical];
             finals[i] = Some(Final {
@@ -268,30 +392,10 @@ pub fn run(config: &Config) -> Result<Output> {
             continue;
         }
         let cyclic = comp.len() > 1 || edges[comp[0]].contains(&comp[0]);
-        if !cyclic {
+        let result = if !cyclic {
             let i = comp[0];
-            finals[i] = Some(match &nodes[i] {
-                Some(_) => {
-                    let (text, edits) = ctx.text(i, &sources[i].logical, &finals, &mut Vec::new());
-                    match ctx.finish(i, text, &edits, None, &mut extras) {
-                        Ok(f) => f,
-                        Err(p) => {
-                            problems.push(p);
-                            broken[i] = true;
-                            continue;
-                        }
-                    }
-                }
-                None => Final::named(
-                    &sources[i].logical,
-                    sources[i].bytes.clone(),
-                    source_hashes[i].clone().expect("a file read was hashed"),
-                    None,
-                ),
-            });
-            continue;
-        }
-        if comp
+            finish_one(ctx, scanned, i, &finals, &mut extras).map(|f| finals[i] = Some(f))
+        } else if comp
             .iter()
             .any(|&i| !matches!(sources[i].kind, Kind::Js(_)))
         {
@@ -299,56 +403,62 @@ pub fn run(config: &Config) -> Result<Output> {
                 .into_iter()
                 .map(|i| sources[i].display.clone())
                 .collect();
-            problems.push(Problem::Cycle { cycle });
-            comp.iter().for_each(|&i| broken[i] = true);
-            continue;
-        }
-        // ES modules may import each other in a cycle: one hash names the whole cycle.
-        if let Err(p) = ctx.finish_cycle(&comp, &mut finals, &mut extras) {
+            Err(Problem::Cycle { cycle })
+        } else {
+            // ES modules may import each other in a cycle: one hash names the whole cycle.
+            ctx.finish_cycle(&comp, &mut finals, &mut extras)
+        };
+        if let Err(p) = result {
             problems.push(p);
             comp.iter().for_each(|&i| broken[i] = true);
         }
     }
-    lap(&mut stats, "hash");
+    (finals, extras)
+}
 
-    if !problems.is_empty() {
-        problems.sort_by(|a, b| {
-            a.path()
-                .cmp(b.path())
-                .then_with(|| a.to_string().cmp(&b.to_string()))
-        });
-        problems.dedup();
-        return Err(Error::Assets(problems));
+/// The final form of a file outside any cycle: its filled-in text, or its bytes as written.
+fn finish_one(
+    ctx: &Finisher,
+    scanned: &Scanned,
+    i: usize,
+    finals: &[Option<Final>],
+    extras: &mut Vec<(String, Final)>,
+) -> std::result::Result<Final, Problem> {
+    let src = &ctx.sources[i];
+    match &ctx.nodes[i] {
+        Some(_) => {
+            let (text, edits) = ctx.text(i, &src.logical, finals, &mut Vec::new());
+            ctx.finish(i, text, &edits, None, extras)
+        }
+        None => Ok(Final::named(
+            &src.logical,
+            src.bytes.clone(),
+            scanned.source_hashes[i]
+                .clone()
+                .expect("a file read was hashed"),
+            None,
+        )),
     }
+}
 
-    // Compress.
-    let deps: BTreeMap<String, Vec<String>> = sources
-        .iter()
-        .zip(&edges)
-        .filter(|(s, _)| !is_clean(&s.logical))
-        .map(|(s, e)| {
-            let to = e.iter().map(|&j| sources[j].logical.clone()).collect();
-            (s.logical.clone(), to)
-        })
-        .collect();
-    let all: Vec<(String, Final)> = sources
-        .iter()
-        .zip(finals)
-        .map(|(s, f)| {
-            (
-                s.logical.clone(),
-                f.expect("every unbroken file is finished"),
-            )
-        })
-        .chain(extras)
-        .collect();
+/// The precompressed variants of every compressible file that is not reused (through the
+/// cache), largest first: (file index, encoding) -> bytes, where smaller.
+type Variants = BTreeMap<(usize, &'static str), (String, Vec<u8>)>;
+
+fn compress_all(
+    config: &Config,
+    cache: &Cache,
+    all: &[(String, Final)],
+    clean: &[bool],
+    stats: &mut Stats,
+) -> Variants {
     let reused = |i: usize| i < clean.len() && clean[i];
     let mut jobs: Vec<(usize, Encoding, u32)> = Vec::new();
-    for (i, (logical, _)) in all.iter().enumerate() {
+    for (i, (logical, f)) in all.iter().enumerate() {
         if reused(i) || !scan::content_type(logical).1 {
             continue;
         }
-        if let Some(q) = config.brotli_for(all[i].1.bytes.len()) {
+        if let Some(q) = config.brotli_for(f.bytes.len()) {
             jobs.push((i, Encoding::Br, q));
         }
         if let Some(l) = config.gzip {
@@ -382,23 +492,31 @@ pub fn run(config: &Config) -> Result<Output> {
     });
     stats.compress_cached = hits.load(Ordering::Relaxed);
     stats.compressed = jobs.len() - stats.compress_cached;
-    lap(&mut stats, "compress");
+    jobs.iter()
+        .zip(variants)
+        .filter_map(|(&(i, enc, _), v)| {
+            let path = format!("{}{}", all[i].1.hashed, enc.suffix());
+            Some(((i, enc.token()), (path, v?)))
+        })
+        .collect()
+}
 
-    // Manifest and output tree.
-    let mut by_file: Vec<BTreeMap<String, (String, Vec<u8>)>> = vec![BTreeMap::new(); all.len()];
-    for (&(i, enc, _), v) in jobs.iter().zip(variants) {
-        if let Some(v) = v {
-            by_file[i].insert(
-                enc.token().to_owned(),
-                (format!("{}{}", all[i].1.hashed, enc.suffix()), v),
-            );
-        }
-    }
+/// The manifest (reused entries as they were, new ones from their final bytes), written
+/// with the hashed files and variants into the output tree.
+fn write_output(
+    config: &Config,
+    scanned: &Scanned,
+    index: &HashMap<&str, usize>,
+    all: &[(String, Final)],
+    variants: Variants,
+    stats: &mut Stats,
+) -> Result<Manifest> {
     let mut assets = BTreeMap::new();
     let mut files: Vec<(&str, &[u8])> = Vec::new();
     let mut kept: Vec<&str> = Vec::new();
     for (i, (logical, f)) in all.iter().enumerate() {
-        if let Some(r) = reuse.as_ref().filter(|_| reused(i)) {
+        let reused = i < scanned.clean.len() && scanned.clean[i];
+        if let Some(r) = scanned.reuse.as_ref().filter(|_| reused) {
             // Its entry as it was, with the source map generated for it, if any.
             let map = format!("{logical}.map");
             let extra = r
@@ -413,16 +531,15 @@ pub fn run(config: &Config) -> Result<Output> {
             }
             continue;
         }
-        let encodings = by_file[i]
-            .iter()
-            .map(|(tok, (path, bytes))| {
-                (
-                    tok.clone(),
-                    Variant {
-                        path: path.clone(),
-                        size: bytes.len() as u64,
-                    },
-                )
+        let mine = variants.range((i, "")..(i + 1, ""));
+        let encodings = mine
+            .clone()
+            .map(|((_, tok), (path, bytes))| {
+                let v = Variant {
+                    path: path.clone(),
+                    size: bytes.len() as u64,
+                };
+                ((*tok).to_owned(), v)
             })
             .collect();
         assets.insert(
@@ -437,41 +554,51 @@ pub fn run(config: &Config) -> Result<Output> {
             },
         );
         files.push((&f.hashed, &f.bytes));
-        for (path, bytes) in by_file[i].values() {
-            files.push((path, bytes));
-        }
+        files.extend(mine.map(|(_, (path, bytes))| (path.as_str(), bytes.as_slice())));
     }
     let manifest = Manifest::new(assets);
     stats.bytes_out = manifest.assets.values().map(|e| e.size).sum();
     crate::write::tree(&config.out, &files, &kept, &manifest.to_json())?;
-    if let (Some(stamps), Some(path)) = (stamps, state_path)
-        && warnings.is_empty()
-    {
-        let (mut all_deps, mut hashes) = reuse.map(|r| (r.deps, r.hashes)).unwrap_or_default();
-        all_deps.extend(deps);
-        hashes.extend(
-            sources
-                .iter()
-                .zip(source_hashes)
-                .filter_map(|(s, h)| Some((s.logical.clone(), h?))),
-        );
-        let state = State {
-            version: state::VERSION,
-            settings,
-            started_ns: started,
-            manifest_id: manifest.id.clone(),
-            stamps,
-            hashes,
-            deps: all_deps,
-        };
-        state.save(&path);
-    }
-    lap(&mut stats, "write");
-    Ok(Output {
-        manifest,
-        warnings,
-        stats,
-    })
+    Ok(manifest)
+}
+
+/// The run state for the next run: stamps, hashes and references of every source.
+fn save_state(scanned: &Scanned, edges: &[Vec<usize>], manifest: &Manifest) {
+    let (Some(stamps), Some(path)) = (&scanned.stamps, &scanned.state_path) else {
+        return;
+    };
+    let sources = &scanned.sources;
+    let deps = sources
+        .iter()
+        .zip(edges)
+        .zip(&scanned.clean)
+        .filter(|(_, clean)| !**clean)
+        .map(|((s, e), _)| {
+            let to = e.iter().map(|&j| sources[j].logical.clone()).collect();
+            (s.logical.clone(), to)
+        });
+    let (mut all_deps, mut hashes) = scanned
+        .reuse
+        .as_ref()
+        .map(|r| (r.deps.clone(), r.hashes.clone()))
+        .unwrap_or_default();
+    all_deps.extend(deps);
+    hashes.extend(
+        sources
+            .iter()
+            .zip(&scanned.source_hashes)
+            .filter_map(|(s, h)| Some((s.logical.clone(), h.clone()?))),
+    );
+    let state = State {
+        version: state::VERSION,
+        settings: scanned.settings.clone(),
+        started_ns: scanned.started,
+        manifest_id: manifest.id.clone(),
+        stamps: stamps.clone(),
+        hashes,
+        deps: all_deps,
+    };
+    state.save(path);
 }
 
 impl Final {
