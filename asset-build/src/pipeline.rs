@@ -371,7 +371,7 @@ fn hash_in_order(
     let sources = ctx.sources;
     let mut finals: Vec<Option<Final>> = vec![None; sources.len()];
     let mut extras: Vec<(String, Final)> = Vec::new();
-    for comp in graph::components(&edges) {
+    for comp in graph::components(edges) {
         // An unchanged file keeps its name (nothing it refers to changed either).
         if let (&[i], Some(r)) = (comp.as_slice(), &scanned.reuse)
             && scanned.clean[i]
@@ -399,7 +399,7 @@ fn hash_in_order(
             .iter()
             .any(|&i| !matches!(sources[i].kind, Kind::Js(_)))
         {
-            let cycle = graph::cycle_in(&comp, &edges)
+            let cycle = graph::cycle_in(&comp, edges)
                 .into_iter()
                 .map(|i| sources[i].display.clone())
                 .collect();
