@@ -61,9 +61,33 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
             ..PrinterOptions::default()
         })
         .map_err(|e| problem(display, &e))?;
-    let mut refs = Vec::new();
-    let mut layers = import_layers(&sheet).into_iter();
-    for dep in printed.dependencies.unwrap_or_default() {
+    let layers = import_layers(&sheet);
+    let refs = references(printed.dependencies.unwrap_or_default(), &in_place, layers);
+    let map = match map {
+        Some(mut m) => {
+            let bad = |e: String| Problem::Syntax {
+                path: display.to_owned(),
+                pos: None,
+                message: format!("writing the source map failed: {e}"),
+            };
+            let json = m.to_json(None).map_err(|e| bad(format!("{e:?}")))?;
+            Some(utf16_map(&json, &printed.code).map_err(bad)?)
+        }
+        None => None,
+    };
+    Ok(Transformed {
+        code: printed.code,
+        refs,
+        map,
+    })
+}
+
+/// The references lightningcss reported, as refs: custom-property urls put back as written
+/// (`UrlInPlace`), each `@import` with its layer, repeats (prefixed copies) once.
+fn references(deps: Vec<Dependency>, in_place: &InPlace, layers: Vec<Option<String>>) -> Vec<Ref> {
+    let mut refs: Vec<Ref> = Vec::new();
+    let mut layers = layers.into_iter();
+    for dep in deps {
         let (kind, url, placeholder, loc, media, supports) = match dep {
             Dependency::Url(u) => match in_place.original(&u.url) {
                 Some(url) => (RefKind::UrlInPlace, url, u.placeholder, u.loc, None, None),
@@ -84,40 +108,23 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
             None
         };
         let placeholder = format!("\"{placeholder}\"");
-        if refs.iter().any(|r: &Ref| r.placeholder == placeholder) {
+        if refs.iter().any(|r| r.placeholder == placeholder) {
             continue; // the same url again, e.g. in a prefixed fallback copy
         }
-        let pos = Pos {
-            line: loc.start.line.max(1),
-            col: loc.start.column.max(1),
-        };
         refs.push(Ref {
             placeholder,
             spec: url,
             kind,
-            pos,
+            pos: Pos {
+                line: loc.start.line.max(1),
+                col: loc.start.column.max(1),
+            },
             media,
             supports,
             layer,
         });
     }
-    let map = match map {
-        Some(mut m) => {
-            let bad = |e: String| Problem::Syntax {
-                path: display.to_owned(),
-                pos: None,
-                message: format!("writing the source map failed: {e}"),
-            };
-            let json = m.to_json(None).map_err(|e| bad(format!("{e:?}")))?;
-            Some(utf16_map(&json, &printed.code).map_err(bad)?)
-        }
-        None => None,
-    };
-    Ok(Transformed {
-        code: printed.code,
-        refs,
-        map,
-    })
+    refs
 }
 
 /// The map with generated columns in UTF-16 units (lightningcss counts bytes).

@@ -166,22 +166,7 @@ impl Storage {
                 .and_then(|d| d.cache_control.clone())
                 .unwrap_or_else(|| self.default_cache(Some(Visibility::Public)))
         };
-        let mut b = Response::builder()
-            .header(header::CONTENT_TYPE, safe_header(&object.content_type))
-            .header(
-                header::CONTENT_DISPOSITION,
-                safe_header(&sniff::content_disposition(
-                    &object.content_type,
-                    &object.original_name,
-                )),
-            )
-            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-            .header(
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; sandbox",
-            )
-            .header(header::CACHE_CONTROL, cache)
-            .header(header::ACCEPT_RANGES, "bytes");
+        let mut b = object_headers(&object, cache);
         let len = match &wanted {
             Some(r) => {
                 b = b.status(StatusCode::PARTIAL_CONTENT).header(
@@ -253,6 +238,22 @@ impl Storage {
             Err(e) => error(&e),
         }
     }
+}
+
+/// The headers every object is served with: its type, a disposition that is `attachment`
+/// for anything not safe inline, `nosniff`, a sandboxing CSP, caching, ranges.
+fn object_headers(object: &crate::Object, cache: String) -> http::response::Builder {
+    let disposition = sniff::content_disposition(&object.content_type, &object.original_name);
+    Response::builder()
+        .header(header::CONTENT_TYPE, safe_header(&object.content_type))
+        .header(header::CONTENT_DISPOSITION, safe_header(&disposition))
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+        )
+        .header(header::CACHE_CONTROL, cache)
+        .header(header::ACCEPT_RANGES, "bytes")
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {

@@ -75,6 +75,11 @@ pub const SNIFF_LEN: usize = 4096;
 /// The type of a file that starts with `head` (its first [`SNIFF_LEN`] bytes, or all of it),
 /// or `None` when nothing we know matches (arbitrary binary).
 pub fn sniff(head: &[u8]) -> Option<Kind> {
+    binary_kind(head).or_else(|| text_kind(text_head(head)?))
+}
+
+/// A binary format by its magic number.
+fn binary_kind(head: &[u8]) -> Option<Kind> {
     let starts = |m: &[u8]| head.starts_with(m);
     let at = |i: usize, m: &[u8]| head.get(i..i + m.len()) == Some(m);
     if starts(b"\x89PNG\r\n\x1a\n") {
@@ -126,7 +131,11 @@ pub fn sniff(head: &[u8]) -> Option<Kind> {
     if starts(b"\x1f\x8b") {
         return Some(GZIP);
     }
-    let text = text_head(head)?;
+    None
+}
+
+/// Text: markup where a browser would find it, else plain text.
+fn text_kind(text: &str) -> Option<Kind> {
     // Markup is what a browser would render and run scripts in: look for it the way
     // browsers sniff (leading white space and comments skipped, case-insensitive tags).
     let lower = text

@@ -14,7 +14,7 @@ use object_store::path::Path;
 use object_store::signer::{SignedUrlOptions, Signer};
 use object_store::{
     Attribute, Attributes, GetOptions, GetRange, GetResultPayload, ObjectStore,
-    ObjectStoreExt as _, PutMode, PutMultipartOptions, PutOptions, PutPayload, WriteMultipart,
+    ObjectStoreExt as _, PutMode, PutMultipartOptions, PutOptions, WriteMultipart,
 };
 
 use crate::name::{self, META_DIR, Visibility};
@@ -361,24 +361,18 @@ impl Storage {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
+        let body = body.map(|c| c.map_err(|e| Error::Body(e.to_string())));
         let mut body = std::pin::pin!(body);
         let mut head = Vec::new();
         let mut total = 0u64;
-        while total < SNIFF_LEN as u64 {
-            match body.next().await {
-                None => break,
-                Some(chunk) => {
-                    let chunk = chunk.map_err(|e| Error::Body(e.to_string()))?;
-                    total += chunk.len() as u64;
-                    if total > policy.max_size {
-                        return Err(Error::TooLarge {
-                            limit: policy.max_size,
-                        });
-                    }
-                    head.push(chunk);
-                }
-            }
-        }
+        fill(
+            &mut body,
+            &mut head,
+            &mut total,
+            SNIFF_LEN as u64,
+            policy.max_size,
+        )
+        .await?;
         let first: Vec<u8> = head
             .iter()
             .flat_map(|b| b.iter().copied())
@@ -397,9 +391,8 @@ impl Storage {
             original_name: original.chars().take(1000).collect(),
             cache_control: policy.cache_control.clone(),
         };
-        let rest = body.map(|c| c.map_err(|e| Error::Body(e.to_string())));
         let size = self
-            .write(&key, &meta, head, total, rest, policy.max_size)
+            .write(&key, &meta, head, total, body, policy.max_size)
             .await?;
         Ok(self.object(key, size, &meta))
     }
@@ -460,29 +453,11 @@ impl Storage {
     {
         let part = self.inner.settings.part_size;
         let mut rest = std::pin::pin!(rest);
-        let too_large = || Error::TooLarge { limit: max };
         // Fill the first part: most uploads end here and take one request.
-        let mut ended = false;
-        while total < part as u64 {
-            match rest.next().await {
-                None => {
-                    ended = true;
-                    break;
-                }
-                Some(chunk) => {
-                    let chunk = chunk?;
-                    total += chunk.len() as u64;
-                    if total > max {
-                        return Err(too_large());
-                    }
-                    head.push(chunk);
-                }
-            }
-        }
+        let ended = fill(&mut rest, &mut head, &mut total, part as u64, max).await?;
         let path = Path::from(key);
         let attributes = self.attributes(key, meta);
         if ended {
-            let payload: PutPayload = head.into_iter().collect();
             let opts = PutOptions {
                 mode: PutMode::Create,
                 attributes,
@@ -490,46 +465,13 @@ impl Storage {
             };
             self.inner
                 .store
-                .put_opts(&path, payload, opts)
+                .put_opts(&path, head.into_iter().collect(), opts)
                 .await
                 .map_err(|e| self.err("saving", key, e))?;
         } else {
-            let opts = PutMultipartOptions {
-                attributes,
-                ..Default::default()
-            };
-            let upload = self
-                .inner
-                .store
-                .put_multipart_opts(&path, opts)
-                .await
-                .map_err(|e| self.err("starting the upload of", key, e))?;
-            let mut w = WriteMultipart::new_with_chunk_size(upload, part);
-            for b in head {
-                w.put(b);
-            }
-            let streamed: Result<(), Error> = async {
-                while let Some(chunk) = rest.next().await {
-                    let chunk = chunk?;
-                    total += chunk.len() as u64;
-                    if total > max {
-                        return Err(too_large());
-                    }
-                    w.wait_for_capacity(2)
-                        .await
-                        .map_err(|e| self.err("uploading", key, e))?;
-                    w.put(chunk);
-                }
-                Ok(())
-            }
-            .await;
-            if let Err(e) = streamed {
-                let _ = w.abort().await;
-                return Err(e);
-            }
-            w.finish()
-                .await
-                .map_err(|e| self.err("finishing the upload of", key, e))?;
+            total = self
+                .write_parts(key, attributes, head, total, &mut rest, max)
+                .await?;
         }
         if !self.keeps_attributes()
             && let Err(e) = self.write_sidecar(key, meta).await
@@ -537,6 +479,59 @@ impl Storage {
             let _ = self.inner.store.delete(&path).await;
             return Err(e);
         }
+        Ok(total)
+    }
+
+    /// A multipart upload of `head` and then `rest`, at most two parts in flight; aborted if
+    /// the body passes `max` or fails. Returns the size.
+    async fn write_parts<S>(
+        &self,
+        key: &str,
+        attributes: Attributes,
+        head: Vec<Bytes>,
+        mut total: u64,
+        rest: &mut std::pin::Pin<&mut S>,
+        max: u64,
+    ) -> Result<u64, Error>
+    where
+        S: Stream<Item = Result<Bytes, Error>> + Send,
+    {
+        let opts = PutMultipartOptions {
+            attributes,
+            ..Default::default()
+        };
+        let upload = self
+            .inner
+            .store
+            .put_multipart_opts(&Path::from(key), opts)
+            .await
+            .map_err(|e| self.err("starting the upload of", key, e))?;
+        let mut w = WriteMultipart::new_with_chunk_size(upload, self.inner.settings.part_size);
+        for b in head {
+            w.put(b);
+        }
+        let streamed: Result<(), Error> = async {
+            while let Some(chunk) = rest.next().await {
+                let chunk = chunk?;
+                total += chunk.len() as u64;
+                if total > max {
+                    return Err(Error::TooLarge { limit: max });
+                }
+                w.wait_for_capacity(2)
+                    .await
+                    .map_err(|e| self.err("uploading", key, e))?;
+                w.put(chunk);
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = streamed {
+            let _ = w.abort().await;
+            return Err(e);
+        }
+        w.finish()
+            .await
+            .map_err(|e| self.err("finishing the upload of", key, e))?;
         Ok(total)
     }
 
@@ -618,22 +613,26 @@ impl Storage {
     /// [`Error::InvalidName`], [`Error::NotFound`], or the store failed.
     pub async fn metadata(&self, key: &str) -> Result<Object, Error> {
         name::check_key(key)?;
-        let r = self
-            .inner
-            .store
-            .get_opts(
-                &Path::from(key),
-                GetOptions {
-                    head: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| self.err("reading", key, e))?;
-        let (object, _) = self
-            .describe(key, r.meta.size, Some(&r.meta.last_modified), &r.attributes)
-            .await?;
-        Ok(object)
+        let head = GetOptions {
+            head: true,
+            ..Default::default()
+        };
+        let path = Path::from(key);
+        // A folder's record is another file: read both at once.
+        let (r, sidecar) = if self.keeps_attributes() {
+            (self.inner.store.get_opts(&path, head).await, None)
+        } else {
+            let (r, s) = tokio::join!(
+                self.inner.store.get_opts(&path, head),
+                self.read_sidecar(key)
+            );
+            (r, s?)
+        };
+        let r = r.map_err(|e| self.err("reading", key, e))?;
+        let modified = Some(&r.meta.last_modified);
+        Ok(self
+            .describe_with(key, r.meta.size, modified, &r.attributes, sidecar)
+            .0)
     }
 
     /// The object's record from its attributes (S3) or sidecar (local), and its stored
@@ -1210,6 +1209,32 @@ impl Storage {
     pub(crate) fn signing_key(&self) -> &SigningKey {
         &self.inner.key
     }
+}
+
+/// Reads `body` into `head` until `total` reaches `upto` or the body ends (`true`), failing
+/// with [`Error::TooLarge`] as soon as it passes `max`.
+async fn fill<S>(
+    body: &mut std::pin::Pin<&mut S>,
+    head: &mut Vec<Bytes>,
+    total: &mut u64,
+    upto: u64,
+    max: u64,
+) -> Result<bool, Error>
+where
+    S: Stream<Item = Result<Bytes, Error>>,
+{
+    while *total < upto {
+        let Some(chunk) = body.next().await else {
+            return Ok(true);
+        };
+        let chunk = chunk?;
+        *total += chunk.len() as u64;
+        if *total > max {
+            return Err(Error::TooLarge { limit: max });
+        }
+        head.push(chunk);
+    }
+    Ok(false)
 }
 
 /// What a new object is stored with.

@@ -11,7 +11,6 @@ use std::time::Duration;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::prefix::PrefixStore;
-use object_store::signer::Signer;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 
 use crate::Error;
@@ -338,11 +337,6 @@ impl StoreConfig {
             format!("{base}/{prefix}/")
         })
     }
-}
-
-/// A signer for an opened S3 store.
-pub fn signer(store: &Arc<S3Store>) -> Arc<dyn Signer> {
-    store.clone()
 }
 
 /// A local folder as a store, created if missing.

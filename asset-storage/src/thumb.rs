@@ -91,14 +91,10 @@ impl Storage {
     /// failed.
     pub async fn thumbnail(&self, key: &str, size: &ThumbSize) -> Result<Object, Error> {
         let thumb = self.thumbnail_key(key, size)?;
-        if self.keeps_attributes() {
-            match self.metadata(&thumb).await {
-                Ok(o) => return Ok(o),
-                Err(Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        } else if self.exists(&thumb).await? {
-            return self.metadata(&thumb).await;
+        match self.metadata(&thumb).await {
+            Ok(o) => return Ok(o),
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
         }
         let (original, bytes) = self.read(key, MAX_SOURCE).await?;
         let jpeg = thumb.ends_with(".jpg");
