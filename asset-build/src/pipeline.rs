@@ -17,7 +17,7 @@ use crate::refs::{self, Class};
 use crate::scan::{self, Kind, Source};
 use crate::sourcemap::Edit;
 use crate::state::{self, Stamp, State};
-use crate::transform::{self, Ref, RefKind, Transformed};
+use crate::transform::{Ref, RefKind, Transformed};
 
 /// What a run produced.
 #[derive(Debug)]
@@ -243,7 +243,7 @@ fn transform_sources(
             hits.fetch_add(1, Ordering::Relaxed);
             return Some(Ok(t));
         }
-        let result = guarded(&s.display, || transform::transform(&s.logical, s, config))?;
+        let result = guarded(&s.display, || transform_one(&s.logical, s, config))?;
         let result = result.map_err(|p| relocate(p, &s.display));
         if let Ok(t) = &result {
             cache.put(
@@ -256,6 +256,21 @@ fn transform_sources(
     stats.transform_cached = hits.load(Ordering::Relaxed);
     stats.transformed = transformed.iter().flatten().count() - stats.transform_cached;
     transformed
+}
+
+/// Runs the transform for the file's kind (other kinds have none). `name` is the name the
+/// tools and messages use for the file. (Here, not in `transform`: that module is the
+/// interface the CSS and JS transforms share, and depends on neither.)
+fn transform_one(
+    name: &str,
+    source: &Source,
+    config: &Config,
+) -> Option<std::result::Result<Transformed, Problem>> {
+    match source.kind {
+        Kind::Css => Some(crate::css::transform(name, &source.bytes, config)),
+        Kind::Js(module) => Some(crate::js::transform(name, &source.bytes, module, config)),
+        Kind::SourceMap | Kind::Other => None,
+    }
 }
 
 /// The reference graph: each transformed file with the target of each reference.

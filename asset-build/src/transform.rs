@@ -1,11 +1,11 @@
-//! Stage 2: turn a source file into shipped code with placeholders where its references go.
-//! The result depends only on the file's bytes, name and the settings, so it is cached.
+//! Stage 2's shared interface: what the CSS and JS transforms return (shipped code with a
+//! placeholder where each reference goes), which depends only on the file's bytes, name and
+//! the settings, so it is cached. The transforms depend on this module, never on each other
+//! or on their caller.
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
 use crate::error::{Pos, Problem};
-use crate::scan::{Kind, Source};
 
 /// How a reference is written, which decides how it resolves and what a missing target is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,20 +59,6 @@ pub struct Transformed {
     /// The source map of `code` (placeholders still in), when source maps are on.
     #[serde(default)]
     pub map: Option<String>,
-}
-
-/// Runs the transform for the file's kind (other kinds have none). `name` is the name the
-/// tools and messages use for the file.
-pub fn transform(
-    name: &str,
-    source: &Source,
-    config: &Config,
-) -> Option<Result<Transformed, Problem>> {
-    match source.kind {
-        Kind::Css => Some(crate::css::transform(name, &source.bytes, config)),
-        Kind::Js(module) => Some(crate::js::transform(name, &source.bytes, module, config)),
-        Kind::SourceMap | Kind::Other => None,
-    }
 }
 
 /// The text of a file that must be UTF-8, or a problem at the first bad byte.
