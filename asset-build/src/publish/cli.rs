@@ -145,79 +145,69 @@ pub async fn run(command: &str, args: &[String]) -> Result<ExitCode, Error> {
             println!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
-        "verify" => {
-            let (manifest, mut wrong) = super::verify(&settings, flags.deep).await?;
-            if let Some(base) = &flags.base_url {
-                let origin = flags.origin.as_deref().unwrap_or("https://example.com");
-                wrong.extend(
-                    super::check_public(&manifest, base, origin, settings.concurrency).await?,
-                );
-            }
-            for w in &wrong {
-                println!("wrong: {w}");
-            }
-            if wrong.is_empty() {
-                let n = manifest.files().count();
-                println!(
-                    "verified build {} at {}: {n} objects, {} checked{}",
-                    manifest.id,
-                    settings.location(),
-                    n,
-                    if flags.deep { " byte for byte" } else { "" }
-                );
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!("{} problem(s) at {}", wrong.len(), settings.location());
-                Ok(ExitCode::FAILURE)
-            }
-        }
-        _ => {
-            let keep = flags
-                .keep
-                .ok_or_else(|| Error::Config(format!("prune needs --keep N\n{USAGE}")))?;
-            let r = super::prune(
-                &settings,
-                &PruneOptions {
-                    keep,
-                    older_than: flags.older_than,
-                    apply: flags.apply,
-                    grace: flags.grace.unwrap_or(super::prune::DEFAULT_GRACE),
-                },
-            )
-            .await?;
-            for k in &r.spared {
-                println!("spared {k}: a publish started using it during the prune");
-            }
-            for k in &r.delete {
-                println!(
-                    "{} {k}",
-                    if flags.apply {
-                        "deleted"
-                    } else {
-                        "would delete"
-                    }
-                );
-            }
-            println!(
-                "kept {} generation(s), {} {} generation(s) and {} object(s) at {}{}",
-                r.kept_generations.len(),
-                if flags.apply {
-                    "removed"
-                } else {
-                    "would remove"
-                },
-                r.removed_generations.len(),
-                r.delete.len(),
-                settings.location(),
-                if flags.apply {
-                    ""
-                } else {
-                    " (dry run: add --apply to delete)"
-                }
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        "verify" => verify(&settings, &flags).await,
+        _ => prune(&settings, &flags).await,
     }
+}
+
+async fn verify(settings: &StoreSettings, flags: &Flags) -> Result<ExitCode, Error> {
+    let (manifest, mut wrong) = super::verify(settings, flags.deep).await?;
+    if let Some(base) = &flags.base_url {
+        let origin = flags.origin.as_deref().unwrap_or("https://example.com");
+        wrong.extend(super::check_public(&manifest, base, origin, settings.concurrency).await?);
+    }
+    for w in &wrong {
+        println!("wrong: {w}");
+    }
+    if !wrong.is_empty() {
+        println!("{} problem(s) at {}", wrong.len(), settings.location());
+        return Ok(ExitCode::FAILURE);
+    }
+    let n = manifest.files().count();
+    println!(
+        "verified build {} at {}: {n} objects, {} checked{}",
+        manifest.id,
+        settings.location(),
+        n,
+        if flags.deep { " byte for byte" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn prune(settings: &StoreSettings, flags: &Flags) -> Result<ExitCode, Error> {
+    let keep = flags
+        .keep
+        .ok_or_else(|| Error::Config(format!("prune needs --keep N\n{USAGE}")))?;
+    let opts = PruneOptions {
+        keep,
+        older_than: flags.older_than,
+        apply: flags.apply,
+        grace: flags.grace.unwrap_or(super::prune::DEFAULT_GRACE),
+    };
+    let r = super::prune(settings, &opts).await?;
+    for k in &r.spared {
+        println!("spared {k}: a publish started using it during the prune");
+    }
+    let (deleted, removed, note) = if flags.apply {
+        ("deleted", "removed", "")
+    } else {
+        (
+            "would delete",
+            "would remove",
+            " (dry run: add --apply to delete)",
+        )
+    };
+    for k in &r.delete {
+        println!("{deleted} {k}");
+    }
+    println!(
+        "kept {} generation(s), {removed} {} generation(s) and {} object(s) at {}{note}",
+        r.kept_generations.len(),
+        r.removed_generations.len(),
+        r.delete.len(),
+        settings.location(),
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The destination and store settings for `pkg`, from flags, environment, metadata, defaults.
