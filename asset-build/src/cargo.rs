@@ -7,8 +7,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pipeline::Output;
 
-/// The output tree inside `OUT_DIR`; generated code refers to it.
-pub const TREE: &str = "assets";
+pub use crate::manifest::TREE;
 /// The generated Rust inside `OUT_DIR`, included by `asset_runtime::include_assets!()`.
 pub const CODE: &str = "asset_runtime.rs";
 

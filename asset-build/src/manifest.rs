@@ -9,6 +9,9 @@ pub const VERSION: u32 = 1;
 
 /// The file name of the manifest in an output tree and at a publish destination.
 pub const FILE_NAME: &str = "manifest.json";
+/// The build script's output tree inside `OUT_DIR` (generated code refers to it; publish reads
+/// the files from it).
+pub const TREE: &str = "assets";
 
 /// Every asset of one build, by logical path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -551,6 +551,84 @@ async fn large_files_go_up_in_parts_with_their_headers() {
     assert_verified(&settings).await;
 }
 
+/// Multipart uploads the emulator holds open (s3s-fs keeps `.upload-<id>.json` for each).
+fn open_multipart_uploads(s3: &TestS3) -> Vec<String> {
+    fn walk(dir: &Path, found: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() {
+                walk(&e.path(), found);
+            } else if name.starts_with(".upload-") && name.ends_with(".json") {
+                found.push(name);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(s3.root.path(), &mut found);
+    found
+}
+
+#[tokio::test]
+async fn an_interrupted_publish_aborts_its_multipart_uploads_and_writes_no_manifest() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    let mut settings = s3.settings("int");
+    settings.multipart_threshold = 200;
+    settings.concurrency = 2;
+    // Parts (PUTs) take long, so the interrupt lands while uploads are open.
+    s3.faults.inject(
+        Some(Method::PUT),
+        usize::MAX,
+        Fault::Delay(Duration::from_secs(2)),
+    );
+    let interrupter = async {
+        // Wait until a multipart upload was created (a POST), then interrupt.
+        for _ in 0..200 {
+            if s3.faults.count(&Method::POST) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            s3.faults.count(&Method::POST) > 0,
+            "no multipart upload started"
+        );
+        assert!(!open_multipart_uploads(&s3).is_empty(), "an upload is open");
+        settings.interrupt.trigger();
+    };
+    let (result, ()) = tokio::join!(publish(&settings, &b), interrupter);
+    let e = result.unwrap_err();
+    assert!(matches!(e, publish::Error::Interrupted), "{e}");
+    assert_eq!(open_multipart_uploads(&s3), Vec::<String>::new(), "aborted");
+    let r = get(&s3.url("int/manifest.json")).await;
+    assert_eq!(r.status(), 404, "no manifest after an interrupt");
+
+    // Running again finishes the job.
+    s3.faults.clear();
+    let mut again = s3.settings("int");
+    again.multipart_threshold = 200;
+    assert!(publish(&again, &b).await.unwrap().committed);
+    assert_verified(&again).await;
+}
+
+#[tokio::test]
+async fn a_failed_part_aborts_its_multipart_upload() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    let mut settings = s3.settings("part");
+    settings.multipart_threshold = 200;
+    // Not retried: the part fails for good.
+    s3.faults
+        .inject(Some(Method::PUT), usize::MAX, Fault::Status(403));
+    let e = publish(&settings, &b).await.unwrap_err().to_string();
+    assert!(e.starts_with("uploading "), "{e}");
+    assert!(
+        s3.faults.count(&Method::POST) > 0,
+        "multipart uploads were started"
+    );
+    assert_eq!(open_multipart_uploads(&s3), Vec::<String>::new(), "aborted");
+}
+
 #[tokio::test]
 async fn prune_never_deletes_other_files_under_a_shared_prefix() {
     use object_store::ObjectStoreExt as _;

@@ -1,68 +1,62 @@
-//! `cargo xtask`: the asset pipeline's commands (one module per subcommand; `publish`,
-//! `verify` and `prune` are asset-build's and `media sync` is asset-storage's, so users' own
-//! xtasks get them too).
-
-mod bench;
-mod build;
+//! `cargo xtask`: the asset pipeline's commands.
+//!
+//! `publish`, `verify` and `prune` are asset-build's and `media sync` is asset-storage's, so
+//! users' own xtasks get them too. This package links neither minifier, no S3 emulator and no
+//! test server: the main job, `cargo xtask publish`, compiles only what publishing needs (the
+//! app's build script compiles the pipeline once). `build` and `corpus` run the `xtask-build`
+//! package and `bench` the `xtask-bench` package, each compiled when first used.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
 
-#[derive(Parser)]
-#[command(
-    name = "cargo xtask",
-    about = "Asset pipeline tasks",
-    after_help = "Also: publish, verify, prune (run `cargo xtask publish --help`), media sync (run `cargo xtask media --help`)"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the pipeline over a folder: hashed files, .gz/.br variants and manifest.json.
-    Build(build::Args),
-    /// Speed figures beside their baselines (markdown table, target/bench/results.json).
-    Bench(bench::Args),
-}
+  publish     build the app and upload its assets (run `cargo xtask publish --help`)
+  verify      check a destination against the build
+  prune       delete old generations' objects
+  media sync  copy media between stores (run `cargo xtask media --help`)
+  build       run the pipeline over a folder (`cargo xtask build --help`)
+  corpus      build popular npm packages and run their scripts as published and as built
+  bench       speed figures beside their baselines (`cargo xtask bench --help`)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(cmd) = args.first()
-        && matches!(cmd.as_str(), "publish" | "verify" | "prune")
-    {
-        return asset_build::publish::cli::main(args);
-    }
-    if args.first().is_some_and(|c| c == "media") {
-        return asset_storage::cli::main(args.into_iter().skip(1));
-    }
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Build(args) => build::run(args),
-        Command::Bench(args) => bench::run(args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
+    match args.first().map(String::as_str) {
+        Some("publish" | "verify" | "prune") => asset_build::publish::cli::main(args),
+        Some("media") => asset_storage::cli::main(args.into_iter().skip(1)),
+        // The pipeline commands, in the dev profile (its minifier crates are optimised).
+        Some("build" | "corpus") => forward("xtask-build", None, &args),
+        // Our code and its peers all optimised, so the comparisons are fair.
+        Some("bench") => forward("xtask-bench", Some("bench-opt"), &args[1..]),
+        Some("--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
             ExitCode::FAILURE
         }
     }
 }
 
-/// The workspace's target directory (`CARGO_TARGET_DIR`, else `<workspace>/target`).
-pub fn target_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
-
-/// The workspace root (the parent of this crate).
-pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+/// `cargo run --package <package>` with the arguments passed on; cargo's own progress shows
+/// while it compiles.
+fn forward(package: &str, profile: Option<&str>, args: &[String]) -> ExitCode {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["run", "--package", package]);
+    if let Some(p) = profile {
+        cmd.args(["--profile", p]);
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+        .expect("xtask lives in the workspace");
+    match cmd.arg("--").args(args).current_dir(root).status() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => ExitCode::from(s.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("error: running cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

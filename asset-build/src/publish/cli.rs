@@ -138,6 +138,8 @@ pub async fn run(command: &str, args: &[String]) -> Result<ExitCode, Error> {
     let say = |line: &str| println!("{line}");
     match command {
         "publish" => {
+            let mut settings = settings;
+            settings.interrupt = super::Interrupt::on_signals();
             let build = super::locate(&pkg, flags.profile.as_deref())?;
             let (summary, _) =
                 super::publish(&settings, &build.manifest, &build.tree, flags.dry_run, &say)

@@ -51,6 +51,64 @@ pub struct StoreSettings {
     /// back objects deleted behind publish's back. Otherwise that publish is one GET: the
     /// manifest is only ever written after a listing showed every object it names.
     pub relist: bool,
+    /// Stops the publish: no new upload starts, multipart uploads in flight are aborted (their
+    /// parts deleted, not left to be billed), and `manifest.json` is not written. The CLI
+    /// triggers it on Ctrl-C and SIGTERM.
+    pub interrupt: Interrupt,
+}
+
+/// A flag that stops a publish, shared by clones; see [`StoreSettings::interrupt`].
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>);
+
+impl Interrupt {
+    /// One that is triggered by Ctrl-C or SIGTERM (needs a Tokio runtime).
+    pub fn on_signals() -> Interrupt {
+        let interrupt = Interrupt::default();
+        let flag = interrupt.clone();
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                let Ok(mut term) = signal(SignalKind::terminate()) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            #[cfg(not(unix))]
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            eprintln!("interrupted: aborting the uploads in flight (the manifest is not written)");
+            flag.trigger();
+        });
+        interrupt
+    }
+
+    pub fn trigger(&self) {
+        self.0.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.1.notify_waiters();
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        self.0.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once triggered.
+    pub async fn triggered(&self) {
+        loop {
+            let notified = self.0.1.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_triggered() {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl StoreSettings {
@@ -64,6 +122,7 @@ impl StoreSettings {
             variants: Variants::Separate,
             multipart_threshold: 16 * 1024 * 1024,
             relist: false,
+            interrupt: Interrupt::default(),
         }
     }
 

@@ -151,7 +151,7 @@ pub fn locate(pkg: &PackageInfo, profile: Option<&str>) -> Result<BuildOutput, E
             pkg.name
         ))
     })?;
-    let tree = out_dir.join(crate::cargo::TREE);
+    let tree = out_dir.join(crate::manifest::TREE);
     let path = tree.join(FILE_NAME);
     let bytes = std::fs::read(&path).map_err(|source| Error::Io {
         path: path.clone(),

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use asset_storage::{Location, StoreConfig};
-pub use dest::{StoreSettings, Variants};
+pub use dest::{Interrupt, StoreSettings, Variants};
 pub use locate::{BuildOutput, PackageInfo, locate, package};
 pub use plan::{Plan, Upload, plan};
 pub use prune::{PruneOptions, PruneReport, apply as apply_prune, plan_prune, prune};
@@ -59,6 +59,8 @@ pub enum Error {
     },
     #[error("{0}")]
     Conflict(String),
+    #[error("interrupted: nothing more was uploaded and manifest.json was not written")]
+    Interrupted,
 }
 
 impl Error {

