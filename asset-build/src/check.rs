@@ -32,7 +32,7 @@ pub fn check_tree(out: &Path) -> crate::Result<Vec<String>> {
         if !is_code {
             continue;
         }
-        for reference in references(&text) {
+        for reference in references_in(&entry.path, &text) {
             let Class::Relative { path, .. } = refs::classify(&reference) else {
                 continue;
             };
@@ -49,20 +49,31 @@ pub fn check_tree(out: &Path) -> crate::Result<Vec<String>> {
     Ok(wrong)
 }
 
-/// The references in shipped (minified) CSS or JS: `url("..")`, `url(..)`, `@import ".."`, quoted
-/// strings that start with `./` or `../` after `from`, `import` or `import(`, and
-/// `sourceMappingURL=`.
+/// The references in shipped (minified) CSS or JS of unknown kind: both kinds' (see
+/// [`references_in`]).
 pub fn references(text: &str) -> Vec<String> {
+    collect(text, true, true)
+}
+
+/// The references in the shipped file `path`: in CSS `url("..")`, `url(..)` and
+/// `@import ".."`; in JS quoted strings that start with `./` or `../` after `from`, `import`
+/// or `import(` (a `url(` in JS is text, often a template: `url(${id})`); in both
+/// `sourceMappingURL=`.
+pub fn references_in(path: &str, text: &str) -> Vec<String> {
+    let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
+    match ext {
+        "css" => collect(text, true, false),
+        "js" | "mjs" => collect(text, false, true),
+        _ => collect(text, true, true),
+    }
+}
+
+fn collect(text: &str, css: bool, js: bool) -> Vec<String> {
+    const CSS: &[&str] = &["url(\"", "@import \""];
+    const JS: &[&str] = &["from\"", "import\"", "import(\"", "from \"", "import \""];
     let mut out = Vec::new();
-    for marker in [
-        "url(\"",
-        "@import \"",
-        "from\"",
-        "import\"",
-        "import(\"",
-        "from \"",
-        "import \"",
-    ] {
+    let markers = [if css { CSS } else { &[] }, if js { JS } else { &[] }].concat();
+    for marker in markers {
         let mut rest = text;
         while let Some(i) = rest.find(marker) {
             rest = &rest[i + marker.len()..];
@@ -79,7 +90,7 @@ pub fn references(text: &str) -> Vec<String> {
         }
     }
     // Unquoted `url(..)`.
-    let mut rest = text;
+    let mut rest = if css { text } else { "" };
     while let Some(i) = rest.find("url(") {
         rest = &rest[i + "url(".len()..];
         if !rest.starts_with(['"', '\''])
@@ -100,4 +111,18 @@ pub fn references(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::references_in;
+
+    #[test]
+    fn a_url_in_js_is_text_not_a_reference() {
+        // pdf.js builds CSS filter values in templates: `url(${id}#${name})`.
+        let js = "const f=`url(${this.id}#${t})`;import\"./a.js\";//# sourceMappingURL=x.map";
+        assert_eq!(references_in("pdf.mjs", js), ["./a.js", "x.map"]);
+        let css = "a{background:url(img/x.png)}@import \"b.css\";";
+        assert_eq!(references_in("site.css", css), ["b.css", "img/x.png"]);
+    }
 }

@@ -146,7 +146,7 @@ pub fn count_references(out: &std::path::Path, manifest: &asset_build::Manifest)
     manifest
         .assets
         .values()
-        .filter_map(|e| std::fs::read_to_string(out.join(&e.path)).ok())
-        .map(|t| asset_build::check::references(&t).len())
+        .filter_map(|e| Some((e, std::fs::read_to_string(out.join(&e.path)).ok()?)))
+        .map(|(e, t)| asset_build::check::references_in(&e.path, &t).len())
         .sum()
 }
