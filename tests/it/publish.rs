@@ -551,6 +551,44 @@ async fn large_files_go_up_in_parts_with_their_headers() {
     assert_verified(&settings).await;
 }
 
+#[tokio::test]
+async fn an_object_of_the_right_size_with_other_bytes_is_a_conflict_not_skipped() {
+    use object_store::ObjectStoreExt as _;
+    let s3 = TestS3::start().await;
+    let settings = s3.settings("same");
+    let first = example_build();
+    publish(&settings, &first).await.unwrap();
+    // Someone overwrote a hashed file with other bytes of the same length.
+    let e = &first.manifest.assets["css/app.css"];
+    let mut bytes = std::fs::read(first.tree.join(&e.path)).unwrap();
+    bytes[0] ^= 1;
+    settings
+        .store()
+        .unwrap()
+        .put(
+            &object_store::path::Path::from(e.path.as_str()),
+            bytes.into(),
+        )
+        .await
+        .unwrap();
+    s3.faults.reset_counts();
+    let second = changed_build(
+        &first,
+        "js/util.mjs",
+        "export function describe(k) { return 'v2 ' + k; }\n",
+    );
+    let err = publish(&settings, &second).await.unwrap_err().to_string();
+    assert!(
+        err.contains(&e.path) && err.contains("does not hold or decode to this build's file"),
+        "{err}"
+    );
+    // The listing's ETags (our MD5s) prove every other object: reads are the manifest, the
+    // listing and the one object it could not prove.
+    assert_eq!(s3.faults.count(&Method::GET), 3);
+    assert_eq!(s3.faults.count(&Method::PUT), 0, "nothing uploaded");
+    assert_eq!(remote_manifest(&s3, "same").await.id, first.manifest.id);
+}
+
 /// Multipart uploads the emulator holds open (s3s-fs keeps `.upload-<id>.json` for each).
 fn open_multipart_uploads(s3: &TestS3) -> Vec<String> {
     fn walk(dir: &Path, found: &mut Vec<String>) {
@@ -769,7 +807,7 @@ async fn other_compression_levels_publish_without_conflicts_and_stay_verified() 
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains(br.as_str()) && e.contains("does not decode"),
+        e.contains(br.as_str()) && e.contains("does not hold or decode"),
         "{e}"
     );
     assert_eq!(std::fs::read(&path).unwrap(), bogus);

@@ -1,9 +1,11 @@
 //! An S3 emulator in the test process: s3s + s3s-fs on 127.0.0.1:0 with SigV4 auth, a fresh
 //! root per test, anonymous reads allowed (a public-read bucket, as behind a CDN), request
 //! counts by method, and injected faults (status codes, dropped connections, delays).
+//! Listings carry ETags, as S3's do (s3s-fs leaves them out).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -142,15 +144,16 @@ impl TestS3 {
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let f = faults.clone();
+        let dir = root.path().to_path_buf();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (s3, f) = (s3.clone(), f.clone());
+                let (s3, f, dir) = (s3.clone(), f.clone(), dir.clone());
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<Incoming>| {
-                        handle(s3.clone(), f.clone(), req)
+                        handle(s3.clone(), f.clone(), dir.clone(), req)
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
@@ -229,6 +232,7 @@ fn asset_build_encode(seg: &str) -> String {
 async fn handle(
     s3: S3Service,
     faults: Arc<Faults>,
+    root: PathBuf,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, HttpError> {
     match faults.on_request(req.method()) {
@@ -247,5 +251,76 @@ async fn handle(
                 .expect("response"));
         }
     }
-    s3.call(req.map(Body::from)).await
+    let list_v2 =
+        req.method() == Method::GET && req.uri().query().is_some_and(|q| q.contains("list-type=2"));
+    let bucket_root = list_v2.then(|| root.join(BUCKET));
+    let response = s3.call(req.map(Body::from)).await?;
+    match bucket_root {
+        Some(dir) if response.status() == StatusCode::OK => {
+            with_e_tags(&root, &dir, response).await
+        }
+        _ => Ok(response),
+    }
+}
+
+/// A ListObjectsV2 response with each object's ETag, as S3 gives it: the MD5 of the bytes,
+/// or for a multipart upload the one s3s-fs recorded (`<md5 of part MD5s>-<parts>`).
+async fn with_e_tags(
+    root: &Path,
+    bucket: &Path,
+    response: Response<Body>,
+) -> Result<Response<Body>, HttpError> {
+    use base64::Engine as _;
+    use md5::Digest as _;
+    let (mut parts, body) = response.into_parts();
+    let xml = body
+        .collect()
+        .await
+        .map_err(|e| HttpError::new(e.to_string().into()))?
+        .to_bytes();
+    let xml = String::from_utf8_lossy(&xml);
+    let mut out = String::with_capacity(xml.len() * 2);
+    let mut rest = &xml[..];
+    while let Some(at) = rest.find("<Key>") {
+        let end = rest[at..]
+            .find("</Key>")
+            .map_or(rest.len(), |e| at + e + "</Key>".len());
+        out.push_str(&rest[..end]);
+        let key = rest[at + "<Key>".len()..end - "</Key>".len()]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&");
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let info = root.join(format!(
+            ".bucket-{}.object-{}.internal.json",
+            b64(BUCKET),
+            b64(&key)
+        ));
+        let recorded = std::fs::read(info)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("e_tag")?.as_str().map(str::to_owned))
+            .filter(|t| t.contains('-'));
+        let tag = match recorded {
+            Some(t) => Some(t),
+            None => std::fs::read(bucket.join(&key)).ok().map(|b| {
+                md5::Md5::digest(&b)
+                    .iter()
+                    .map(|x| format!("{x:02x}"))
+                    .collect()
+            }),
+        };
+        if let Some(tag) = tag {
+            out.push_str(&format!(
+                "<ETag>&quot;{}&quot;</ETag>",
+                tag.trim_matches('"')
+            ));
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Ok(Response::from_parts(parts, Body::from(out)))
 }

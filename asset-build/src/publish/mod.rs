@@ -26,7 +26,7 @@ use std::time::Duration;
 pub use asset_storage::{Location, StoreConfig};
 pub use dest::{Interrupt, StoreSettings, Variants};
 pub use locate::{BuildOutput, PackageInfo, locate, package};
-pub use plan::{Plan, Upload, plan};
+pub use plan::{Plan, Remote, Upload, plan};
 pub use prune::{PruneOptions, PruneReport, apply as apply_prune, plan_prune, prune};
 pub use public::check_public;
 pub use upload::{Summary, publish};

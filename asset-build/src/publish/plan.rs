@@ -1,5 +1,10 @@
 //! The publish plan: from the manifest and one listing of the destination, which objects to
-//! upload (with their headers) and which are already there. Pure: `--dry-run` prints it.
+//! upload (with their headers), which are already there, and which must be read to tell.
+//! Reads only the local files: `--dry-run` prints it.
+//!
+//! An object counts as there only when the listing proves its bytes: same size and an ETag
+//! that is the MD5 of this build's file (a single PUT, or a multipart upload in publish's
+//! part size), never size alone. Anything else under our name is read and compared first.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,11 +28,14 @@ pub struct Upload {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub uploads: Vec<Upload>,
-    /// Keys already at the destination with the right size.
+    /// Keys whose listing proves the destination holds these bytes.
     pub present: Vec<String>,
-    /// Precompressed variants at the destination with another size: equivalent if they
-    /// decode to the same bytes (another compression level or encoder version), which publish
-    /// checks before uploading anything; they are never overwritten.
+    /// Objects at the destination the listing does not prove: the right size with an ETag
+    /// that is not our MD5 (a local folder, SSE-KMS, another tool's part size), or a
+    /// precompressed variant of another size. Publish reads each before uploading anything:
+    /// the same bytes (for a variant: decoding to the same bytes, as another compression
+    /// level or encoder version does) are kept, anything else is a conflict; they are never
+    /// overwritten.
     pub recheck: Vec<Upload>,
 }
 
@@ -96,28 +104,40 @@ pub fn is_variant(u: &Upload) -> bool {
     u.content_encoding.is_some() && (u.key.ends_with(".br") || u.key.ends_with(".gz"))
 }
 
-/// Compares what the manifest needs with `listing` (key -> size below the prefix).
+/// An object at the destination, as the listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub size: u64,
+    pub e_tag: Option<String>,
+}
+
+/// The part size of publish's multipart uploads (their ETag depends on it).
+pub(crate) const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// Compares what the manifest needs with `listing` (key below the prefix -> object).
 ///
 /// # Errors
-/// A hashed key that exists with another size: the destination holds something else under
-/// our name, and it is never overwritten.
+/// An identity file that exists with another size: the destination holds something else
+/// under our name, and it is never overwritten.
 pub fn plan(
     manifest: &Manifest,
     tree: &Path,
     variants: Variants,
-    listing: &HashMap<String, u64>,
+    listing: &HashMap<String, Remote>,
 ) -> Result<Plan, Error> {
     let mut plan = Plan::default();
     let mut conflicts = Vec::new();
     for u in objects(manifest, tree, variants) {
         match listing.get(&u.key) {
-            Some(&size) if size == u.size => plan.present.push(u.key),
-            Some(_) if is_variant(&u) => plan.recheck.push(u),
-            Some(&size) => conflicts.push(format!(
-                "{} is {size} bytes at the destination, {} here",
-                u.key, u.size
-            )),
             None => plan.uploads.push(u),
+            Some(r) if r.size == u.size && e_tag_proves(r.e_tag.as_deref(), &u.file) => {
+                plan.present.push(u.key);
+            }
+            Some(r) if r.size == u.size || is_variant(&u) => plan.recheck.push(u),
+            Some(r) => conflicts.push(format!(
+                "{} is {} bytes at the destination, {} here",
+                u.key, r.size, u.size
+            )),
         }
     }
     if !conflicts.is_empty() {
@@ -130,6 +150,34 @@ pub fn plan(
     plan.uploads
         .sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.key.cmp(&b.key)));
     Ok(plan)
+}
+
+/// Whether an S3 ETag is the MD5 of `file`'s bytes: of a single PUT (`<md5>`), or of a
+/// multipart upload in [`PART_SIZE`] parts (`<md5 of the parts' MD5s>-<parts>`). Other ETags
+/// (a local folder's, SSE-KMS's, another part size) prove nothing.
+fn e_tag_proves(e_tag: Option<&str>, file: &Path) -> bool {
+    let Some(tag) = e_tag.map(|t| t.trim_matches('"').to_ascii_lowercase()) else {
+        return false;
+    };
+    let Ok(bytes) = std::fs::read(file) else {
+        return false;
+    };
+    tag == s3_e_tag(&bytes, tag.contains('-'))
+}
+
+/// The ETag S3 gives `bytes` uploaded in one PUT, or in publish's multipart parts.
+pub(crate) fn s3_e_tag(bytes: &[u8], multipart: bool) -> String {
+    use md5::{Digest as _, Md5};
+    if !multipart {
+        return crate::hash::hex(&Md5::digest(bytes));
+    }
+    let mut of_parts = Md5::new();
+    let mut parts = 0;
+    for part in bytes.chunks(PART_SIZE) {
+        of_parts.update(Md5::digest(part));
+        parts += 1;
+    }
+    format!("{}-{parts}", crate::hash::hex(&of_parts.finalize()))
 }
 
 #[cfg(test)]
@@ -165,11 +213,23 @@ mod tests {
         Manifest::new(BTreeMap::from([("a.css".to_owned(), entry)]))
     }
 
+    fn remote(size: u64, e_tag: Option<&str>) -> Remote {
+        Remote {
+            size,
+            e_tag: e_tag.map(Into::into),
+        }
+    }
+
     #[test]
-    fn uploads_what_is_missing_and_skips_what_is_there() {
-        let listing = HashMap::from([("a.1.css".to_owned(), 10)]);
-        let p = plan(&manifest(), Path::new("t"), Variants::Separate, &listing).unwrap();
+    fn uploads_what_is_missing_and_skips_what_the_listing_proves() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.1.css"), "0123456789").unwrap();
+        // S3's ETag of a single PUT: the MD5 of the bytes, quoted.
+        let md5 = "\"781e5e245d69b566979b86e28d23f2c7\"";
+        let listing = HashMap::from([("a.1.css".to_owned(), remote(10, Some(md5)))]);
+        let p = plan(&manifest(), dir.path(), Variants::Separate, &listing).unwrap();
         assert_eq!(p.present, ["a.1.css"]);
+        assert!(p.recheck.is_empty());
         let keys: Vec<_> = p
             .uploads
             .iter()
@@ -203,8 +263,34 @@ mod tests {
     }
 
     #[test]
+    fn the_right_size_alone_proves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.1.css"), "0123456789").unwrap();
+        for e_tag in [
+            None,
+            // Same size, other bytes ("0123456780").
+            Some("\"a8a5b8cbd2ab5e7e3ca1d4d4bd4ee2ad\""),
+            // A local folder's ETag (inode, mtime, size).
+            Some("3a1f-63b2c1d0-a"),
+        ] {
+            let listing = HashMap::from([("a.1.css".to_owned(), remote(10, e_tag))]);
+            let p = plan(&manifest(), dir.path(), Variants::None, &listing).unwrap();
+            assert!(p.present.is_empty(), "{e_tag:?}");
+            assert_eq!(p.recheck.len(), 1, "{e_tag:?}: read and compared first");
+        }
+    }
+
+    #[test]
+    fn multipart_e_tags_are_computed_over_publish_parts() {
+        let bytes = vec![7u8; PART_SIZE + 5];
+        let tag = s3_e_tag(&bytes, true);
+        assert!(tag.ends_with("-2"), "{tag}");
+        assert_ne!(tag.split('-').next().unwrap(), s3_e_tag(&bytes, false));
+    }
+
+    #[test]
     fn a_size_mismatch_is_a_conflict() {
-        let listing = HashMap::from([("a.1.css".to_owned(), 11)]);
+        let listing = HashMap::from([("a.1.css".to_owned(), remote(11, None))]);
         let e = plan(&manifest(), Path::new("t"), Variants::None, &listing).unwrap_err();
         assert!(e.to_string().contains("a.1.css is 11 bytes"), "{e}");
     }

@@ -17,7 +17,7 @@ use object_store::{
     PutOptions, PutPayload,
 };
 
-use super::plan::{Plan, Upload, objects};
+use super::plan::{PART_SIZE, Plan, Remote, Upload, objects};
 use super::{Error, GENERATIONS, Generation, Interrupt, SHORT, StoreSettings};
 use crate::manifest::{FILE_NAME, Manifest};
 
@@ -97,16 +97,25 @@ pub(crate) fn key(s: &str) -> Result<Key, Error> {
 }
 
 /// Every key below the prefix with its size (one paginated listing).
+/// Every object below the prefix, as one listing shows it.
+async fn list_all(
+    store: &dyn ObjectStore,
+    settings: &StoreSettings,
+) -> Result<Vec<object_store::ObjectMeta>, Error> {
+    store
+        .list(None)
+        .try_collect()
+        .await
+        .map_err(|e| Error::store("listing", settings.location().to_string(), e, settings))
+}
+
+/// Key -> (size, last modified, seconds since the epoch).
 pub(crate) async fn listing(
     store: &dyn ObjectStore,
     settings: &StoreSettings,
 ) -> Result<HashMap<String, (u64, i64)>, Error> {
-    let metas: Vec<_> = store
-        .list(None)
-        .try_collect()
-        .await
-        .map_err(|e| Error::store("listing", settings.location().to_string(), e, settings))?;
-    Ok(metas
+    Ok(list_all(store, settings)
+        .await?
         .into_iter()
         .map(|m| {
             (
@@ -117,8 +126,22 @@ pub(crate) async fn listing(
         .collect())
 }
 
-fn sizes(listing: &HashMap<String, (u64, i64)>) -> HashMap<String, u64> {
-    listing.iter().map(|(k, (s, _))| (k.clone(), *s)).collect()
+/// Key -> size and ETag, what the plan compares.
+async fn remotes(
+    store: &dyn ObjectStore,
+    settings: &StoreSettings,
+) -> Result<HashMap<String, Remote>, Error> {
+    Ok(list_all(store, settings)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let remote = Remote {
+                size: m.size,
+                e_tag: m.e_tag,
+            };
+            (m.location.as_ref().to_owned(), remote)
+        })
+        .collect())
 }
 
 /// Publishes the build in `tree` (its `manifest`) to the destination of `settings`.
@@ -154,9 +177,9 @@ pub async fn publish(
             plan,
         ));
     }
-    let list = listing(store.as_ref(), settings).await?;
-    let mut plan = super::plan(manifest, tree, settings.variants, &sizes(&list))?;
-    let equivalent = equivalent_variants(store.as_ref(), settings, manifest, &plan.recheck).await?;
+    let list = remotes(store.as_ref(), settings).await?;
+    let mut plan = super::plan(manifest, tree, settings.variants, &list)?;
+    let equivalent = same_content(store.as_ref(), settings, manifest, &plan.recheck).await?;
     plan.present.extend(equivalent.iter().cloned());
     if dry_run {
         for u in &plan.uploads {
@@ -222,12 +245,12 @@ async fn reupload_vanished(
     equivalent: &HashSet<String>,
     out: &dyn Fn(&str),
 ) -> Result<(), Error> {
-    let now = sizes(&listing(store.as_ref(), settings).await?);
+    let now = listing(store.as_ref(), settings).await?;
     let missing: Vec<Upload> = objects(manifest, tree, settings.variants)
         .into_iter()
         .filter(|u| match now.get(&u.key) {
             None => true,
-            Some(size) => *size != u.size && !equivalent.contains(&u.key),
+            Some((size, _)) => *size != u.size && !equivalent.contains(&u.key),
         })
         .collect();
     if !missing.is_empty() {
@@ -269,12 +292,13 @@ async fn write_manifest(
     Ok(())
 }
 
-/// Of the variants at the destination with another size, those that decode to the identity
-/// bytes of the build (another compression level or encoder): kept as they are.
+/// Of the objects the listing could not prove (`Plan::recheck`), those that hold this build's
+/// bytes, or for a variant decode to them (another compression level or encoder): kept as
+/// they are.
 ///
 /// # Errors
-/// A variant decodes to other bytes (a conflict: never overwritten), or reading one failed.
-async fn equivalent_variants(
+/// One holds or decodes to other bytes (a conflict: never overwritten), or reading failed.
+async fn same_content(
     store: &dyn ObjectStore,
     settings: &StoreSettings,
     manifest: &Manifest,
@@ -297,7 +321,7 @@ async fn equivalent_variants(
                 same.insert(u.key.clone());
             }
             _ => conflicts.push(format!(
-                "{} is {} bytes at the destination and does not decode to this build's file",
+                "{} ({} bytes) at the destination does not hold or decode to this build's file",
                 u.key,
                 body.len()
             )),
@@ -450,10 +474,9 @@ async fn put_multipart(
         )
         .await
         .map_err(|e| Error::store("starting multipart upload of", &u.key, e, settings))?;
-    const PART: usize = 8 * 1024 * 1024;
     let parts: Vec<_> = (0..bytes.len())
-        .step_by(PART)
-        .map(|at| upload.put_part(bytes.slice(at..(at + PART).min(bytes.len())).into()))
+        .step_by(PART_SIZE)
+        .map(|at| upload.put_part(bytes.slice(at..(at + PART_SIZE).min(bytes.len())).into()))
         .collect();
     let outcome = {
         let upload = &mut upload;
