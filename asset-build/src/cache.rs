@@ -76,4 +76,21 @@ mod tests {
         assert_ne!(k, key("t", &[b"y"]));
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    #[test]
+    fn keys_name_the_tools_as_locked_in_cargo_lock() {
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
+            .expect("the workspace's Cargo.lock");
+        for tool in ["swc_ecma_minifier", "lightningcss", "brotlic-sys", "zlib-rs"] {
+            let at = lock
+                .find(&format!("name = \"{tool}\"\nversion = \""))
+                .unwrap_or_else(|| panic!("{tool} is locked"));
+            let version = lock[at..].lines().nth(1).unwrap();
+            let version = version.trim_start_matches("version = \"").trim_end_matches('"');
+            assert!(
+                TOOLS.contains(&format!("{tool} {version}")),
+                "{tool} {version} not in {TOOLS}"
+            );
+        }
+    }
 }
