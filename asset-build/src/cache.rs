@@ -12,7 +12,7 @@ pub const TOOLS: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "; ",
     env!("ASSET_BUILD_TOOL_VERSIONS"),
-    "; brotli encoder 8; cache 3"
+    "; brotli encoder 8; cache 5"
 );
 
 /// The cache directory, or none (every lookup misses).
@@ -81,12 +81,19 @@ mod tests {
     fn keys_name_the_tools_as_locked_in_cargo_lock() {
         let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
             .expect("the workspace's Cargo.lock");
-        for tool in ["swc_ecma_minifier", "lightningcss", "brotlic-sys", "zlib-rs"] {
+        for tool in [
+            "swc_ecma_minifier",
+            "lightningcss",
+            "brotlic-sys",
+            "zlib-rs",
+        ] {
             let at = lock
                 .find(&format!("name = \"{tool}\"\nversion = \""))
                 .unwrap_or_else(|| panic!("{tool} is locked"));
             let version = lock[at..].lines().nth(1).unwrap();
-            let version = version.trim_start_matches("version = \"").trim_end_matches('"');
+            let version = version
+                .trim_start_matches("version = \"")
+                .trim_end_matches('"');
             assert!(
                 TOOLS.contains(&format!("{tool} {version}")),
                 "{tool} {version} not in {TOOLS}"

@@ -11,6 +11,7 @@ use lightningcss::targets::{Browsers, Targets};
 
 use crate::config::Config;
 use crate::error::{Pos, Problem};
+use crate::sourcemap::Edit;
 use crate::transform::{Ref, RefKind, Transformed};
 
 /// Deeper nesting than this is refused before parsing: lightningcss recurses without a limit.
@@ -43,6 +44,7 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
                 ..MinifyOptions::default()
             })
             .map_err(|e| problem(display, &e))?;
+        let _ = lightningcss::visitor::Visit::visit(&mut sheet, &mut TightCommas);
     }
     let mut map = (config.source_maps && config.minify).then(|| {
         let mut m = parcel_sourcemap::SourceMap::new("/");
@@ -63,6 +65,11 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
         .map_err(|e| problem(display, &e))?;
     let layers = import_layers(&sheet);
     let refs = references(printed.dependencies.unwrap_or_default(), &in_place, layers);
+    let (code, edits) = if config.minify {
+        print_tweaks(&printed.code)
+    } else {
+        (printed.code.clone(), Vec::new())
+    };
     let map = match map {
         Some(mut m) => {
             let bad = |e: String| Problem::Syntax {
@@ -71,15 +78,139 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
                 message: format!("writing the source map failed: {e}"),
             };
             let json = m.to_json(None).map_err(|e| bad(format!("{e:?}")))?;
-            Some(utf16_map(&json, &printed.code).map_err(bad)?)
+            let json = utf16_map(&json, &printed.code).map_err(bad)?;
+            Some(crate::sourcemap::adjust(&json, &edits).map_err(bad)?)
         }
         None => None,
     };
-    Ok(Transformed {
-        code: printed.code,
-        refs,
-        map,
-    })
+    Ok(Transformed { code, refs, map })
+}
+
+/// Two changes to lightningcss's minified text that keep its meaning and compress better
+/// (measured on the corpus; esbuild prints both ways too):
+/// - no space after a hex escape where the next character could not continue it
+///   (`.\32 xl\:p-4` -> `.\32xl\:p-4`): on Tailwind 2, whose 2xl variants all start so,
+///   brotli's output is 19% smaller;
+/// - private-use characters in strings (icon fonts' `content`) as escapes (`"\f101"`): raw
+///   they are 3-4 bytes of noise each to brotli, escaped they are hex digits (Bootstrap
+///   Icons: 4% smaller brotli; still fewer raw bytes than esbuild's output).
+///
+/// Comments are left as written. Returns the code and its edits, for the source map.
+fn print_tweaks(code: &str) -> (String, Vec<Edit>) {
+    if !code.contains('\\') && !code.chars().any(private_use) {
+        return (code.to_owned(), Vec::new());
+    }
+    let mut w = Tweaked {
+        out: String::with_capacity(code.len() + code.len() / 8),
+        edits: Vec::new(),
+        line: 0,
+        col: 0,
+    };
+    let mut quote: Option<char> = None;
+    let mut chars = code.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '/' if quote.is_none() && code[i..].starts_with("/*") => {
+                let end = code[i + 2..]
+                    .find("*/")
+                    .map_or(code.len(), |e| i + 2 + e + 2);
+                code[i..end].chars().for_each(|ch| w.push(ch));
+                while chars.peek().is_some_and(|&(j, _)| j < end) {
+                    chars.next();
+                }
+            }
+            '\\' => w.escape(&mut chars),
+            '"' | '\'' => {
+                quote = match quote {
+                    None => Some(c),
+                    Some(q) if q == c => None,
+                    q => q,
+                };
+                w.push(c);
+            }
+            c if quote.is_some() && private_use(c) => {
+                let after = chars.peek().map(|&(_, c)| c);
+                w.private_use(c, after);
+            }
+            c => w.push(c),
+        }
+    }
+    (w.out, w.edits)
+}
+
+fn private_use(c: char) -> bool {
+    matches!(c, '\u{e000}'..='\u{f8ff}' | '\u{f0000}'..)
+}
+
+/// Whether a hex escape followed by `next` needs a space to end it.
+fn continues_escape(next: Option<char>) -> bool {
+    next.is_none_or(|c| c.is_ascii_hexdigit() || c.is_ascii_whitespace())
+}
+
+/// [`print_tweaks`]'s output and edits; `line` and `col` (UTF-16) count the code before the
+/// edits, as source map edits do.
+struct Tweaked {
+    out: String,
+    edits: Vec<Edit>,
+    line: u32,
+    col: u32,
+}
+
+impl Tweaked {
+    fn push(&mut self, ch: char) {
+        self.out.push(ch);
+        if ch == '\n' {
+            (self.line, self.col) = (self.line + 1, 0);
+        } else {
+            self.col += ch.len_utf16() as u32;
+        }
+    }
+
+    /// After a backslash: its hex digits, and the space after them only if needed.
+    fn escape(&mut self, chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) {
+        self.push('\\');
+        let mut hex = 0;
+        while hex < 6 && chars.peek().is_some_and(|&(_, h)| h.is_ascii_hexdigit()) {
+            self.push(chars.next().expect("peeked").1);
+            hex += 1;
+        }
+        if hex == 0 {
+            // `\x`: an escaped character, copied as is.
+            if let Some((_, ch)) = chars.next() {
+                self.push(ch);
+            }
+        } else if chars.peek().is_some_and(|&(_, c)| c == ' ') {
+            chars.next();
+            if continues_escape(chars.peek().map(|&(_, c)| c)) {
+                self.push(' ');
+            } else {
+                self.edits.push(Edit {
+                    line: self.line,
+                    col: self.col,
+                    delta: -1,
+                    before: false,
+                });
+                self.col += 1;
+            }
+        }
+    }
+
+    /// A private-use character in a string, as a hex escape.
+    fn private_use(&mut self, c: char, after: Option<char>) {
+        let mut escaped = format!("\\{:x}", c as u32);
+        if after.is_some() && continues_escape(after) {
+            escaped.push(' ');
+        }
+        let units = c.len_utf16() as u32;
+        self.out.push_str(&escaped);
+        self.edits.push(Edit {
+            line: self.line,
+            col: self.col + units,
+            delta: escaped.len() as i64 - i64::from(units),
+            before: true,
+        });
+        self.col += units;
+    }
 }
 
 /// The references lightningcss reported, as refs: custom-property urls put back as written
@@ -217,6 +348,57 @@ impl<'i> lightningcss::visitor::Visitor<'i> for InPlace {
     }
 }
 
+/// Drops the whitespace after commas in values lightningcss keeps as tokens (those with
+/// `var()`: `rgba(239, 68, 68, var(--o))` -> `rgba(239,68,68,var(--o))`), as esbuild does.
+/// Only in standard properties, whose values are parsed by their grammar once substituted:
+/// custom property values stay exactly as written (scripts can read them).
+struct TightCommas;
+
+impl<'i> lightningcss::visitor::Visitor<'i> for TightCommas {
+    type Error = std::convert::Infallible;
+
+    fn visit_types(&self) -> lightningcss::visitor::VisitTypes {
+        lightningcss::visit_types!(PROPERTIES)
+    }
+
+    fn visit_property(
+        &mut self,
+        property: &mut lightningcss::properties::Property<'i>,
+    ) -> Result<(), Self::Error> {
+        if let lightningcss::properties::Property::Unparsed(u) = property {
+            tighten_commas(&mut u.value, false);
+        }
+        Ok(())
+    }
+}
+
+fn tighten_commas(list: &mut lightningcss::properties::custom::TokenList<'_>, fallback: bool) {
+    use lightningcss::properties::custom::{Token, TokenOrValue};
+    // A fallback's leading whitespace follows the comma of its `var(`/`env(`.
+    let mut after_comma = fallback;
+    list.0.retain(|t| {
+        let drop = after_comma && t.is_whitespace();
+        after_comma = matches!(t, TokenOrValue::Token(Token::Comma)) || (drop && after_comma);
+        !drop
+    });
+    for t in &mut list.0 {
+        match t {
+            TokenOrValue::Function(f) => tighten_commas(&mut f.arguments, false),
+            TokenOrValue::Var(v) => {
+                if let Some(f) = &mut v.fallback {
+                    tighten_commas(f, true);
+                }
+            }
+            TokenOrValue::Env(e) => {
+                if let Some(f) = &mut e.fallback {
+                    tighten_commas(f, true);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn problem<T: std::fmt::Display>(display: &str, e: &CssError<T>) -> Problem {
     let pos = e
         .loc
@@ -338,6 +520,38 @@ mod tests {
         let deep = "a{".repeat(300);
         let e = transform("t.css", deep.as_bytes(), &Config::new("a", "b")).unwrap_err();
         assert!(e.to_string().contains("nesting deeper"), "{e}");
+    }
+
+    #[test]
+    fn commas_in_token_values_lose_their_space_but_custom_properties_stay_as_written() {
+        check(
+            ".a{--s: 0 1px rgba(0, 0, 0, .1), 0 2px red;color:rgba(239, 68, 68, var(--o));box-shadow:var(--a, 0 0 #0000), var(--s)}",
+            ".a{--s:0 1px #0000001a, 0 2px red;color:rgba(239,68,68,var(--o));box-shadow:var(--a,0 0 #0000),var(--s)}",
+            &[],
+        );
+    }
+
+    #[test]
+    fn escapes_lose_the_space_only_where_nothing_could_continue_them() {
+        let (code, edits) = print_tweaks(
+            ".\\32 xl\\:p-4{a:b}.\\31 0{c:d}/* \\32 x */.\\@x,.\\32 \\33 y{content:\"\\2014 z\"}",
+        );
+        assert_eq!(
+            code,
+            ".\\32xl\\:p-4{a:b}.\\31 0{c:d}/* \\32 x */.\\@x,.\\32\\33y{content:\"\\2014z\"}"
+        );
+        // Columns of the removed spaces, before removal.
+        let cols: Vec<u32> = edits.iter().map(|e| e.col).collect();
+        assert_eq!(cols, [4, 48, 52, 69]);
+        // Private-use characters in strings become escapes, with a space where needed.
+        let (code, edits) =
+            print_tweaks(".a:before{content:\"\u{f101}\"}.b:after{content:\"\u{f102}a\"}");
+        assert_eq!(
+            code,
+            ".a:before{content:\"\\f101\"}.b:after{content:\"\\f102 a\"}"
+        );
+        let moved: Vec<(u32, i64)> = edits.iter().map(|e| (e.col, e.delta)).collect();
+        assert_eq!(moved, [(20, 4), (41, 5)]);
     }
 
     #[test]

@@ -720,6 +720,38 @@ fn inlined_imports_keep_their_layer_and_the_cascade_order() {
 }
 
 #[test]
+fn escapes_print_without_their_spare_space_and_the_map_stays_true() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("css")).unwrap();
+    std::fs::write(
+        site.path().join("css/e.css"),
+        ".\\32xl\\:p-4 { padding: 1rem }\n.\\31 0 { margin: 0 }\n.b { color: red }\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let m = build(site.path(), out.path(), |c| c.source_maps(true)).manifest;
+    let code = std::fs::read_to_string(out.path().join(&m.assets["css/e.css"].path)).unwrap();
+    assert!(
+        code.starts_with(".\\32xl\\:p-4{padding:1rem}.\\31 0{margin:0}"),
+        "{code}"
+    );
+    let map: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join(&m.assets["css/e.css.map"].path)).unwrap(),
+    )
+    .unwrap();
+    let segments = tests::decode_mappings(map["mappings"].as_str().unwrap());
+    for (rule, line) in [(".\\31 0{", 1), (".b{", 2)] {
+        let col = code.find(rule).unwrap() as i64;
+        let hit = segments.iter().find(|s| s.0 == 0 && s.1 == col);
+        assert_eq!(
+            hit.map(|s| (s.2, s.3)),
+            Some((line, 0)),
+            "`{rule}` at column {col}: {segments:?} in {code}"
+        );
+    }
+}
+
+#[test]
 fn css_source_map_columns_count_utf16_units_after_non_ascii_text() {
     let site = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(site.path().join("css")).unwrap();
