@@ -140,7 +140,23 @@ pub async fn run(command: &str, args: &[String]) -> Result<ExitCode, Error> {
         "publish" => {
             let mut settings = settings;
             settings.interrupt = super::Interrupt::on_signals();
+            say(&format!(
+                "building {} (cargo build -p {}{}): its build script runs the asset pipeline",
+                pkg.name,
+                pkg.name,
+                flags
+                    .profile
+                    .as_deref()
+                    .map(|p| format!(" --profile {p}"))
+                    .unwrap_or_default()
+            ));
             let build = super::locate(&pkg, flags.profile.as_deref())?;
+            say(&format!(
+                "publishing {} assets from {} to {}",
+                build.manifest.assets.len(),
+                build.tree.display(),
+                settings.location()
+            ));
             let (summary, _) =
                 super::publish(&settings, &build.manifest, &build.tree, flags.dry_run, &say)
                     .await?;
