@@ -41,8 +41,11 @@ enum Group {
     Publish,
     /// Requests/s with wrk: ours and tower-http's ServeDir.
     Serve,
-    /// Cold compile of an app that uses asset-build, by feature set and profile.
+    /// Cold compile of an app that uses asset-build, by feature set and profile (and
+    /// first-run).
     Compile,
+    /// A fresh clone's first `cargo xtask publish`, beside the previous profiles.
+    FirstRun,
     /// Media storage: uploads through the handler, memory, signed URLs, serving.
     Media,
 }
@@ -120,7 +123,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let runs = if args.quick { 1 } else { 3 };
     let on = |g: Group| {
         if args.only.is_empty() {
-            g != Group::Compile || !args.quick
+            !matches!(g, Group::Compile | Group::FirstRun) || !args.quick
         } else {
             args.only.contains(&g)
         }
@@ -161,6 +164,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         let corpus = ensure_corpus(&dir)?;
         figures.extend(compile::first_publish(&dir)?);
         figures.extend(compile::bench(&dir, &corpus)?);
+    } else if on(Group::FirstRun) {
+        figures.extend(compile::first_publish(&dir)?);
     }
 
     println!(
