@@ -101,21 +101,9 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// The workspace's target directory (`CARGO_TARGET_DIR`, else `<workspace>/target`).
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
-
-/// The workspace root (two levels above this package).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("the bench lives in xtask/bench")
-        .to_path_buf()
-}
+#[path = "../../paths.rs"]
+mod paths;
+use paths::{target_dir, workspace_root};
 
 fn run(args: Args) -> anyhow::Result<()> {
     let dir = crate::target_dir().join("bench");

@@ -4,7 +4,6 @@
 mod build;
 mod corpus;
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -39,18 +38,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The workspace's target directory (`CARGO_TARGET_DIR`, else `<workspace>/target`).
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
-
-/// The workspace root (two levels above this package).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("this package lives in xtask/build")
-        .to_path_buf()
-}
+#[path = "../../paths.rs"]
+mod paths;
+use paths::target_dir;
