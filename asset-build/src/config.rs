@@ -306,7 +306,23 @@ impl Metadata {
             .map_err(|e: toml::de::Error| format!("[package.metadata.assets]: {}", e.message()))
     }
 
-    fn apply(&self, mut c: Config) -> Result<Config> {
+    /// Parses a settings file whose top level holds the keys of `[package.metadata.assets]`
+    /// (`cargo xtask build --settings FILE`).
+    ///
+    /// # Errors
+    /// Malformed TOML or an unknown or mistyped setting.
+    pub fn from_settings_file(text: &str) -> std::result::Result<Metadata, String> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_owned())
+    }
+
+    /// These settings over `c` (`dir` and `publish` are not build settings and are ignored).
+    ///
+    /// # Errors
+    /// Unknown browser targets or out-of-range levels.
+    pub fn apply(&self, mut c: Config) -> Result<Config> {
         if let Some(t) = &self.targets {
             c.targets = Targets::parse(t)?;
         }

@@ -13,6 +13,10 @@ pub struct Args {
     /// Where the hashed files, variants and manifest.json go.
     #[arg(long)]
     out: PathBuf,
+    /// A TOML file whose top level holds the keys of `[package.metadata.assets]`
+    /// (`minify = false`, `targets = [...]`, ...); flags given as well win.
+    #[arg(long)]
+    settings: Option<PathBuf>,
     /// Inline `@import`ed stylesheets instead of keeping them as their own files.
     #[arg(long)]
     inline_imports: bool,
@@ -25,15 +29,16 @@ pub struct Args {
     /// Browser targets for CSS, e.g. `--target "chrome 109" --target "safari 15.6"`.
     #[arg(long = "target")]
     targets: Vec<String>,
-    /// brotli quality (0-11); `none` for no .br files.
-    #[arg(long, default_value = "11")]
-    brotli: String,
-    /// brotli quality for files over 128 KiB (the lower of this and --brotli applies).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=11))]
-    brotli_large: u32,
-    /// gzip level (0-9); `none` for no .gz files.
-    #[arg(long, default_value = "9")]
-    gzip: String,
+    /// brotli quality (0-11; default 11); `none` for no .br files.
+    #[arg(long)]
+    brotli: Option<String>,
+    /// brotli quality for files over 128 KiB (default 10; the lower of this and --brotli
+    /// applies).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=11))]
+    brotli_large: Option<u32>,
+    /// gzip level (0-9; default 9); `none` for no .gz files.
+    #[arg(long)]
+    gzip: Option<String>,
     /// Do not read or write the cache (every file is transformed and compressed).
     #[arg(long)]
     no_cache: bool,
@@ -55,28 +60,47 @@ fn level(s: &str, max: u32, what: &str) -> anyhow::Result<Option<u32>> {
     }
 }
 
+/// The settings file's settings, then the flags that were given.
+fn config(args: &Args) -> anyhow::Result<Config> {
+    let mut config = Config::new(&args.asset_dir, &args.out);
+    if let Some(file) = &args.settings {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let meta = asset_build::Metadata::from_settings_file(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        config = meta
+            .apply(config)
+            .with_context(|| format!("{}", file.display()))?;
+    }
+    if args.inline_imports {
+        config = config.css_imports(CssImports::Inline);
+    }
+    if args.warn_missing {
+        config = config.missing(Missing::Warn);
+    }
+    if args.no_minify {
+        config = config.minify(false);
+    }
+    if let Some(b) = &args.brotli {
+        config = config.brotli(level(b, 11, "brotli")?);
+    }
+    if let Some(q) = args.brotli_large {
+        config = config.brotli_large(q);
+    }
+    if let Some(g) = &args.gzip {
+        config = config.gzip(level(g, 9, "gzip")?);
+    }
+    if !args.targets.is_empty() {
+        config = config.targets(Targets::parse(&args.targets)?);
+    }
+    Ok(config)
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.asset_dir.is_dir() {
         bail!("{}: not a directory", args.asset_dir.display());
     }
-    let mut config = Config::new(&args.asset_dir, &args.out)
-        .css_imports(if args.inline_imports {
-            CssImports::Inline
-        } else {
-            CssImports::Keep
-        })
-        .missing(if args.warn_missing {
-            Missing::Warn
-        } else {
-            Missing::Error
-        })
-        .minify(!args.no_minify)
-        .brotli(level(&args.brotli, 11, "brotli")?)
-        .brotli_large(args.brotli_large)
-        .gzip(level(&args.gzip, 9, "gzip")?);
-    if !args.targets.is_empty() {
-        config = config.targets(Targets::parse(&args.targets)?);
-    }
+    let mut config = config(&args)?;
     if !args.no_cache {
         config = config.cache_dir(crate::target_dir().join("asset-cache"));
     }
@@ -149,4 +173,65 @@ pub fn count_references(out: &std::path::Path, manifest: &asset_build::Manifest)
         .filter_map(|e| Some((e, std::fs::read_to_string(out.join(&e.path)).ok()?)))
         .map(|(e, t)| asset_build::check::references_in(&e.path, &t).len())
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: super::Args,
+    }
+
+    fn build(argv: &[&str]) -> asset_build::Output {
+        let cli = Cli::try_parse_from(std::iter::once("build").chain(argv.iter().copied()))
+            .expect("arguments");
+        asset_build::run(&super::config(&cli.args).expect("settings")).expect("build")
+    }
+
+    #[test]
+    fn a_settings_file_sets_what_the_package_metadata_would_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let assets = dir.path().join("assets");
+        std::fs::create_dir_all(assets.join("js")).unwrap();
+        // Long enough for gzip to pay.
+        let js: String = (0..40)
+            .map(|i| format!("export function greet{i}(name) {{\n  return 'hello ' + name;\n}}\n"))
+            .collect();
+        std::fs::write(assets.join("js/app.js"), &js).unwrap();
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(&settings, "minify = false\ngzip = false\nbrotli = false\n").unwrap();
+        let (a, s) = (assets.to_str().unwrap(), settings.to_str().unwrap());
+
+        let out = dir.path().join("out");
+        let o = build(&[a, "--out", out.to_str().unwrap(), "--settings", s]);
+        let e = &o.manifest.assets["js/app.js"];
+        assert_eq!(std::fs::read_to_string(out.join(&e.path)).unwrap(), js);
+        assert!(e.encodings.is_empty(), "no variants: {:?}", e.encodings);
+
+        // A flag given as well wins over the file.
+        let out = dir.path().join("out2");
+        let o = build(&[
+            a,
+            "--out",
+            out.to_str().unwrap(),
+            "--settings",
+            s,
+            "--gzip",
+            "6",
+        ]);
+        let e = &o.manifest.assets["js/app.js"];
+        assert!(e.encodings.contains_key("gzip"), "{:?}", e.encodings);
+
+        // An unknown key is an error naming the file.
+        std::fs::write(&settings, "minfy = false\n").unwrap();
+        let cli = Cli::try_parse_from(["build", a, "--out", "x", "--settings", s]).unwrap();
+        let err = format!("{:#}", super::config(&cli.args).unwrap_err());
+        assert!(
+            err.contains("settings.toml") && err.contains("minfy"),
+            "{err}"
+        );
+    }
 }
