@@ -44,6 +44,31 @@ pub fn ensure_peers(dir: &Path) -> Option<Peers> {
     }
 }
 
+/// Wall times of a first publish and of a second one with nothing changed.
+#[derive(Default)]
+struct Passes {
+    first: Vec<f64>,
+    rerun: Vec<f64>,
+}
+
+impl Passes {
+    fn push(&mut self, pass: usize, t: f64) {
+        if pass == 0 {
+            &mut self.first
+        } else {
+            &mut self.rerun
+        }
+        .push(t);
+    }
+}
+
+/// What our publishes uploaded: objects on the first pass, PUTs on the no-change pass.
+#[derive(Default)]
+struct Counts {
+    objects: usize,
+    puts_on_rerun: usize,
+}
+
 /// Ours, s5cmd and aws, each onto a fresh prefix (first) and then again (no change).
 pub fn bench(out: &Path, peers: &Peers, runs: usize) -> anyhow::Result<Vec<Figure>> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -52,79 +77,97 @@ pub fn bench(out: &Path, peers: &Peers, runs: usize) -> anyhow::Result<Vec<Figur
     let manifest = asset_build::Manifest::from_json(&std::fs::read(out.join("manifest.json"))?)
         .map_err(anyhow::Error::msg)?;
     let files = super::files(out)?.len();
-
     // A fresh emulator for every tool and run: s3s-fs walks the whole bucket for each page
     // of a listing, so a bucket holding earlier runs' objects would slow the later ones.
-    let mut ours = (Vec::new(), Vec::new());
-    let mut s5 = (Vec::new(), Vec::new());
-    let mut aws = (Vec::new(), Vec::new());
-    let mut puts_on_rerun = 0;
-    let mut objects = 0;
+    let (mut ours, mut s5, mut aws) = (Passes::default(), Passes::default(), Passes::default());
+    let mut counts = Counts::default();
     for _ in 0..runs {
+        ours_twice(&rt, &manifest, out, &mut ours, &mut counts)?;
         let s3 = rt.block_on(TestS3::start());
-        let settings = s3.settings("ours");
         for pass in 0..2 {
-            s3.faults.reset_counts();
-            let start = Instant::now();
-            let (summary, _) = rt
-                .block_on(asset_build::publish::publish(
-                    &settings,
-                    &manifest,
-                    out,
-                    false,
-                    &|_| {},
-                ))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let t = secs(start.elapsed());
-            if pass == 0 {
-                ours.0.push(t);
-                objects = summary.uploaded;
-            } else {
-                ours.1.push(t);
-                puts_on_rerun = puts_on_rerun.max(s3.faults.count(&Method::PUT));
-                if summary.uploaded != 0 {
-                    bail!("the no-change publish uploaded {} files", summary.uploaded);
-                }
-            }
+            s5.push(pass, timed(s5cmd_sync(peers, &s3, out), peers)?);
         }
         drop(s3);
-
         let s3 = rt.block_on(TestS3::start());
         for pass in 0..2 {
-            let mut cmd = Command::new(&peers.s5cmd);
-            cmd.args(["--endpoint-url", &s3.endpoint(), "sync"])
-                .arg(format!("{}/", out.display()))
-                .arg(format!("s3://{BUCKET}/s5cmd/"));
-            let t = timed(cmd, peers)?;
-            if pass == 0 { &mut s5.0 } else { &mut s5.1 }.push(t);
-        }
-        drop(s3);
-
-        let s3 = rt.block_on(TestS3::start());
-        for pass in 0..2 {
-            let mut cmd = Command::new("python3");
-            cmd.arg(&peers.aws)
-                .args([
-                    "--endpoint-url",
-                    &s3.endpoint(),
-                    "s3",
-                    "sync",
-                    "--only-show-errors",
-                ])
-                .arg(out)
-                .arg(format!("s3://{BUCKET}/aws/"));
-            let t = timed(cmd, peers)?;
-            if pass == 0 { &mut aws.0 } else { &mut aws.1 }.push(t);
+            aws.push(pass, timed(aws_sync(peers, &s3, out), peers)?);
         }
     }
-    let (first, rerun) = (median(ours.0), median(ours.1));
-    Ok(vec![
+    Ok(figures(files, &counts, &ours, &s5, &aws))
+}
+
+/// Our publish onto a fresh emulator, then again with nothing changed (which must upload
+/// nothing).
+fn ours_twice(
+    rt: &tokio::runtime::Runtime,
+    manifest: &asset_build::Manifest,
+    out: &Path,
+    ours: &mut Passes,
+    counts: &mut Counts,
+) -> anyhow::Result<()> {
+    let s3 = rt.block_on(TestS3::start());
+    let settings = s3.settings("ours");
+    for pass in 0..2 {
+        s3.faults.reset_counts();
+        let start = Instant::now();
+        let (summary, _) = rt
+            .block_on(asset_build::publish::publish(
+                &settings,
+                manifest,
+                out,
+                false,
+                &|_| {},
+            ))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        ours.push(pass, secs(start.elapsed()));
+        if pass == 0 {
+            counts.objects = summary.uploaded;
+        } else {
+            counts.puts_on_rerun = counts.puts_on_rerun.max(s3.faults.count(&Method::PUT));
+            if summary.uploaded != 0 {
+                bail!("the no-change publish uploaded {} files", summary.uploaded);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn s5cmd_sync(peers: &Peers, s3: &TestS3, out: &Path) -> Command {
+    let mut cmd = Command::new(&peers.s5cmd);
+    cmd.args(["--endpoint-url", &s3.endpoint(), "sync"])
+        .arg(format!("{}/", out.display()))
+        .arg(format!("s3://{BUCKET}/s5cmd/"));
+    cmd
+}
+
+fn aws_sync(peers: &Peers, s3: &TestS3, out: &Path) -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.arg(&peers.aws)
+        .args([
+            "--endpoint-url",
+            &s3.endpoint(),
+            "s3",
+            "sync",
+            "--only-show-errors",
+        ])
+        .arg(out)
+        .arg(format!("s3://{BUCKET}/aws/"));
+    cmd
+}
+
+fn figures(files: usize, counts: &Counts, ours: &Passes, s5: &Passes, aws: &Passes) -> Vec<Figure> {
+    let (first, rerun) = (median(ours.first.clone()), median(ours.rerun.clone()));
+    let Counts {
+        objects,
+        puts_on_rerun,
+    } = counts;
+    vec![
         figure(
             format!("publish, tree, first ({objects} objects from {files} files)"),
             first,
             "s",
             "s5cmd sync",
-            Some(median(s5.0)),
+            Some(median(s5.first.clone())),
             "<= 0.5",
         ),
         figure(
@@ -132,7 +175,7 @@ pub fn bench(out: &Path, peers: &Peers, runs: usize) -> anyhow::Result<Vec<Figur
             first,
             "s",
             "aws s3 sync",
-            Some(median(aws.0)),
+            Some(median(aws.first.clone())),
             "report",
         ),
         figure(
@@ -140,7 +183,7 @@ pub fn bench(out: &Path, peers: &Peers, runs: usize) -> anyhow::Result<Vec<Figur
             rerun,
             "s",
             "s5cmd sync",
-            Some(median(s5.1)),
+            Some(median(s5.rerun.clone())),
             "<= 0.15 s, no PUT",
         ),
         figure(
@@ -148,10 +191,10 @@ pub fn bench(out: &Path, peers: &Peers, runs: usize) -> anyhow::Result<Vec<Figur
             rerun,
             "s",
             "aws s3 sync",
-            Some(median(aws.1)),
+            Some(median(aws.rerun.clone())),
             "report",
         ),
-    ])
+    ]
 }
 
 /// Runs a peer against the emulator with its credentials; wall time in seconds.
