@@ -378,7 +378,8 @@ fn tighten_commas(list: &mut lightningcss::properties::custom::TokenList<'_>, fa
     let mut after_comma = fallback;
     list.0.retain(|t| {
         let drop = after_comma && t.is_whitespace();
-        after_comma = matches!(t, TokenOrValue::Token(Token::Comma)) || (drop && after_comma);
+        // Whitespace dropped after a comma keeps the next whitespace droppable too.
+        after_comma = drop || matches!(t, TokenOrValue::Token(Token::Comma));
         !drop
     });
     for t in &mut list.0 {

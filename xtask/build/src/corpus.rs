@@ -52,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let npm = dir.join("npm");
     install(&here.join("package.json"), &npm)?;
     let (input, output) = (dir.join("in"), dir.join("out"));
-    node(&here, &["prepare", path(&npm), path(&input)])?;
+    node(&here, "prepare", &[&npm, &input])?;
     let _ = std::fs::remove_dir_all(&output);
     let mut built = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir(&input)? {
@@ -63,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         built.insert(name, b);
     }
     println!("running each script as published and as built (node, jsdom)");
-    let compared = node(&here, &["compare", path(&npm), path(&input), path(&output)])?;
+    let compared = node(&here, "compare", &[&npm, &input, &output])?;
     let rows: Vec<Compared> = compared
         .lines()
         .map(serde_json::from_str)
@@ -112,21 +112,19 @@ fn install(package_json: &Path, npm: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn node(here: &Path, args: &[&str]) -> anyhow::Result<String> {
+/// `node corpus.mjs <command> <paths>`; its stdout.
+fn node(here: &Path, command: &str, paths: &[&Path]) -> anyhow::Result<String> {
     let out = Command::new("node")
         .arg(here.join("corpus.mjs"))
-        .args(args)
+        .arg(command)
+        .args(paths)
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("running node (is it installed?)")?;
     if !out.status.success() {
-        bail!("node corpus.mjs {} failed ({})", args[0], out.status);
+        bail!("node corpus.mjs {command} failed ({})", out.status);
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("corpus paths are UTF-8")
 }
 
 /// One package through the pipeline with the defaults, then `--check`'s reference check.
