@@ -1,5 +1,5 @@
 //! Finds the Cargo.lock this build resolved and passes the exact versions of the crates that
-//! shape the pipeline's outputs (swc's parser, minifier and printer, lightningcss, the source
+//! shape the pipeline's outputs (swc's parser, minifier, printer and TypeScript/JSX transforms, grass, lightningcss, the source
 //! map writer, the encoders) to the cache keys, so that an update of any of them is never
 //! answered from the cache.
 
@@ -10,6 +10,9 @@ const TOOLS: &[&str] = &[
     "swc_ecma_minifier",
     "swc_ecma_codegen",
     "swc_ecma_transforms_base",
+    "swc_ecma_transforms_typescript",
+    "swc_ecma_transforms_react",
+    "grass_compiler",
     "lightningcss",
     "parcel_sourcemap",
     "brotlic-sys",

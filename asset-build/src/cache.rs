@@ -83,6 +83,8 @@ mod tests {
             .expect("the workspace's Cargo.lock");
         for tool in [
             "swc_ecma_minifier",
+            "swc_ecma_transforms_typescript",
+            "grass_compiler",
             "lightningcss",
             "brotlic-sys",
             "zlib-rs",

@@ -50,6 +50,10 @@ pub fn cache_dir_for(out_dir: &Path) -> Option<PathBuf> {
 pub fn run(config: &Config) -> Result<Output> {
     // Before the run, so that fixing a broken asset re-runs the script too.
     println!("cargo::rerun-if-changed={}", config.source().display());
+    // Sass reads partials from its load paths too.
+    for dir in &config.load_paths {
+        println!("cargo::rerun-if-changed={}", dir.display());
+    }
     if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
         println!(
             "cargo::rerun-if-changed={}",

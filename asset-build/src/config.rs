@@ -1,6 +1,7 @@
 //! Settings of one pipeline run: given in code through [`Config`]'s builder methods, or read
 //! from `[package.metadata.assets]` in the package's `Cargo.toml`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -27,6 +28,25 @@ pub enum Missing {
     Error,
     /// The build warns and leaves the reference as written.
     Warn,
+}
+
+/// How JSX (`.jsx`, `.tsx`) becomes JavaScript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Jsx {
+    /// `import { jsx } from "<import source>/jsx-runtime"`, added where JSX is used (React
+    /// 17+, Preact, Solid...).
+    Automatic { import_source: String },
+    /// Calls of `pragma` (`React.createElement`, `h`) and `pragma_frag` for fragments; the
+    /// module must have them in scope.
+    Classic { pragma: String, pragma_frag: String },
+}
+
+impl Default for Jsx {
+    fn default() -> Self {
+        Jsx::Automatic {
+            import_source: "react".into(),
+        }
+    }
 }
 
 /// Browser versions the CSS is written for, as `(name, major, minor)`.
@@ -103,6 +123,10 @@ pub struct Config {
     pub(crate) allow_empty: bool,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) jobs: usize,
+    pub(crate) load_paths: Vec<PathBuf>,
+    pub(crate) jsx: Jsx,
+    pub(crate) bundles: BTreeMap<String, Vec<String>>,
+    pub(crate) ship_bundle_parts: bool,
 }
 
 impl Config {
@@ -123,6 +147,10 @@ impl Config {
             allow_empty: false,
             cache_dir: None,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            load_paths: Vec::new(),
+            jsx: Jsx::default(),
+            bundles: BTreeMap::new(),
+            ship_bundle_parts: true,
         }
     }
 
@@ -204,6 +232,35 @@ impl Config {
         self
     }
 
+    /// Folders where Sass `@use`, `@forward` and `@import` look after the importing file's
+    /// own folder (e.g. `node_modules/bootstrap/scss`). Added to the ones already set.
+    pub fn load_paths<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Self {
+        self.load_paths.extend(paths.into_iter().map(Into::into));
+        self
+    }
+    /// How JSX is compiled (default: the automatic runtime from `react`).
+    pub fn jsx(mut self, jsx: Jsx) -> Self {
+        self.jsx = jsx;
+        self
+    }
+    /// A named bundle: the parts (logical paths, in order) joined into one asset called
+    /// `name`, which is minified, hashed and compressed like any file. All parts are CSS, or
+    /// all are classic scripts; one ES module alone is bundled with its static imports.
+    pub fn bundle<S: Into<String>>(
+        mut self,
+        name: impl Into<String>,
+        parts: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.bundles
+            .insert(name.into(), parts.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Whether the parts of bundles are shipped as assets of their own too (default: yes).
+    pub fn ship_bundle_parts(mut self, on: bool) -> Self {
+        self.ship_bundle_parts = on;
+        self
+    }
+
     /// The asset directory.
     pub fn source(&self) -> &Path {
         &self.source
@@ -226,15 +283,16 @@ impl Config {
         let path = manifest_dir.join("Cargo.toml");
         let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
         let meta = Metadata::from_cargo_toml(&text)
-            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-        meta.apply(Config::new(manifest_dir.join(&meta.dir), out))
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+            .relative_to(manifest_dir);
+        meta.apply(Config::new(&meta.dir, out))
     }
 
     /// A stable description of the settings that change what the transform stage produces.
     /// Every setting the output tree depends on (for reusing the last run's outputs).
     pub(crate) fn output_fingerprint(&self) -> String {
         format!(
-            "{};source={:?};gzip={:?};brotli={:?}/{};missing={:?};empty={};version={}",
+            "{};source={:?};gzip={:?};brotli={:?}/{};missing={:?};empty={};bundles={:?}/{};version={}",
             self.transform_fingerprint(),
             self.source,
             self.gzip,
@@ -242,14 +300,21 @@ impl Config {
             self.brotli_large,
             self.missing,
             self.allow_empty,
+            self.bundles,
+            self.ship_bundle_parts,
             env!("CARGO_PKG_VERSION")
         )
     }
 
     pub(crate) fn transform_fingerprint(&self) -> String {
         format!(
-            "targets={:?};imports={:?};minify={};maps={}",
-            self.targets.0, self.css_imports, self.minify, self.source_maps
+            "targets={:?};imports={:?};minify={};maps={};load-paths={:?};jsx={:?}",
+            self.targets.0,
+            self.css_imports,
+            self.minify,
+            self.source_maps,
+            self.load_paths,
+            self.jsx
         )
     }
 }
@@ -272,8 +337,28 @@ pub struct Metadata {
     pub brotli_large: Option<u32>,
     pub embed: Option<bool>,
     pub allow_empty: Option<bool>,
+    /// Sass load paths, relative to the package (or the settings file).
+    pub load_paths: Option<Vec<PathBuf>>,
+    /// `"automatic"` (default) or `"classic"`.
+    pub jsx_runtime: Option<JsxRuntime>,
+    /// The automatic runtime's package (default `react`).
+    pub jsx_import_source: Option<String>,
+    /// The classic runtime's functions (default `React.createElement`, `React.Fragment`).
+    pub jsx_pragma: Option<String>,
+    pub jsx_pragma_frag: Option<String>,
+    /// `"<bundle>" = ["<part>", ...]`.
+    pub bundles: Option<BTreeMap<String, Vec<String>>>,
+    pub ship_bundle_parts: Option<bool>,
     /// Read by `cargo xtask publish`, not by the build.
     pub publish: Option<toml::Table>,
+}
+
+/// `jsx-runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JsxRuntime {
+    Automatic,
+    Classic,
 }
 
 /// A compression setting: `false`, or a level.
@@ -318,6 +403,18 @@ impl Metadata {
             .map_err(|e: toml::de::Error| e.message().to_owned())
     }
 
+    /// The same settings with `dir` and the load paths taken relative to `base` (the
+    /// package's folder, or the settings file's).
+    pub fn relative_to(mut self, base: &Path) -> Metadata {
+        self.dir = base.join(&self.dir);
+        if let Some(paths) = &mut self.load_paths {
+            for p in paths.iter_mut() {
+                *p = base.join(&*p);
+            }
+        }
+        self
+    }
+
     /// These settings over `c` (`dir` and `publish` are not build settings and are ignored).
     ///
     /// # Errors
@@ -351,7 +448,54 @@ impl Metadata {
         c.source_maps = self.source_maps.unwrap_or(c.source_maps);
         c.embed = self.embed.unwrap_or(c.embed);
         c.allow_empty = self.allow_empty.unwrap_or(c.allow_empty);
+        if let Some(paths) = &self.load_paths {
+            c = c.load_paths(paths.iter().cloned());
+        }
+        c.jsx = self.jsx(&c.jsx)?;
+        if let Some(bundles) = &self.bundles {
+            c.bundles.extend(bundles.clone());
+        }
+        c.ship_bundle_parts = self.ship_bundle_parts.unwrap_or(c.ship_bundle_parts);
         Ok(c)
+    }
+
+    fn jsx(&self, current: &Jsx) -> Result<Jsx> {
+        let classic = match self.jsx_runtime {
+            Some(r) => r == JsxRuntime::Classic,
+            None => matches!(current, Jsx::Classic { .. }),
+        };
+        let mismatch = |key: &str, runtime: &str| {
+            Err(Error::Config(format!(
+                "{key} is a setting of the {runtime} JSX runtime, but jsx-runtime is not \"{runtime}\""
+            )))
+        };
+        if classic {
+            if self.jsx_import_source.is_some() {
+                return mismatch("jsx-import-source", "automatic");
+            }
+            let (pragma, frag) = match current {
+                Jsx::Classic {
+                    pragma,
+                    pragma_frag,
+                } => (pragma.clone(), pragma_frag.clone()),
+                Jsx::Automatic { .. } => ("React.createElement".into(), "React.Fragment".into()),
+            };
+            Ok(Jsx::Classic {
+                pragma: self.jsx_pragma.clone().unwrap_or(pragma),
+                pragma_frag: self.jsx_pragma_frag.clone().unwrap_or(frag),
+            })
+        } else {
+            if self.jsx_pragma.is_some() || self.jsx_pragma_frag.is_some() {
+                return mismatch("jsx-pragma", "classic");
+            }
+            let source = match current {
+                Jsx::Automatic { import_source } => import_source.clone(),
+                Jsx::Classic { .. } => "react".into(),
+            };
+            Ok(Jsx::Automatic {
+                import_source: self.jsx_import_source.clone().unwrap_or(source),
+            })
+        }
     }
 }
 
@@ -410,6 +554,38 @@ mod tests {
         let m = Metadata::from_cargo_toml("[package.metadata.assets]\nbrotli-large=12\n").unwrap();
         let e = m.apply(Config::new("a", "b")).unwrap_err().to_string();
         assert!(e.contains("brotli-large quality 12"), "{e}");
+    }
+
+    #[test]
+    fn jsx_and_bundle_settings_are_read() {
+        let m = Metadata::from_cargo_toml(
+            "[package.metadata.assets]\njsx-runtime='classic'\njsx-pragma='h'\nload-paths=['vendor/scss']\nship-bundle-parts=false\n[package.metadata.assets.bundles]\n'js/site.js'=['js/a.js','js/b.js']\n",
+        )
+        .unwrap()
+        .relative_to(Path::new("/pkg"));
+        let c = m.apply(Config::new("a", "b")).unwrap();
+        assert_eq!(
+            c.jsx,
+            Jsx::Classic {
+                pragma: "h".into(),
+                pragma_frag: "React.Fragment".into()
+            }
+        );
+        assert_eq!(c.load_paths, vec![PathBuf::from("/pkg/vendor/scss")]);
+        assert_eq!(c.bundles["js/site.js"], vec!["js/a.js", "js/b.js"]);
+        assert!(!c.ship_bundle_parts);
+        let m = Metadata::from_cargo_toml("[package.metadata.assets]\njsx-pragma='h'\n").unwrap();
+        let e = m.apply(Config::new("a", "b")).unwrap_err().to_string();
+        assert!(e.contains("jsx-pragma"), "{e}");
+        let m = Metadata::from_cargo_toml("[package.metadata.assets]\njsx-import-source='preact'\n")
+            .unwrap();
+        let c = m.apply(Config::new("a", "b")).unwrap();
+        assert_eq!(
+            c.jsx,
+            Jsx::Automatic {
+                import_source: "preact".into()
+            }
+        );
     }
 
     #[test]

@@ -83,7 +83,12 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
         }
         None => None,
     };
-    Ok(Transformed { code, refs, map })
+    Ok(Transformed {
+        code,
+        refs,
+        map,
+        ..Default::default()
+    })
 }
 
 /// Two changes to lightningcss's minified text that keep its meaning and compress better

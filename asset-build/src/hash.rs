@@ -40,7 +40,9 @@ pub fn integrity(bytes: &[u8]) -> String {
     )
 }
 
-/// `css/app.css` + hash -> `css/app.<hash>.css`; the hash goes before the last extension.
+/// `css/app.css` + hash -> `css/app.<hash>.css`; the hash goes before the last extension,
+/// which is the shipped one for a compiled source (`css/app.scss` -> `css/app.<hash>.css`,
+/// `js/x.ts` -> `js/x.<hash>.js`).
 pub fn hashed_path(logical: &str, hash: &str) -> String {
     let short = &hash[..NAME_HASH_LEN.min(hash.len())];
     let (dir, name) = match logical.rfind('/') {
@@ -48,7 +50,10 @@ pub fn hashed_path(logical: &str, hash: &str) -> String {
         None => ("", logical),
     };
     match name.rfind('.') {
-        Some(i) if i > 0 => format!("{dir}{}.{short}{}", &name[..i], &name[i..]),
+        Some(i) if i > 0 => {
+            let ext = crate::refs::shipped_extension(&name[i + 1..]);
+            format!("{dir}{}.{short}.{ext}", &name[..i])
+        }
         _ => format!("{dir}{name}.{short}"),
     }
 }
@@ -86,6 +91,8 @@ mod tests {
             "js/app.js.0123456789abcdef.map"
         );
         assert_eq!(hashed_path("LICENSE", h), "LICENSE.0123456789abcdef");
+        assert_eq!(hashed_path("css/a.scss", h), "css/a.0123456789abcdef.css");
+        assert_eq!(hashed_path("js/m.mts", h), "js/m.0123456789abcdef.mjs");
         assert_eq!(hashed_path("a.b/.x", h), "a.b/.x.0123456789abcdef");
     }
 

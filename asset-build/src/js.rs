@@ -1,7 +1,10 @@
-//! Stage 2 for JavaScript: swc parses (ES module or classic script), puts placeholders where
-//! relative module specifiers are, and minifies (compress + mangle) keeping `/*!` licence
-//! comments. Files named `*.min.js`, or every file when minification is off, keep their own
-//! bytes: only the specifier strings and the `sourceMappingURL` are replaced in the text.
+//! Stage 2 for JavaScript, TypeScript and JSX: swc parses (ES module or classic script), puts
+//! placeholders where relative module specifiers are, strips TypeScript's types and compiles
+//! JSX (`to_javascript`), and minifies (compress + mangle) keeping `/*!` licence comments. JavaScript
+//! files named `*.min.js`, or every one when minification is off, keep their own bytes: only
+//! the specifier strings and the `sourceMappingURL` are replaced in the text. TypeScript and
+//! JSX are always printed from the compiled program (minified or not), with spans kept, so
+//! a source map maps back to the `.ts`/`.tsx` source.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -12,8 +15,8 @@ use swc_core::common::{
     BytePos, FileName, GLOBALS, Globals, LineCol, Mark, SourceFile, SourceMap, Span, Spanned,
 };
 use swc_core::ecma::ast::{
-    CallExpr, Callee, EsVersion, ExportAll, Expr, ExprOrSpread, ImportDecl, Lit, NamedExport,
-    Program, Str,
+    CallExpr, Callee, Decl, EsVersion, ExportAll, Expr, ExprOrSpread, ImportDecl, Lit,
+    NamedExport, Program, Stmt, Str,
 };
 use swc_core::ecma::codegen::text_writer::{JsWriter, omit_trailing_semi};
 use swc_core::ecma::codegen::{Config as CodegenConfig, Emitter};
@@ -24,26 +27,31 @@ use swc_core::ecma::minifier::option::{
 };
 use swc_core::ecma::parser::error::Error as ParseError;
 use swc_core::ecma::parser::{
-    EsSyntax, Syntax, parse_file_as_module, parse_file_as_program, parse_file_as_script,
+    EsSyntax, Syntax, TsSyntax, parse_file_as_module, parse_file_as_program, parse_file_as_script,
 };
 use swc_core::ecma::transforms::base::fixer::{fixer, paren_remover};
+use swc_core::ecma::transforms::base::hygiene::hygiene;
 use swc_core::ecma::transforms::base::resolver;
+use swc_core::ecma::transforms::react;
+use swc_core::ecma::transforms::typescript;
 use swc_core::ecma::visit::{VisitMut, VisitMutWith};
 
-use crate::config::Config;
+use crate::config::{Config, Jsx};
 use crate::error::{Pos, Problem};
 use crate::refs::{Class, classify_js};
-use crate::transform::{Ref, RefKind, Transformed};
+use crate::scan::Lang;
+use crate::transform::{Ref, RefKind, Script, Transformed};
 
-/// Transforms one JavaScript file. `module`: `Some(true)` ES module, `Some(false)` classic
-/// script, `None` decided by the presence of `import`/`export`.
-///
-/// # Errors
-/// Every syntax error swc finds (the first is returned), or a minifier failure.
 /// Deepest bracket nesting parsed: swc's parser and minifier recurse per level, and this
 /// depth fits the 64 MiB stacks transforms run on with room to spare.
 const MAX_DEPTH: usize = 512;
 
+/// Transforms one JavaScript, TypeScript or JSX file (the language follows `display`'s
+/// extension). `module`: `Some(true)` ES module, `Some(false)` classic script, `None` decided
+/// by the presence of `import`/`export`.
+///
+/// # Errors
+/// Every syntax error swc finds (the first is returned), or a minifier failure.
 pub fn transform(
     display: &str,
     bytes: &[u8],
@@ -61,9 +69,22 @@ pub fn transform(
             .next()
             .unwrap_or(display)
             .contains(".min.");
-    match catch_unwind(AssertUnwindSafe(|| {
-        run(display, text, module, minify, config.source_maps)
-    })) {
+    let lang = crate::scan::lang_of(display);
+    // The automatic JSX runtime adds an `import`: such a file is a module.
+    let module = match (&config.jsx, lang) {
+        (Jsx::Automatic { .. }, Lang::Jsx | Lang::Tsx) => module.or(Some(true)),
+        _ => module,
+    };
+    let job = Job {
+        display,
+        text,
+        module,
+        lang,
+        minify,
+        want_map: config.source_maps,
+        jsx: &config.jsx,
+    };
+    match catch_unwind(AssertUnwindSafe(|| run(&job))) {
         Ok(r) => r,
         Err(panic) => {
             let msg = panic
@@ -80,13 +101,27 @@ pub fn transform(
     }
 }
 
-fn run(
-    display: &str,
-    text: &str,
+/// What one transform works on, and how.
+struct Job<'a> {
+    display: &'a str,
+    text: &'a str,
     module: Option<bool>,
+    lang: Lang,
     minify: bool,
     want_map: bool,
-) -> Result<Transformed, Problem> {
+    jsx: &'a Jsx,
+}
+
+fn run(job: &Job) -> Result<Transformed, Problem> {
+    let Job {
+        display,
+        text,
+        module,
+        lang,
+        minify,
+        want_map,
+        ..
+    } = *job;
     let cm: Lrc<SourceMap> = Lrc::new(SourceMap::default());
     let fm = cm.new_source_file(
         Lrc::new(FileName::Custom(display.to_owned())),
@@ -95,7 +130,7 @@ fn run(
     GLOBALS.set(&Globals::new(), || {
         let comments = SingleThreadedComments::default();
         let c: Option<&dyn Comments> = Some(&comments);
-        let mut program = parse(&cm, &fm, display, module, c)?;
+        let mut program = parse(&cm, &fm, display, module, lang, c)?;
         let token = placeholder_token(text);
         let mut collect = Specifiers {
             token: &token,
@@ -116,33 +151,154 @@ fn run(
                 layer: None,
             });
         }
-        if !minify {
-            return Ok(replace_in_text(
-                text,
-                fm.start_pos,
-                &collect.found,
-                refs,
-                &token,
-            ));
+        if !minify && lang == Lang::Plain {
+            let mut t = replace_in_text(text, fm.start_pos, &collect.found, refs, &token);
+            t.script = Some(script_facts(&program));
+            return Ok(t);
         }
-        let program = minified(program, &cm, &comments);
-        let (code, mappings) = print(display, &program, &cm, c, want_map, text.len() / 2)?;
-        // Placeholders that the minifier dropped (dead dynamic imports) are not references.
+        let marks = Marks {
+            unresolved: Mark::new(),
+            top_level: Mark::new(),
+        };
+        program.mutate(paren_remover(c));
+        program.mutate(resolver(marks.unresolved, marks.top_level, lang != Lang::Plain));
+        to_javascript(&mut program, lang, job.jsx, &cm, c, marks);
+        let program = if minify {
+            minified(program, &cm, &comments, marks)
+        } else {
+            program.apply(hygiene()).apply(fixer(c))
+        };
+        let (code, mappings) = print(display, &program, &cm, c, want_map, minify, text.len())?;
+        // Placeholders that the minifier dropped (dead dynamic imports) or that stood in
+        // type-only imports are not references.
         refs.retain(|r| code.contains(&r.placeholder));
         let map = if want_map {
             Some(source_map(display, &cm, &mappings)?)
         } else {
             None
         };
-        Ok(Transformed { code, refs, map })
+        Ok(Transformed {
+            code,
+            refs,
+            map,
+            script: Some(script_facts(&program)),
+            ..Default::default()
+        })
     })
+}
+
+/// The marks of one resolver run, which every later pass must share.
+#[derive(Clone, Copy)]
+struct Marks {
+    unresolved: Mark,
+    top_level: Mark,
+}
+
+/// TypeScript's types stripped (enums, namespaces and parameter properties compiled; imports
+/// used only as types removed) and JSX compiled for the configured runtime.
+fn to_javascript(
+    program: &mut Program,
+    lang: Lang,
+    jsx: &Jsx,
+    cm: &Lrc<SourceMap>,
+    c: Option<&dyn Comments>,
+    marks: Marks,
+) {
+    let Marks {
+        unresolved: u,
+        top_level: t,
+    } = marks;
+    let ts = typescript::Config {
+        // TypeScript's own default for modern targets (useDefineForClassFields).
+        native_class_properties: true,
+        no_empty_export: true,
+        ..Default::default()
+    };
+    match (lang, jsx) {
+        (Lang::Ts, _) | (Lang::Tsx, Jsx::Automatic { .. }) => {
+            program.mutate(typescript::typescript(ts, u, t));
+        }
+        // The classic runtime's pragma counts as a use of its import (`React`, `h`).
+        (Lang::Tsx, Jsx::Classic {
+            pragma,
+            pragma_frag,
+        }) => {
+            let tsx = typescript::TsxConfig {
+                pragma: Some(pragma.clone().into()),
+                pragma_frag: Some(pragma_frag.clone().into()),
+            };
+            program.mutate(typescript::tsx(cm.clone(), ts, tsx, c, u, t));
+        }
+        _ => {}
+    }
+    if matches!(lang, Lang::Jsx | Lang::Tsx) {
+        let options = match jsx {
+            Jsx::Automatic { import_source } => react::Options {
+                runtime: Some(react::Runtime::Automatic),
+                import_source: Some(import_source.as_str().into()),
+                ..Default::default()
+            },
+            Jsx::Classic {
+                pragma,
+                pragma_frag,
+            } => react::Options {
+                runtime: Some(react::Runtime::Classic),
+                pragma: Some(pragma.clone().into()),
+                pragma_frag: Some(pragma_frag.clone().into()),
+                ..Default::default()
+            },
+        };
+        let options = react::Options {
+            development: Some(false),
+            ..options
+        };
+        program.mutate(react::react(cm.clone(), c, options, t, u));
+    }
+}
+
+/// What joining this file with others in a bundle needs to know.
+fn script_facts(program: &Program) -> Script {
+    let Program::Script(script) = program else {
+        return Script {
+            module: true,
+            strict: true,
+            globals: false,
+        };
+    };
+    let strict = script
+        .body
+        .iter()
+        .map_while(|s| match s {
+            Stmt::Expr(e) => match &*e.expr {
+                Expr::Lit(Lit::Str(s)) => Some(s),
+                _ => None,
+            },
+            _ => None,
+        })
+        .any(|s| {
+            s.raw
+                .as_deref()
+                .map_or(s.value.as_str() == Some("use strict"), |raw| {
+                    raw == "\"use strict\"" || raw == "'use strict'"
+                })
+        });
+    let globals = script
+        .body
+        .iter()
+        .any(|s| matches!(s, Stmt::Decl(Decl::Var(_) | Decl::Fn(_) | Decl::Class(_) | Decl::Using(_))));
+    Script {
+        module: false,
+        strict,
+        globals,
+    }
 }
 
 /// Compress and mangle (top-level names too in a module); only `/*!` comments are kept.
 fn minified(
-    mut program: Program,
+    program: Program,
     cm: &Lrc<SourceMap>,
     comments: &SingleThreadedComments,
+    marks: Marks,
 ) -> Program {
     let c: Option<&dyn Comments> = Some(comments);
     let is_module = program.is_module();
@@ -160,10 +316,10 @@ fn minified(
         }),
         ..Default::default()
     };
-    let unresolved_mark = Mark::new();
-    let top_level_mark = Mark::new();
-    program.mutate(paren_remover(c));
-    program.mutate(resolver(unresolved_mark, top_level_mark, false));
+    let Marks {
+        unresolved: unresolved_mark,
+        top_level: top_level_mark,
+    } = marks;
     let mut program = optimize(
         program,
         cm.clone(),
@@ -187,16 +343,17 @@ fn minified(
     program
 }
 
-/// The minified program as text, and its mappings when a source map is wanted.
+/// The program as text (minified, or readable), and its mappings when a source map is wanted.
 fn print(
     display: &str,
     program: &Program,
     cm: &Lrc<SourceMap>,
     c: Option<&dyn Comments>,
     want_map: bool,
-    capacity: usize,
+    minify: bool,
+    source_len: usize,
 ) -> Result<(String, Vec<(BytePos, LineCol)>), Problem> {
-    let mut out = Vec::with_capacity(capacity);
+    let mut out = Vec::with_capacity(if minify { source_len / 2 } else { source_len });
     let mut mappings: Vec<(BytePos, LineCol)> = Vec::new();
     {
         let wr = JsWriter::new(
@@ -205,18 +362,30 @@ fn print(
             &mut out,
             want_map.then_some(&mut mappings),
         );
-        let mut emitter = Emitter {
-            cfg: CodegenConfig::default()
-                .with_minify(true)
-                .with_target(EsVersion::latest()),
-            cm: cm.clone(),
-            comments: c,
-            wr: omit_trailing_semi(wr),
+        let cfg = CodegenConfig::default()
+            .with_minify(minify)
+            .with_target(EsVersion::latest());
+        let emitted = if minify {
+            let mut emitter = Emitter {
+                cfg,
+                cm: cm.clone(),
+                comments: c,
+                wr: omit_trailing_semi(wr),
+            };
+            emitter.emit_program(program)
+        } else {
+            let mut emitter = Emitter {
+                cfg,
+                cm: cm.clone(),
+                comments: c,
+                wr,
+            };
+            emitter.emit_program(program)
         };
-        emitter.emit_program(program).map_err(|e| Problem::Syntax {
+        emitted.map_err(|e| Problem::Syntax {
             path: display.to_owned(),
             pos: None,
-            message: format!("printing the minified code failed: {e}"),
+            message: format!("printing the compiled code failed: {e}"),
         })?;
     }
     let code = String::from_utf8(out).map_err(|_| Problem::Syntax {
@@ -249,13 +418,21 @@ fn parse(
     fm: &SourceFile,
     display: &str,
     module: Option<bool>,
+    lang: Lang,
     c: Option<&dyn Comments>,
 ) -> Result<Program, Problem> {
-    let syntax = Syntax::Es(EsSyntax {
-        import_attributes: true,
-        explicit_resource_management: true,
-        ..Default::default()
-    });
+    let syntax = match lang {
+        Lang::Ts | Lang::Tsx => Syntax::Typescript(TsSyntax {
+            tsx: lang == Lang::Tsx,
+            ..Default::default()
+        }),
+        _ => Syntax::Es(EsSyntax {
+            jsx: lang == Lang::Jsx,
+            import_attributes: true,
+            explicit_resource_management: true,
+            ..Default::default()
+        }),
+    };
     let target = EsVersion::latest();
     let mut recovered: Vec<ParseError> = Vec::new();
     let parsed = match module {
@@ -435,7 +612,7 @@ fn replace_in_text(
     Transformed {
         code,
         refs,
-        map: None,
+        ..Default::default()
     }
 }
 

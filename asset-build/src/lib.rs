@@ -17,6 +17,8 @@
 #![cfg_attr(not(feature = "pipeline"), allow(dead_code))]
 
 #[cfg(feature = "pipeline")]
+mod bundle;
+#[cfg(feature = "pipeline")]
 mod cache;
 #[cfg(feature = "pipeline")]
 mod cargo;
@@ -44,6 +46,8 @@ mod pipeline;
 pub mod publish;
 mod refs;
 #[cfg(feature = "pipeline")]
+mod sass;
+#[cfg(feature = "pipeline")]
 mod scan;
 #[cfg(feature = "pipeline")]
 mod sourcemap;
@@ -60,7 +64,7 @@ pub use check::check_tree;
 #[cfg(feature = "pipeline")]
 pub use compress::Encoding;
 #[cfg(feature = "pipeline")]
-pub use config::{Config, CssImports, Metadata, Missing, Targets};
+pub use config::{Config, CssImports, Jsx, JsxRuntime, Metadata, Missing, Targets};
 pub use error::{Error, Pos, Problem, Result};
 pub use manifest::Manifest;
 #[cfg(feature = "pipeline")]

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::bundle::{self, Bundle};
 use crate::cache::{self, Cache};
 use crate::compress::{self, Encoding};
 use crate::config::{Config, CssImports, Missing};
@@ -14,10 +15,10 @@ use crate::graph;
 use crate::hash;
 use crate::manifest::{Entry, Manifest, Variant};
 use crate::refs::{self, Class};
-use crate::scan::{self, Kind, Source};
+use crate::scan::{self, Kind, Lang, Source};
 use crate::sourcemap::Edit;
 use crate::state::{self, Stamp, State};
-use crate::transform::{Ref, RefKind, Transformed};
+use crate::transform::{Input, Ref, RefKind, Transformed};
 
 /// What a run produced.
 #[derive(Debug)]
@@ -78,6 +79,7 @@ pub fn run(config: &Config) -> Result<Output> {
     };
     let mut scanned = scan_sources(config, &mut stats)?;
     let mut problems = std::mem::take(&mut scanned.problems);
+    let bundles = plan_bundles(config, &mut scanned, &mut problems);
     lap(&mut stats, "scan");
     let transformed = transform_sources(config, &cache, &scanned, &mut stats);
     lap(&mut stats, "transform");
@@ -88,11 +90,13 @@ pub fn run(config: &Config) -> Result<Output> {
         .map(|(i, s)| (s.logical.as_str(), i))
         .collect();
     let mut graph = resolve(config, sources, &index, transformed, &mut problems);
+    add_bundle_nodes(&bundles, sources, &mut graph);
     let ctx = Finisher {
         sources,
         nodes: &graph.nodes,
         config,
         index: &index,
+        bundles: bundles.iter().map(|b| (b.at, b.parts.clone())).collect(),
     };
     let (finals, extras) = hash_in_order(
         &ctx,
@@ -111,6 +115,13 @@ pub fn run(config: &Config) -> Result<Output> {
         problems.dedup();
         return Err(Error::Assets(problems));
     }
+    // Parts shipped only inside their bundles are left out. (Trees with bundles are never
+    // reused, so no reused index shifts.)
+    let dropped: std::collections::HashSet<&str> = bundles
+        .iter()
+        .filter(|_| !config.ship_bundle_parts)
+        .flat_map(|b| b.parts.iter().map(|&j| sources[j].logical.as_str()))
+        .collect();
     let all: Vec<(String, Final)> = sources
         .iter()
         .zip(finals)
@@ -121,6 +132,10 @@ pub fn run(config: &Config) -> Result<Output> {
             )
         })
         .chain(extras)
+        .filter(|(logical, _)| {
+            let source = logical.strip_suffix(".map").unwrap_or(logical);
+            !dropped.contains(logical.as_str()) && !dropped.contains(source)
+        })
         .collect();
     let variants = compress_all(config, &cache, &all, &scanned.clean, &mut stats);
     lap(&mut stats, "compress");
@@ -155,7 +170,12 @@ struct Scanned {
 
 fn scan_sources(config: &Config, stats: &mut Stats) -> Result<Scanned> {
     let started = state::now_ns();
-    let (files, mut problems) = scan::list(&config.source)?;
+    let (mut files, mut problems) = scan::list(&config.source)?;
+    // Sass partials are read by the entries that use them, never shipped.
+    files.retain(|(logical, _)| !crate::sass::is_partial(logical));
+    // Sass entries depend on files that are not sources, and bundles on other sources'
+    // outputs: such trees are processed whole, through the content cache.
+    let derived = !config.bundles.is_empty() || files.iter().any(|(l, _)| crate::sass::is_sass(l));
     // With a cache, the last run's outputs stand for files that have not changed.
     let settings = config.output_fingerprint();
     let state_path = config
@@ -171,7 +191,7 @@ fn scan_sources(config: &Config, stats: &mut Stats) -> Result<Scanned> {
     // (Not with inlined @imports: a changed stylesheet needs the text of those it inlines.)
     let reuse = match (&stamps, &state_path) {
         (Some(stamps), Some(path))
-            if problems.is_empty() && config.css_imports == CssImports::Keep =>
+            if problems.is_empty() && config.css_imports == CssImports::Keep && !derived =>
         {
             State::load(path).and_then(|s| s.reuse(&settings, stamps, &config.source, &config.out))
         }
@@ -209,6 +229,46 @@ fn scan_sources(config: &Config, stats: &mut Stats) -> Result<Scanned> {
     })
 }
 
+/// The bundles of the settings, each added as a source of its own (never read: its text is
+/// joined from its parts' when they are finished).
+fn plan_bundles(config: &Config, scanned: &mut Scanned, problems: &mut Vec<Problem>) -> Vec<Bundle> {
+    let bundles = bundle::plan(&config.bundles, &mut scanned.sources, problems);
+    let n = scanned.sources.len();
+    scanned.clean.resize(n, false);
+    scanned.source_hashes.resize(n, None);
+    bundles
+}
+
+/// Each bundle's node: one reference per part, in order (so the parts are finished first).
+fn add_bundle_nodes(bundles: &[Bundle], sources: &[Source], g: &mut Resolved) {
+    for b in bundles {
+        let refs = b
+            .parts
+            .iter()
+            .map(|&j| Ref {
+                placeholder: String::new(),
+                spec: sources[j].logical.clone(),
+                kind: RefKind::Part,
+                pos: crate::error::Pos::START,
+                media: None,
+                supports: None,
+                layer: None,
+            })
+            .collect();
+        let targets = b.parts.iter().map(|&j| Target::Asset(j, String::new())).collect();
+        g.nodes[b.at] = Some((
+            Transformed {
+                refs,
+                ..Default::default()
+            },
+            targets,
+        ));
+        g.edges[b.at] = b.parts.clone();
+        g.edges[b.at].sort_unstable();
+        g.edges[b.at].dedup();
+    }
+}
+
 type TransformResult = Option<std::result::Result<Transformed, Problem>>;
 
 /// Transforms every changed CSS and JS file (through the cache), largest first so that no
@@ -239,12 +299,13 @@ fn transform_sources(
         if let Some(t) = cache
             .get(&key)
             .and_then(|b| serde_json::from_slice::<Transformed>(&b).ok())
+            .filter(Transformed::inputs_unchanged)
         {
             hits.fetch_add(1, Ordering::Relaxed);
             return Some(Ok(t));
         }
         let result = guarded(&s.display, || transform_one(&s.logical, s, config))?;
-        let result = result.map_err(|p| relocate(p, &s.display));
+        let result = result.map_err(|p| relocate(p, &s.logical, &s.display));
         if let Ok(t) = &result {
             cache.put(
                 &key,
@@ -266,11 +327,40 @@ fn transform_one(
     source: &Source,
     config: &Config,
 ) -> Option<std::result::Result<Transformed, Problem>> {
-    match source.kind {
-        Kind::Css => Some(crate::css::transform(name, &source.bytes, config)),
-        Kind::Js(module) => Some(crate::js::transform(name, &source.bytes, module, config)),
-        Kind::SourceMap | Kind::Other => None,
+    match (source.kind, source.lang) {
+        (Kind::Css, Lang::Sass) => Some(sass_to_css(name, source, config)),
+        (Kind::Css, _) => Some(crate::css::transform(name, &source.bytes, config)),
+        (Kind::Js(module), _) => Some(crate::js::transform(name, &source.bytes, module, config)),
+        (Kind::SourceMap | Kind::Other, _) => None,
     }
+}
+
+/// A Sass entry compiled (grass), then transformed like any stylesheet. Its references
+/// resolve from the entry's place, as Sass writes them; each is reported at the entry's
+/// line where its text stands there. The partials it read are its inputs.
+fn sass_to_css(
+    name: &str,
+    source: &Source,
+    config: &Config,
+) -> std::result::Result<Transformed, Problem> {
+    let path = config.source.join(name);
+    let compiled =
+        crate::sass::compile(&source.display, &path, &config.source, &config.load_paths)?;
+    let mut t = crate::css::transform(name, compiled.css.as_bytes(), config)?;
+    let text = String::from_utf8_lossy(&source.bytes);
+    for r in &mut t.refs {
+        r.pos = text
+            .find(r.spec.as_str())
+            .map_or(crate::error::Pos::START, |at| {
+                crate::error::pos_of(text.as_bytes(), at)
+            });
+    }
+    t.inputs = compiled
+        .inputs
+        .into_iter()
+        .map(|(path, sha256)| Input { path, sha256 })
+        .collect();
+    Ok(t)
 }
 
 /// The reference graph: each transformed file with the target of each reference.
@@ -353,7 +443,35 @@ fn resolve_ref(
         g.broken[i] = true;
         return Target::Keep;
     };
-    if let Some(&j) = index.get(target.as_str()) {
+    let found = match index.get(target.as_str()) {
+        Some(&j) => Some(j),
+        None if r.kind == RefKind::JsImport => {
+            let candidates: Vec<(&str, usize)> = refs::import_candidates(&target)
+                .into_iter()
+                .filter_map(|c| index.get_key_value(c.as_str()).map(|(k, &j)| (*k, j)))
+                .collect();
+            match candidates.as_slice() {
+                [] => None,
+                [(_, j)] => Some(*j),
+                many => {
+                    let names: Vec<String> = many.iter().map(|(k, _)| format!("`{k}`")).collect();
+                    problems.push(Problem::Syntax {
+                        path: src.display.clone(),
+                        pos: Some(r.pos),
+                        message: format!(
+                            "import `{}` could name {}: write the file's extension",
+                            r.spec,
+                            names.join(" or ")
+                        ),
+                    });
+                    g.broken[i] = true;
+                    return Target::Keep;
+                }
+            }
+        }
+        None => None,
+    };
+    if let Some(j) = found {
         g.edges[i].push(j);
         return Target::Asset(j, suffix.to_owned());
     }
@@ -440,10 +558,14 @@ fn finish_one(
     extras: &mut Vec<(String, Final)>,
 ) -> std::result::Result<Final, Problem> {
     let src = &ctx.sources[i];
+    if let Some(parts) = ctx.bundles.get(&i) {
+        return ctx.finish_bundle(i, parts, finals, extras);
+    }
     match &ctx.nodes[i] {
         Some(_) => {
             let (text, edits) = ctx.text(i, &src.logical, finals, &mut Vec::new());
-            ctx.finish(i, text, &edits, None, extras)
+            let map = ctx.adjusted_map(i, &edits)?;
+            ctx.finish(i, text, map, None, extras)
         }
         None => Ok(Final::named(
             &src.logical,
@@ -676,6 +798,8 @@ struct Finisher<'a> {
     nodes: &'a [Option<(Transformed, Vec<Target>)>],
     config: &'a Config,
     index: &'a HashMap<&'a str, usize>,
+    /// Bundle source -> its parts.
+    bundles: HashMap<usize, Vec<usize>>,
 }
 
 impl Finisher<'_> {
@@ -831,20 +955,93 @@ impl Finisher<'_> {
         refs::relative_url(at, hashed) + suffix
     }
 
-    /// The file's final bytes and name. With a source map, the map (columns moved by
-    /// `edits`) becomes an asset of its own, `<logical>.map`, named by its own hash, and the
-    /// file ends with a `sourceMappingURL` to it.
+    /// File `i`'s source map, if it has one, with its columns moved by `edits`.
+    fn adjusted_map(&self, i: usize, edits: &[Edit]) -> Result<Option<String>, Problem> {
+        let Some(map) = self.nodes[i].as_ref().and_then(|(t, _)| t.map.as_deref()) else {
+            return Ok(None);
+        };
+        crate::sourcemap::adjust(map, edits)
+            .map(Some)
+            .map_err(|e| Problem::Syntax {
+                path: self.sources[i].display.clone(),
+                pos: None,
+                message: format!("source map: {e}"),
+            })
+    }
+
+    /// A bundle's final bytes and name: its parts' texts as if they stood at the bundle's
+    /// place, joined (`bundle::join`), with one source map over all of them.
+    fn finish_bundle(
+        &self,
+        b: usize,
+        parts: &[usize],
+        finals: &[Option<Final>],
+        extras: &mut Vec<(String, Final)>,
+    ) -> Result<Final, Problem> {
+        let src = &self.sources[b];
+        let css = src.kind == Kind::Css;
+        let bad = |message: String| Problem::BadFile {
+            path: src.display.clone(),
+            pos: None,
+            message,
+        };
+        let mut imports = Vec::new();
+        let mut texts = Vec::with_capacity(parts.len());
+        let mut maps = Vec::with_capacity(parts.len());
+        for (k, &j) in parts.iter().enumerate() {
+            let part = &self.sources[j];
+            let (t, _) = self.nodes[j]
+                .as_ref()
+                .ok_or_else(|| bad(format!("part `{}` was not transformed", part.logical)))?;
+            let keeps_imports = self.config.css_imports == CssImports::Keep;
+            if css && k > 0 && keeps_imports && t.refs.iter().any(|r| r.kind == RefKind::Import) {
+                return Err(bad(format!(
+                    "part `{}` has an @import, which must stand first in a stylesheet: list the imported file in the bundle before it, or set css-imports = \"inline\"",
+                    part.logical
+                )));
+            }
+            let (text, edits) = self.text(j, &src.logical, finals, &mut imports);
+            maps.push(self.adjusted_map(j, &edits)?);
+            texts.push(bundle::Part {
+                logical: &part.logical,
+                text,
+                script: t.script,
+            });
+        }
+        let (mut body, mut lines) = bundle::join(&src.logical, css, &texts).map_err(bad)?;
+        if !imports.is_empty() {
+            body = imports.concat() + "\n" + &body;
+            lines.iter_mut().for_each(|l| *l += 1);
+        }
+        let map = if self.config.source_maps {
+            let with_maps: Vec<(u32, &str, String)> = lines
+                .iter()
+                .zip(parts)
+                .zip(maps)
+                .filter_map(|((&line, &j), m)| Some((line, self.sources[j].logical.as_str(), m?)))
+                .collect();
+            let merged = bundle::merge_maps(&src.logical, &with_maps)
+                .map_err(|e| bad(format!("source map: {e}")))?;
+            Some(merged)
+        } else {
+            None
+        };
+        self.finish(b, body, map, None, extras)
+    }
+
+    /// The file's final bytes and name. With a source map (already true for `text`), the map
+    /// becomes an asset of its own, `<logical>.map`, named by its own hash, and the file ends
+    /// with a `sourceMappingURL` to it.
     fn finish(
         &self,
         i: usize,
         mut text: String,
-        edits: &[Edit],
+        map: Option<String>,
         group: Option<&str>,
         extras: &mut Vec<(String, Final)>,
     ) -> Result<Final, Problem> {
         let src = &self.sources[i];
-        let map = self.nodes[i].as_ref().and_then(|(t, _)| t.map.as_deref());
-        if let Some(map) = map {
+        if let Some(adjusted) = map {
             let map_logical = format!("{}.map", src.logical);
             if self.index.contains_key(map_logical.as_str()) {
                 return Err(Problem::BadFile {
@@ -855,11 +1052,6 @@ impl Finisher<'_> {
                     ),
                 });
             }
-            let adjusted = crate::sourcemap::adjust(map, edits).map_err(|e| Problem::Syntax {
-                path: src.display.clone(),
-                pos: None,
-                message: format!("source map: {e}"),
-            })?;
             let map_final = Final::new(&map_logical, adjusted.into_bytes(), None);
             let url = refs::relative_url(&src.logical, &map_final.hashed);
             if src.kind == Kind::Css {
@@ -915,7 +1107,8 @@ impl Finisher<'_> {
         let mut done = Vec::new();
         for &i in comp {
             let (text, edits) = self.text(i, &self.sources[i].logical, finals, &mut Vec::new());
-            done.push((i, self.finish(i, text, &edits, Some(&group), extras)?));
+            let map = self.adjusted_map(i, &edits)?;
+            done.push((i, self.finish(i, text, map, Some(&group), extras)?));
         }
         for (i, f) in done {
             finals[i] = Some(f);
@@ -1001,15 +1194,16 @@ fn wrap(body: &str, layer: Option<&str>, media: Option<&str>, supports: Option<&
     out
 }
 
-/// The problem, about the file as the user names it.
-fn relocate(p: Problem, display: &str) -> Problem {
+/// The problem, about the file as the user names it (a transform names it by its logical
+/// path; a problem in another file, such as a Sass partial, already names that file).
+fn relocate(p: Problem, logical: &str, display: &str) -> Problem {
     match p {
-        Problem::Syntax { pos, message, .. } => Problem::Syntax {
+        Problem::Syntax { pos, message, path } if path == logical => Problem::Syntax {
             path: display.to_owned(),
             pos,
             message,
         },
-        Problem::BadFile { pos, message, .. } => Problem::BadFile {
+        Problem::BadFile { pos, message, path } if path == logical => Problem::BadFile {
             path: display.to_owned(),
             pos,
             message,

@@ -157,9 +157,58 @@ pub fn relative_url(from: &str, to: &str) -> String {
     }
 }
 
+/// Other files an ES import may name when its target as written is not an asset, the ways
+/// TypeScript allows: `./x.js` naming `x.ts` (or `.tsx`, `.jsx`), `./x.mjs` naming `x.mts`,
+/// and an import without a script extension naming `x.ts`, `x.js`, ... or `x/index.*`.
+pub fn import_candidates(target: &str) -> Vec<String> {
+    let name = target.rsplit('/').next().unwrap_or(target);
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 => (&target[..target.len() - name.len() + i], &name[i + 1..]),
+        _ => (target, ""),
+    };
+    let with = |exts: &[&str], base: &str| -> Vec<String> {
+        exts.iter().map(|e| format!("{base}.{e}")).collect()
+    };
+    match ext {
+        "js" => with(&["ts", "tsx", "jsx"], stem),
+        "mjs" => with(&["mts"], stem),
+        "cjs" => with(&["cts"], stem),
+        "jsx" => with(&["tsx"], stem),
+        "ts" | "tsx" | "mts" | "cts" | "json" | "css" | "wasm" => Vec::new(),
+        _ => {
+            const SCRIPTS: &[&str] = &["ts", "tsx", "js", "jsx", "mjs", "mts"];
+            let mut all = with(SCRIPTS, target);
+            all.extend(with(SCRIPTS, &format!("{target}/index")));
+            all
+        }
+    }
+}
+
+/// The extension a compiled source ships with (`scss` -> `css`, `ts` -> `js`, `mts` ->
+/// `mjs`), or the extension itself.
+pub fn shipped_extension(ext: &str) -> &str {
+    match ext.to_ascii_lowercase().as_str() {
+        "scss" | "sass" => "css",
+        "ts" | "tsx" | "jsx" => "js",
+        "mts" => "mjs",
+        "cts" => "cjs",
+        _ => ext,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn imports_typescript_allows_have_candidates() {
+        assert_eq!(import_candidates("js/x.js"), ["js/x.ts", "js/x.tsx", "js/x.jsx"]);
+        assert_eq!(import_candidates("x.mjs"), ["x.mts"]);
+        assert!(import_candidates("js/x.ts").is_empty());
+        let bare = import_candidates("js/app.config");
+        assert_eq!(bare[0], "js/app.config.ts");
+        assert!(bare.contains(&"js/app.config/index.tsx".to_owned()));
+    }
 
     fn rel(path: &str, suffix: &'static str) -> Class<'static> {
         Class::Relative {

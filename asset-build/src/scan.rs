@@ -17,6 +17,21 @@ pub enum Kind {
     Other,
 }
 
+/// The language a CSS or JS source is written in: what its transform compiles from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// Plain CSS or JavaScript (and everything that is not transformed).
+    Plain,
+    /// Sass, `.scss` or the indented `.sass`: compiled to CSS first.
+    Sass,
+    /// JavaScript with JSX (`.jsx`).
+    Jsx,
+    /// TypeScript (`.ts`, `.mts`, `.cts`).
+    Ts,
+    /// TypeScript with JSX (`.tsx`).
+    Tsx,
+}
+
 /// One file found under the source directory.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -25,6 +40,7 @@ pub struct Source {
     /// Path for messages: the source directory as configured, joined with `logical`.
     pub display: String,
     pub kind: Kind,
+    pub lang: Lang,
     pub bytes: Vec<u8>,
 }
 
@@ -69,11 +85,13 @@ pub fn read(
     for (logical, path) in files {
         let display = display_path(root, &logical);
         let kind = kind_of(&logical);
+        let lang = lang_of(&logical);
         if skip(&logical) {
             out.push(Source {
                 logical,
                 display,
                 kind,
+                lang,
                 bytes: Vec::new(),
             });
             continue;
@@ -91,6 +109,7 @@ pub fn read(
             logical,
             display,
             kind,
+            lang,
             bytes,
         });
     }
@@ -192,15 +211,27 @@ impl Kind {
     }
 }
 
-/// The pipeline kind of a logical path.
+/// The pipeline kind of a logical path: what the file is once compiled (Sass is CSS,
+/// TypeScript and JSX are JavaScript).
 pub fn kind_of(logical: &str) -> Kind {
     match extension(logical).to_ascii_lowercase().as_str() {
-        "css" => Kind::Css,
-        "mjs" => Kind::Js(Some(true)),
-        "cjs" => Kind::Js(Some(false)),
-        "js" => Kind::Js(None),
+        "css" | "scss" | "sass" => Kind::Css,
+        "mjs" | "mts" => Kind::Js(Some(true)),
+        "cjs" | "cts" => Kind::Js(Some(false)),
+        "js" | "jsx" | "ts" | "tsx" => Kind::Js(None),
         "map" => Kind::SourceMap,
         _ => Kind::Other,
+    }
+}
+
+/// The source language of a logical path.
+pub fn lang_of(logical: &str) -> Lang {
+    match extension(logical).to_ascii_lowercase().as_str() {
+        "scss" | "sass" => Lang::Sass,
+        "jsx" => Lang::Jsx,
+        "ts" | "mts" | "cts" => Lang::Ts,
+        "tsx" => Lang::Tsx,
+        _ => Lang::Plain,
     }
 }
 
@@ -215,7 +246,10 @@ pub fn extension(logical: &str) -> &str {
 
 /// Content type for a logical path, and whether compressing it is worth trying.
 pub fn content_type(logical: &str) -> (&'static str, bool) {
-    match extension(logical).to_ascii_lowercase().as_str() {
+    match crate::refs::shipped_extension(extension(logical))
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "css" => ("text/css; charset=utf-8", true),
         "js" | "mjs" | "cjs" => ("text/javascript; charset=utf-8", true),
         "map" | "json" => ("application/json", true),
@@ -256,6 +290,11 @@ mod tests {
         assert_eq!(kind_of("m.mjs"), Kind::Js(Some(true)));
         assert_eq!(kind_of("app.js.map"), Kind::SourceMap);
         assert_eq!(kind_of(".hidden"), Kind::Other);
+        assert_eq!(kind_of("css/app.scss"), Kind::Css);
+        assert_eq!(kind_of("js/x.mts"), Kind::Js(Some(true)));
+        assert_eq!(lang_of("js/x.tsx"), Lang::Tsx);
+        assert_eq!(content_type("js/x.ts").0, "text/javascript; charset=utf-8");
+        assert_eq!(content_type("css/a.sass").0, "text/css; charset=utf-8");
         assert_eq!(content_type("f/x.woff2"), ("font/woff2", false));
         assert_eq!(content_type("LICENSE"), ("application/octet-stream", false));
     }

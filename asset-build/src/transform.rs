@@ -21,6 +21,8 @@ pub enum RefKind {
     JsImport,
     /// `sourceMappingURL`.
     SourceMap,
+    /// A part of a bundle (no text stands for it: the bundle is its parts, joined).
+    Part,
 }
 
 impl RefKind {
@@ -30,6 +32,7 @@ impl RefKind {
             RefKind::Import => "@import",
             RefKind::JsImport => "import",
             RefKind::SourceMap => "sourceMappingURL",
+            RefKind::Part => "bundle part",
         }
     }
 }
@@ -52,13 +55,47 @@ pub struct Ref {
 }
 
 /// The output of stage 2 for a CSS or JS file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transformed {
     pub code: String,
     pub refs: Vec<Ref>,
     /// The source map of `code` (placeholders still in), when source maps are on.
     #[serde(default)]
     pub map: Option<String>,
+    /// For JavaScript: what joining it with other scripts in a bundle must know.
+    #[serde(default)]
+    pub script: Option<Script>,
+    /// Files read besides the source itself (Sass partials), with the sha256 each had: a
+    /// cached result stands only while every one still has it.
+    #[serde(default)]
+    pub inputs: Vec<Input>,
+}
+
+/// Facts about a transformed JavaScript file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Script {
+    /// An ES module (else a classic script).
+    pub module: bool,
+    /// A classic script with a `"use strict"` prologue.
+    pub strict: bool,
+    /// A classic script that declares names at its top level (globals of the page).
+    pub globals: bool,
+}
+
+/// A file a transform read besides its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    pub path: std::path::PathBuf,
+    pub sha256: String,
+}
+
+impl Transformed {
+    /// Whether every file it read besides its source still has the bytes it had.
+    pub fn inputs_unchanged(&self) -> bool {
+        self.inputs.iter().all(|i| {
+            std::fs::read(&i.path).is_ok_and(|b| crate::hash::sha256_hex(&b) == i.sha256)
+        })
+    }
 }
 
 /// The text of a file that must be UTF-8, or a problem at the first bad byte.

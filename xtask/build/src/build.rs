@@ -66,8 +66,11 @@ fn config(args: &Args) -> anyhow::Result<Config> {
     if let Some(file) = &args.settings {
         let text =
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        // Load paths in the file are relative to the file.
+        let base = file.parent().unwrap_or(std::path::Path::new("."));
         let meta = asset_build::Metadata::from_settings_file(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+            .relative_to(base);
         config = meta
             .apply(config)
             .with_context(|| format!("{}", file.display()))?;
