@@ -5,3 +5,4 @@ mod media;
 mod pipeline;
 mod publish;
 mod serve;
+mod sources;
