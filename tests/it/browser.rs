@@ -195,6 +195,8 @@ async fn visit(url: &str) -> Visit {
         return {
             module: document.body.dataset.module || null,
             classic: document.body.dataset.classic || null,
+            footer: document.body.dataset.footer || null,
+            footerYear: (document.getElementById("footer-year") || {}).textContent || null,
             moduleText: document.getElementById("module-output").textContent,
             fontLoaded: [...document.fonts].some(f => f.family.replace(/"/g, "") === "Site Sans" && f.status === "loaded"),
             fontCheck: document.fonts.check('16px "Site Sans"'),
@@ -286,14 +288,14 @@ async fn the_example_page_loads_every_asset_with_sri_the_font_and_both_scripts()
         )
     };
     for expected in [
-        "css/app.css",
+        "css/app.scss",
         "css/theme.css",
         "fonts/site.woff2",
         "img/logo.png",
         "img/bg.svg",
-        "js/app.mjs",
-        "js/util.mjs",
-        "js/classic.js",
+        "js/app.ts",
+        "js/util.ts",
+        "js/site.js",
     ] {
         assert_eq!(
             v.statuses.get(&a(expected)),
@@ -306,10 +308,15 @@ async fn the_example_page_loads_every_asset_with_sri_the_font_and_both_scripts()
     let r = &v.report;
     assert_eq!(r["module"], json!("ran"), "{r}");
     assert_eq!(r["classic"], json!("ran"), "{r}");
+    assert_eq!(r["footer"], json!("ran"), "both parts of the bundle ran: {r}");
+    assert!(
+        r["footerYear"].as_str().is_some_and(|y| y.contains('©')),
+        "{r}"
+    );
     assert_eq!(
         r["moduleText"],
         json!("the module script ran"),
-        "util.mjs was imported by its hashed name: {r}"
+        "app.ts imported util.ts by its hashed name, its enum compiled: {r}"
     );
     assert_eq!(r["fontLoaded"], json!(true), "{r}");
     // Every glyph of the fixture font is 1 em wide: 12 characters at 16px.
@@ -333,7 +340,7 @@ async fn the_example_page_loads_every_asset_with_sri_the_font_and_both_scripts()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_integrity_is_reported() {
     let tampered = || async {
-        let css = example_app::asset!("css/app.css");
+        let css = example_app::asset!("css/app.scss");
         let page = example_app::page().replace(
             css.integrity(),
             "sha384-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",

@@ -222,7 +222,8 @@ async fn a_second_publish_puts_nothing_and_a_change_uploads_only_its_objects() {
         "this build is the published one: one GET of the manifest, no listing"
     );
 
-    // Change the module that nothing else imports: its objects, the record and the manifest.
+    // Change a classic script that nothing else imports: the bundle holding it changes, its
+    // objects, the record and the manifest.
     let changed = changed_build(
         &b,
         "js/classic.js",
@@ -230,7 +231,8 @@ async fn a_second_publish_puts_nothing_and_a_change_uploads_only_its_objects() {
     );
     s3.faults.reset_counts();
     let s = publish(&settings, &changed).await.unwrap();
-    let e = &changed.manifest.assets["js/classic.js"];
+    // (classic.js ships inside the `js/site.js` bundle only.)
+    let e = &changed.manifest.assets["js/site.js"];
     assert_eq!(s.uploaded, 1 + e.encodings.len());
     assert_eq!(
         s3.faults.count(&Method::PUT),
@@ -239,7 +241,7 @@ async fn a_second_publish_puts_nothing_and_a_change_uploads_only_its_objects() {
     );
     assert_eq!(remote_manifest(&s3, "p").await.id, changed.manifest.id);
     // The old build's objects stay, so pages still being served keep working.
-    let old = &b.manifest.assets["js/classic.js"].path;
+    let old = &b.manifest.assets["js/site.js"].path;
     assert_eq!(get(&s3.url(&format!("p/{old}"))).await.status(), 200);
 }
 
@@ -291,7 +293,7 @@ async fn prune_keeps_the_kept_generations_whole_and_removes_the_rest() {
         std::slice::from_ref(&first.manifest.id)
     );
     assert!(!dry.delete.is_empty());
-    let first_css = first.manifest.assets["css/app.css"].path.clone();
+    let first_css = first.manifest.assets["css/app.scss"].path.clone();
     assert_eq!(
         get(&s3.url(&format!("g/{first_css}"))).await.status(),
         200,
@@ -388,8 +390,8 @@ async fn a_permanent_fault_fails_and_leaves_the_previous_manifest_then_a_rerun_f
 
     let second = changed_build(
         &first,
-        "js/util.mjs",
-        "export function describe(k) { return 'v2 ' + k; }\n",
+        "js/util.ts",
+        "export enum Loaded { Module = 'module' }\nexport function describe(k: string): string { return 'v2 ' + k; }\n",
     );
     s3.faults
         .inject(Some(Method::PUT), usize::MAX, Fault::Status(500));
@@ -428,7 +430,7 @@ async fn compressed_variants_can_be_stored_gzipped_under_the_main_key() {
     let mut settings = s3.settings("gz");
     settings.variants = Variants::Gzipped;
     publish(&settings, &b).await.unwrap();
-    let e = &b.manifest.assets["css/app.css"];
+    let e = &b.manifest.assets["css/app.scss"];
     let r = get(&s3.url(&format!("gz/{}", e.path))).await;
     assert_eq!(r.headers()["content-encoding"], "gzip");
     assert_eq!(
@@ -537,7 +539,7 @@ async fn large_files_go_up_in_parts_with_their_headers() {
         2 * large,
         "two POSTs per multipart upload"
     );
-    let e = &b.manifest.assets["css/app.css"];
+    let e = &b.manifest.assets["css/app.scss"];
     let r = get(&s3.url(&format!("mp/{}", e.path))).await;
     assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
     assert_eq!(
@@ -559,7 +561,7 @@ async fn an_object_of_the_right_size_with_other_bytes_is_a_conflict_not_skipped(
     let first = example_build();
     publish(&settings, &first).await.unwrap();
     // Someone overwrote a hashed file with other bytes of the same length.
-    let e = &first.manifest.assets["css/app.css"];
+    let e = &first.manifest.assets["css/app.scss"];
     let mut bytes = std::fs::read(first.tree.join(&e.path)).unwrap();
     bytes[0] ^= 1;
     settings
@@ -574,8 +576,8 @@ async fn an_object_of_the_right_size_with_other_bytes_is_a_conflict_not_skipped(
     s3.faults.reset_counts();
     let second = changed_build(
         &first,
-        "js/util.mjs",
-        "export function describe(k) { return 'v2 ' + k; }\n",
+        "js/util.ts",
+        "export enum Loaded { Module = 'module' }\nexport function describe(k: string): string { return 'v2 ' + k; }\n",
     );
     let err = publish(&settings, &second).await.unwrap_err().to_string();
     assert!(
@@ -739,7 +741,7 @@ async fn prune_racing_a_publish_keeps_what_the_new_release_needs() {
         grace: Duration::ZERO,
     };
     let plan = publish::plan_prune(&settings, &opts).await.unwrap();
-    let first_css = first.manifest.assets["css/app.css"].path.clone();
+    let first_css = first.manifest.assets["css/app.scss"].path.clone();
     assert!(plan.delete.contains(&first_css), "{plan:?}");
     // Meanwhile a rollback publishes the first build again: its objects are all there, so
     // it uploads nothing and commits.
@@ -791,7 +793,7 @@ async fn other_compression_levels_publish_without_conflicts_and_stay_verified() 
     assert_verified(&settings).await;
 
     // A variant that decodes to something else is a conflict, never overwritten.
-    let css = &best.manifest.assets["css/app.css"];
+    let css = &best.manifest.assets["css/app.scss"];
     let br = &css.encodings["br"].path;
     let path = s3.root.path().join(BUCKET).join("other").join(br);
     publish(&s3.settings("other"), &best).await.unwrap();

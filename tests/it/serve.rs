@@ -46,7 +46,7 @@ fn h<'a>(r: &'a Reply, name: &str) -> &'a str {
 }
 
 fn css() -> &'static Asset {
-    example_app::asset!("css/app.css")
+    example_app::asset!("css/app.scss")
 }
 
 fn url(a: &Asset) -> String {
@@ -243,7 +243,7 @@ async fn ranges() {
 
 #[tokio::test]
 async fn logical_path_is_served_but_revalidated() {
-    let r = request(Method::GET, "/static/css/app.css", &[]).await;
+    let r = request(Method::GET, "/static/css/app.scss", &[]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(h(&r, "cache-control"), "public, no-cache");
 }
@@ -289,8 +289,8 @@ async fn the_page_uses_hashed_urls_with_integrity() {
 #[test]
 fn lookup_at_run_time() {
     assert_eq!(
-        example_app::ASSETS.get("css/app.css").map(Asset::path),
-        Some("css/app.css")
+        example_app::ASSETS.get("css/app.scss").map(Asset::path),
+        Some("css/app.scss")
     );
     assert!(example_app::ASSETS.get("css/nope.css").is_none());
     assert_eq!(example_app::ASSETS.iter().count(), 9);

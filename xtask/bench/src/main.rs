@@ -11,6 +11,7 @@ mod compile;
 mod media;
 mod publish;
 mod serve;
+mod sources;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,6 +49,8 @@ enum Group {
     FirstRun,
     /// Media storage: uploads through the handler, memory, signed URLs, serving.
     Media,
+    /// Sass against dart-sass (Bootstrap), TypeScript against esbuild (RxJS).
+    Sources,
 }
 
 #[derive(serde::Serialize)]
@@ -147,6 +150,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     if on(Group::Media) {
         figures.extend(media::bench(args.quick, runs)?);
+    }
+    if on(Group::Sources) {
+        figures.extend(sources::bench(&dir, runs)?);
     }
     if on(Group::Compile) {
         let corpus = ensure_corpus(&dir)?;
