@@ -237,4 +237,40 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn a_settings_file_takes_bundles_load_paths_and_jsx() {
+        let dir = tempfile::tempdir().unwrap();
+        let assets = dir.path().join("assets");
+        let w = |p: &str, t: &str| {
+            let path = dir.path().join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, t).unwrap();
+        };
+        w("assets/js/a.js", "var a = 1\n");
+        w("assets/js/b.js", "console.log(a);\n");
+        w("assets/js/v.tsx", "export const v = <p>{1 as number}</p>;\n");
+        w("assets/css/app.scss", "@use \"vars\";\nbody { color: vars.$ink; }\n");
+        w("scss/_vars.scss", "$ink: #123;\n");
+        // Load paths are relative to the settings file.
+        w(
+            "conf/settings.toml",
+            "load-paths = [\"../scss\"]\njsx-runtime = \"classic\"\njsx-pragma = \"h\"\nship-bundle-parts = false\n[bundles]\n\"js/site.js\" = [\"js/a.js\", \"js/b.js\"]\n",
+        );
+        let out = dir.path().join("out");
+        let settings = dir.path().join("conf/settings.toml");
+        let o = build(&[
+            assets.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--settings",
+            settings.to_str().unwrap(),
+        ]);
+        let names: Vec<&str> = o.manifest.assets.keys().map(String::as_str).collect();
+        assert_eq!(names, ["css/app.scss", "js/site.js", "js/v.tsx"]);
+        let text = |k: &str| std::fs::read_to_string(out.join(&o.manifest.assets[k].path)).unwrap();
+        assert_eq!(text("css/app.scss"), "body{color:#123}");
+        assert_eq!(text("js/site.js"), "var a=1;\n;\nconsole.log(a);");
+        assert!(text("js/v.tsx").contains("h(\"p\",null,1)"), "{}", text("js/v.tsx"));
+    }
 }
