@@ -189,14 +189,14 @@ fn run(job: &Job) -> Result<Transformed, Problem> {
 
 /// The marks of one resolver run, which every later pass must share.
 #[derive(Clone, Copy)]
-struct Marks {
-    unresolved: Mark,
-    top_level: Mark,
+pub(crate) struct Marks {
+    pub unresolved: Mark,
+    pub top_level: Mark,
 }
 
 /// TypeScript's types stripped (enums, namespaces and parameter properties compiled; imports
 /// used only as types removed) and JSX compiled for the configured runtime.
-fn to_javascript(
+pub(crate) fn to_javascript(
     program: &mut Program,
     lang: Lang,
     jsx: &Jsx,
@@ -413,7 +413,7 @@ fn source_map(
     Ok(String::from_utf8_lossy(&json).into_owned())
 }
 
-fn parse(
+pub(crate) fn parse(
     cm: &SourceMap,
     fm: &SourceFile,
     display: &str,
@@ -471,7 +471,7 @@ fn lower(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn position(cm: &SourceMap, span: Span) -> Pos {
+pub(crate) fn position(cm: &SourceMap, span: Span) -> Pos {
     match cm.try_lookup_char_pos(span.lo) {
         Ok(loc) => Pos {
             line: loc.line as u32,

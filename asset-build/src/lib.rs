@@ -35,6 +35,8 @@ mod css;
 mod depth;
 mod error;
 #[cfg(feature = "pipeline")]
+mod esm;
+#[cfg(feature = "pipeline")]
 mod graph;
 mod hash;
 #[cfg(feature = "pipeline")]

@@ -81,7 +81,8 @@ pub fn run(config: &Config) -> Result<Output> {
     let mut problems = std::mem::take(&mut scanned.problems);
     let bundles = plan_bundles(config, &mut scanned, &mut problems);
     lap(&mut stats, "scan");
-    let transformed = transform_sources(config, &cache, &scanned, &mut stats);
+    let mut transformed = transform_sources(config, &cache, &scanned, &mut stats);
+    bundle_modules(config, &cache, &scanned, &bundles, &mut transformed);
     lap(&mut stats, "transform");
     let sources = &scanned.sources;
     let index: HashMap<&str, usize> = sources
@@ -90,13 +91,13 @@ pub fn run(config: &Config) -> Result<Output> {
         .map(|(i, s)| (s.logical.as_str(), i))
         .collect();
     let mut graph = resolve(config, sources, &index, transformed, &mut problems);
-    add_bundle_nodes(&bundles, sources, &mut graph);
+    let joined = add_bundle_nodes(&bundles, sources, &mut graph);
     let ctx = Finisher {
         sources,
         nodes: &graph.nodes,
         config,
         index: &index,
-        bundles: bundles.iter().map(|b| (b.at, b.parts.clone())).collect(),
+        bundles: joined,
     };
     let (finals, extras) = hash_in_order(
         &ctx,
@@ -239,9 +240,70 @@ fn plan_bundles(config: &Config, scanned: &mut Scanned, problems: &mut Vec<Probl
     bundles
 }
 
-/// Each bundle's node: one reference per part, in order (so the parts are finished first).
-fn add_bundle_nodes(bundles: &[Bundle], sources: &[Source], g: &mut Resolved) {
+/// Bundles of one ES module: the module with its static imports joined (`esm`), then
+/// transformed like any module, through the cache (a hit stands while every file read has
+/// the bytes it had). Its node is then an ordinary module's, at the bundle's place.
+fn bundle_modules(
+    config: &Config,
+    cache: &Cache,
+    scanned: &Scanned,
+    bundles: &[Bundle],
+    transformed: &mut [TransformResult],
+) {
+    let sources = &scanned.sources;
+    let modules: std::collections::BTreeSet<String> = sources
+        .iter()
+        .filter(|s| matches!(s.kind, Kind::Js(_)) && !s.bytes.is_empty())
+        .map(|s| s.logical.clone())
+        .collect();
+    let fingerprint = config.transform_fingerprint();
     for b in bundles {
+        let &[entry] = b.parts.as_slice() else { continue };
+        let is_module = matches!(&transformed[entry], Some(Ok(t)) if t.script.is_some_and(|s| s.module));
+        let Some(hash) = scanned.source_hashes[entry].as_deref().filter(|_| is_module) else {
+            continue;
+        };
+        let (name, part) = (&sources[b.at].logical, &sources[entry].logical);
+        let key = cache::key(
+            "module-bundle",
+            &[name.as_bytes(), part.as_bytes(), fingerprint.as_bytes(), hash.as_bytes()],
+        );
+        if let Some(t) = cache
+            .get(&key)
+            .and_then(|v| serde_json::from_slice::<Transformed>(&v).ok())
+            .filter(Transformed::inputs_unchanged)
+        {
+            transformed[b.at] = Some(Ok(t));
+            continue;
+        }
+        let result = guarded(&sources[b.at].display, || {
+            Some(crate::esm::bundle(name, part, &modules, config).and_then(|bundled| {
+                let mut t = crate::js::transform(name, bundled.code.as_bytes(), Some(true), config)?;
+                t.inputs = bundled.inputs;
+                Ok(t)
+            }))
+        });
+        if let Some(Ok(t)) = &result {
+            cache.put(&key, &serde_json::to_vec(t).expect("transform result serializes"));
+        }
+        transformed[b.at] = result;
+    }
+}
+
+/// Each joined bundle's node: one reference per part, in order (so the parts are finished
+/// first). (A bundle of one ES module already has its node: `bundle_modules`.) Returns the
+/// joined bundles' parts by bundle.
+fn add_bundle_nodes(
+    bundles: &[Bundle],
+    sources: &[Source],
+    g: &mut Resolved,
+) -> HashMap<usize, Vec<usize>> {
+    let mut joined = HashMap::new();
+    for b in bundles {
+        if g.nodes[b.at].is_some() || g.broken[b.at] {
+            continue;
+        }
+        joined.insert(b.at, b.parts.clone());
         let refs = b
             .parts
             .iter()
@@ -267,6 +329,7 @@ fn add_bundle_nodes(bundles: &[Bundle], sources: &[Source], g: &mut Resolved) {
         g.edges[b.at].sort_unstable();
         g.edges[b.at].dedup();
     }
+    joined
 }
 
 type TransformResult = Option<std::result::Result<Transformed, Problem>>;

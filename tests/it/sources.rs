@@ -25,6 +25,7 @@ fn settings(source: &Path, out: &Path) -> Config {
             "css/site.css",
             ["css/reset.css", "css/vendor/widgets.css", "css/app.scss"],
         )
+        .bundle("js/main.bundle.js", ["js/main.ts"])
 }
 
 fn build(source: &Path, out: &Path, adjust: impl FnOnce(Config) -> Config) -> Manifest {
@@ -218,6 +219,69 @@ fn typescript_and_jsx_run_in_node_after_the_build() {
         "JSX with the classic pragma: {report}"
     );
     assert_eq!(report["button"]["tag"], "button");
+}
+
+#[test]
+fn a_bundle_of_one_module_holds_its_static_imports_and_leaves_dynamic_ones_separate() {
+    let out = tempfile::tempdir().unwrap();
+    let m = build(&fixture("sources"), out.path(), |c| c);
+    let bundle = text(out.path(), &m, "js/main.bundle.js");
+    assert!(!bundle.contains("import{"), "static imports inlined: {bundle}");
+    let lazy = m.assets["js/lazy.ts"].path.rsplit('/').next().unwrap().to_owned();
+    assert!(bundle.contains(&format!("import(\"./{lazy}\")")), "{bundle}");
+    std::fs::write(out.path().join("package.json"), r#"{"type":"module"}"#).unwrap();
+    let entry = format!("./{}", m.assets["js/main.bundle.js"].path);
+    let printed = node(
+        out.path(),
+        &[
+            "--input-type=module",
+            "-e",
+            &format!("import {{ report, load }} from {entry:?}; console.log(JSON.stringify([report, (await load()).later]));"),
+        ],
+    );
+    let got: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
+    assert_eq!(got[0]["area"], 24, "{got}");
+    assert_eq!(got[0]["color"], "Blue=6", "{got}");
+    assert_eq!(got[0]["badge"]["children"][0]["tag"], "span", "{got}");
+    assert_eq!(got[1], "loaded later");
+}
+
+#[test]
+fn a_module_bundle_keeps_bare_imports_and_follows_edits_of_any_module() {
+    let site = tempfile::tempdir().unwrap();
+    let w = |p: &str, t: &str| {
+        let path = site.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, t).unwrap();
+    };
+    w("js/app.mjs", "import { render } from \"preact\";\nimport { y } from \"./lib/y.mjs\";\nrender(y);\n");
+    w("js/lib/y.mjs", "export const y = \"why\";\n");
+    let cache = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = || {
+        let c = Config::new(site.path(), out.path())
+            .cache_dir(cache.path())
+            .bundle("js/app.bundle.mjs", ["js/app.mjs"]);
+        asset_build::run(&c).unwrap_or_else(|e| panic!("{e}")).manifest
+    };
+    let m = run();
+    let bundle = text(out.path(), &m, "js/app.bundle.mjs");
+    assert!(bundle.contains("from\"preact\""), "{bundle}");
+    assert!(bundle.contains("\"why\"") && !bundle.contains("./lib/"), "{bundle}");
+    w("js/lib/y.mjs", "export const y = \"because\";\n");
+    let m = run();
+    let bundle = text(out.path(), &m, "js/app.bundle.mjs");
+    assert!(bundle.contains("\"because\""), "an imported module's edit reaches the bundle: {bundle}");
+    w("js/app.mjs", "import { z } from \"./nope.mjs\";\nz();\n");
+    let c = Config::new(site.path(), out.path()).bundle("js/app.bundle.mjs", ["js/app.mjs"]);
+    let Err(Error::Assets(p)) = asset_build::run(&c) else {
+        panic!("a missing import built");
+    };
+    let shown: Vec<String> = p.iter().map(|p| p.to_string()).collect();
+    assert!(
+        shown.iter().any(|p| p.ends_with("js/app.mjs:1:19: import `./nope.mjs` names no script in the asset directory")),
+        "{shown:?}"
+    );
 }
 
 #[test]
