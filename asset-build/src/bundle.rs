@@ -75,9 +75,14 @@ fn check(
     let clean = !name.is_empty()
         && !name.starts_with('/')
         && !name.contains('\\')
-        && name.split('/').all(|s| !s.is_empty() && s != "." && s != "..");
+        && name
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..");
     if !clean {
-        return Err("a bundle's name is a relative path with `/` separators, inside the asset directory".into());
+        return Err(
+            "a bundle's name is a relative path with `/` separators, inside the asset directory"
+                .into(),
+        );
     }
     let kind = scan::kind_of(name);
     let is_js = matches!(kind, Kind::Js(_));
@@ -102,7 +107,9 @@ fn check(
         };
         if !same {
             let want = if is_js { "scripts" } else { "stylesheets" };
-            return Err(format!("part `{part}` is not like the others: a `{name}` bundle joins {want}"));
+            return Err(format!(
+                "part `{part}` is not like the others: a `{name}` bundle joins {want}"
+            ));
         }
         if found.contains(&j) {
             return Err(format!("part `{part}` is listed twice"));
@@ -215,7 +222,10 @@ mod tests {
         let (body, lines) = join(
             "site.js",
             false,
-            &[part("a.js", "var a=1", false, true), part("b.js", "(function(){})()", false, false)],
+            &[
+                part("a.js", "var a=1", false, true),
+                part("b.js", "(function(){})()", false, false),
+            ],
         )
         .unwrap();
         assert_eq!(body, "var a=1\n;\n(function(){})()");
@@ -233,7 +243,10 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(body, "(function(){\n\"use strict\";go()\n}).call(this);\n;\nx=1");
+        assert_eq!(
+            body,
+            "(function(){\n\"use strict\";go()\n}).call(this);\n;\nx=1"
+        );
         assert_eq!(lines, [1, 4]);
         let e = join(
             "site.js",
@@ -244,7 +257,10 @@ mod tests {
             ],
         )
         .unwrap_err();
-        assert!(e.contains("`s.js` is in strict mode and declares globals"), "{e}");
+        assert!(
+            e.contains("`s.js` is in strict mode and declares globals"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -252,7 +268,10 @@ mod tests {
         let (body, _) = join(
             "site.js",
             false,
-            &[part("a.js", "\"use strict\";a()", true, true), part("b.js", "\"use strict\";b()", true, false)],
+            &[
+                part("a.js", "\"use strict\";a()", true, true),
+                part("b.js", "\"use strict\";b()", true, false),
+            ],
         )
         .unwrap();
         assert_eq!(body, "\"use strict\";a()\n;\n\"use strict\";b()");

@@ -577,8 +577,9 @@ mod tests {
         let m = Metadata::from_cargo_toml("[package.metadata.assets]\njsx-pragma='h'\n").unwrap();
         let e = m.apply(Config::new("a", "b")).unwrap_err().to_string();
         assert!(e.contains("jsx-pragma"), "{e}");
-        let m = Metadata::from_cargo_toml("[package.metadata.assets]\njsx-import-source='preact'\n")
-            .unwrap();
+        let m =
+            Metadata::from_cargo_toml("[package.metadata.assets]\njsx-import-source='preact'\n")
+                .unwrap();
         let c = m.apply(Config::new("a", "b")).unwrap();
         assert_eq!(
             c.jsx,

@@ -166,7 +166,9 @@ impl Graph {
                             .ok_or_else(|| Problem::Syntax {
                                 path: display.clone(),
                                 pos: Some(pos),
-                                message: format!("import `{spec}` names no script in the asset directory"),
+                                message: format!(
+                                    "import `{spec}` names no script in the asset directory"
+                                ),
                             })?;
                         queue.push_back(target.clone());
                         g.resolved.insert((logical.clone(), spec), target);
@@ -201,7 +203,10 @@ fn static_imports(
     text: &str,
 ) -> Result<Vec<(String, crate::error::Pos)>, Problem> {
     let cm: Lrc<SourceMap> = Lrc::new(SourceMap::default());
-    let fm = cm.new_source_file(Lrc::new(FileName::Custom(display.to_owned())), text.to_owned());
+    let fm = cm.new_source_file(
+        Lrc::new(FileName::Custom(display.to_owned())),
+        text.to_owned(),
+    );
     let lang = scan::lang_of(logical);
     let program = GLOBALS.set(&Globals::new(), || {
         crate::js::parse(&cm, &fm, display, Some(true), lang, None)
@@ -317,9 +322,7 @@ impl VisitMut for DynamicImports<'_> {
         let Expr::Lit(Lit::Str(s)) = &mut **expr else {
             return;
         };
-        let Some(Class::Relative { path, suffix }) =
-            s.value.as_str().map(refs::classify_js)
-        else {
+        let Some(Class::Relative { path, suffix }) = s.value.as_str().map(refs::classify_js) else {
             return;
         };
         // Resolved against the module it is written in; resolution proper (and a missing
@@ -330,7 +333,10 @@ impl VisitMut for DynamicImports<'_> {
         let target = self
             .graph
             .resolved
-            .get(&(self.from.to_owned(), s.value.as_str().unwrap_or_default().to_owned()))
+            .get(&(
+                self.from.to_owned(),
+                s.value.as_str().unwrap_or_default().to_owned(),
+            ))
             .cloned()
             .unwrap_or(target);
         let spec = format!("{}{suffix}", refs::relative_url(self.bundle, &target));

@@ -15,8 +15,8 @@ use swc_core::common::{
     BytePos, FileName, GLOBALS, Globals, LineCol, Mark, SourceFile, SourceMap, Span, Spanned,
 };
 use swc_core::ecma::ast::{
-    CallExpr, Callee, Decl, EsVersion, ExportAll, Expr, ExprOrSpread, ImportDecl, Lit,
-    NamedExport, Program, Stmt, Str,
+    CallExpr, Callee, Decl, EsVersion, ExportAll, Expr, ExprOrSpread, ImportDecl, Lit, NamedExport,
+    Program, Stmt, Str,
 };
 use swc_core::ecma::codegen::text_writer::{JsWriter, omit_trailing_semi};
 use swc_core::ecma::codegen::{Config as CodegenConfig, Emitter};
@@ -161,7 +161,11 @@ fn run(job: &Job) -> Result<Transformed, Problem> {
             top_level: Mark::new(),
         };
         program.mutate(paren_remover(c));
-        program.mutate(resolver(marks.unresolved, marks.top_level, lang != Lang::Plain));
+        program.mutate(resolver(
+            marks.unresolved,
+            marks.top_level,
+            lang != Lang::Plain,
+        ));
         to_javascript(&mut program, lang, job.jsx, &cm, c, marks);
         let program = if minify {
             minified(program, &cm, &comments, marks)
@@ -219,10 +223,13 @@ pub(crate) fn to_javascript(
             program.mutate(typescript::typescript(ts, u, t));
         }
         // The classic runtime's pragma counts as a use of its import (`React`, `h`).
-        (Lang::Tsx, Jsx::Classic {
-            pragma,
-            pragma_frag,
-        }) => {
+        (
+            Lang::Tsx,
+            Jsx::Classic {
+                pragma,
+                pragma_frag,
+            },
+        ) => {
             let tsx = typescript::TsxConfig {
                 pragma: Some(pragma.clone().into()),
                 pragma_frag: Some(pragma_frag.clone().into()),
@@ -282,10 +289,12 @@ fn script_facts(program: &Program) -> Script {
                     raw == "\"use strict\"" || raw == "'use strict'"
                 })
         });
-    let globals = script
-        .body
-        .iter()
-        .any(|s| matches!(s, Stmt::Decl(Decl::Var(_) | Decl::Fn(_) | Decl::Class(_) | Decl::Using(_))));
+    let globals = script.body.iter().any(|s| {
+        matches!(
+            s,
+            Stmt::Decl(Decl::Var(_) | Decl::Fn(_) | Decl::Class(_) | Decl::Using(_))
+        )
+    });
     Script {
         module: false,
         strict,

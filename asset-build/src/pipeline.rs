@@ -232,7 +232,11 @@ fn scan_sources(config: &Config, stats: &mut Stats) -> Result<Scanned> {
 
 /// The bundles of the settings, each added as a source of its own (never read: its text is
 /// joined from its parts' when they are finished).
-fn plan_bundles(config: &Config, scanned: &mut Scanned, problems: &mut Vec<Problem>) -> Vec<Bundle> {
+fn plan_bundles(
+    config: &Config,
+    scanned: &mut Scanned,
+    problems: &mut Vec<Problem>,
+) -> Vec<Bundle> {
     let bundles = bundle::plan(&config.bundles, &mut scanned.sources, problems);
     let n = scanned.sources.len();
     scanned.clean.resize(n, false);
@@ -258,15 +262,26 @@ fn bundle_modules(
         .collect();
     let fingerprint = config.transform_fingerprint();
     for b in bundles {
-        let &[entry] = b.parts.as_slice() else { continue };
-        let is_module = matches!(&transformed[entry], Some(Ok(t)) if t.script.is_some_and(|s| s.module));
-        let Some(hash) = scanned.source_hashes[entry].as_deref().filter(|_| is_module) else {
+        let &[entry] = b.parts.as_slice() else {
+            continue;
+        };
+        let is_module =
+            matches!(&transformed[entry], Some(Ok(t)) if t.script.is_some_and(|s| s.module));
+        let Some(hash) = scanned.source_hashes[entry]
+            .as_deref()
+            .filter(|_| is_module)
+        else {
             continue;
         };
         let (name, part) = (&sources[b.at].logical, &sources[entry].logical);
         let key = cache::key(
             "module-bundle",
-            &[name.as_bytes(), part.as_bytes(), fingerprint.as_bytes(), hash.as_bytes()],
+            &[
+                name.as_bytes(),
+                part.as_bytes(),
+                fingerprint.as_bytes(),
+                hash.as_bytes(),
+            ],
         );
         if let Some(t) = cache
             .get(&key)
@@ -277,14 +292,20 @@ fn bundle_modules(
             continue;
         }
         let result = guarded(&sources[b.at].display, || {
-            Some(crate::esm::bundle(name, part, &modules, config).and_then(|bundled| {
-                let mut t = crate::js::transform(name, bundled.code.as_bytes(), Some(true), config)?;
-                t.inputs = bundled.inputs;
-                Ok(t)
-            }))
+            Some(
+                crate::esm::bundle(name, part, &modules, config).and_then(|bundled| {
+                    let mut t =
+                        crate::js::transform(name, bundled.code.as_bytes(), Some(true), config)?;
+                    t.inputs = bundled.inputs;
+                    Ok(t)
+                }),
+            )
         });
         if let Some(Ok(t)) = &result {
-            cache.put(&key, &serde_json::to_vec(t).expect("transform result serializes"));
+            cache.put(
+                &key,
+                &serde_json::to_vec(t).expect("transform result serializes"),
+            );
         }
         transformed[b.at] = result;
     }
@@ -317,7 +338,11 @@ fn add_bundle_nodes(
                 layer: None,
             })
             .collect();
-        let targets = b.parts.iter().map(|&j| Target::Asset(j, String::new())).collect();
+        let targets = b
+            .parts
+            .iter()
+            .map(|&j| Target::Asset(j, String::new()))
+            .collect();
         g.nodes[b.at] = Some((
             Transformed {
                 refs,

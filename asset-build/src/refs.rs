@@ -202,7 +202,10 @@ mod tests {
 
     #[test]
     fn imports_typescript_allows_have_candidates() {
-        assert_eq!(import_candidates("js/x.js"), ["js/x.ts", "js/x.tsx", "js/x.jsx"]);
+        assert_eq!(
+            import_candidates("js/x.js"),
+            ["js/x.ts", "js/x.tsx", "js/x.jsx"]
+        );
         assert_eq!(import_candidates("x.mjs"), ["x.mts"]);
         assert!(import_candidates("js/x.ts").is_empty());
         let bare = import_candidates("js/app.config");

@@ -182,8 +182,14 @@ mod tests {
     #[test]
     fn use_with_a_namespace_reads_the_partial_and_records_it() {
         let dir = tree(&[
-            ("css/_colors.scss", "$ink: #123456;\n@function shade($c) { @return darken($c, 10%); }\n"),
-            ("css/app.scss", "@use \"colors\" as c;\nbody { color: c.shade(c.$ink); }\n"),
+            (
+                "css/_colors.scss",
+                "$ink: #123456;\n@function shade($c) { @return darken($c, 10%); }\n",
+            ),
+            (
+                "css/app.scss",
+                "@use \"colors\" as c;\nbody { color: c.shade(c.$ink); }\n",
+            ),
         ]);
         let entry = dir.path().join("css/app.scss");
         let out = compile("assets/css/app.scss", &entry, dir.path(), &[]).unwrap();
@@ -201,7 +207,13 @@ mod tests {
         ]);
         let entry = dir.path().join("assets/app.scss");
         let root = dir.path().join("assets");
-        let out = compile("assets/app.scss", &entry, &root, &[dir.path().join("vendor")]).unwrap();
+        let out = compile(
+            "assets/app.scss",
+            &entry,
+            &root,
+            &[dir.path().join("vendor")],
+        )
+        .unwrap();
         assert!(out.css.contains(".row"), "{}", out.css);
     }
 

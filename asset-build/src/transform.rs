@@ -92,9 +92,9 @@ pub struct Input {
 impl Transformed {
     /// Whether every file it read besides its source still has the bytes it had.
     pub fn inputs_unchanged(&self) -> bool {
-        self.inputs.iter().all(|i| {
-            std::fs::read(&i.path).is_ok_and(|b| crate::hash::sha256_hex(&b) == i.sha256)
-        })
+        self.inputs
+            .iter()
+            .all(|i| std::fs::read(&i.path).is_ok_and(|b| crate::hash::sha256_hex(&b) == i.sha256))
     }
 }
 

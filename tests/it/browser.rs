@@ -308,7 +308,11 @@ async fn the_example_page_loads_every_asset_with_sri_the_font_and_both_scripts()
     let r = &v.report;
     assert_eq!(r["module"], json!("ran"), "{r}");
     assert_eq!(r["classic"], json!("ran"), "{r}");
-    assert_eq!(r["footer"], json!("ran"), "both parts of the bundle ran: {r}");
+    assert_eq!(
+        r["footer"],
+        json!("ran"),
+        "both parts of the bundle ran: {r}"
+    );
     assert!(
         r["footerYear"].as_str().is_some_and(|y| y.contains('©')),
         "{r}"

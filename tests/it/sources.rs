@@ -19,7 +19,12 @@ fn settings(source: &Path, out: &Path) -> Config {
         })
         .bundle(
             "js/site.js",
-            ["js/vendor/greeting.js", "js/shout.js", "js/strict.js", "js/sloppy.js"],
+            [
+                "js/vendor/greeting.js",
+                "js/shout.js",
+                "js/strict.js",
+                "js/sloppy.js",
+            ],
         )
         .bundle(
             "css/site.css",
@@ -81,7 +86,10 @@ fn sass_entries_ship_as_css_under_their_source_name_and_partials_do_not_ship() {
         app.path
     );
     assert_eq!(app.content_type, "text/css; charset=utf-8");
-    assert!(m.assets.keys().all(|k| !k.contains("/_")), "partials shipped");
+    assert!(
+        m.assets.keys().all(|k| !k.contains("/_")),
+        "partials shipped"
+    );
     let css = text(out.path(), &m, "css/app.scss");
     // `@use` with a namespace, a mixin, math.div, a load-path partial, darken().
     for want in [
@@ -120,7 +128,10 @@ fn a_sass_error_names_the_partial_with_line_and_column() {
     };
     let shown: Vec<String> = problems
         .iter()
-        .map(|p| p.to_string().replace(&format!("{}/", site.path().display()), ""))
+        .map(|p| {
+            p.to_string()
+                .replace(&format!("{}/", site.path().display()), "")
+        })
         .collect();
     assert!(
         shown.contains(&"css/_theme.scss:2:7: undefined variable".to_owned()),
@@ -164,7 +175,10 @@ fn changing_a_partial_rebuilds_the_entries_that_use_it() {
     let css = text(out.path(), &after.manifest, "css/app.scss");
     assert!(css.contains("color:#00a"), "{css}");
     let site_css = text(out.path(), &after.manifest, "css/site.css");
-    assert!(site_css.contains("color:#00a"), "the bundle follows: {site_css}");
+    assert!(
+        site_css.contains("color:#00a"),
+        "the bundle follows: {site_css}"
+    );
     assert_ne!(
         first.manifest.assets["css/app.scss"].path,
         after.manifest.assets["css/app.scss"].path
@@ -192,9 +206,17 @@ fn typescript_and_jsx_run_in_node_after_the_build() {
     );
     let main = text(out.path(), &m, "js/main.ts");
     assert!(!main.contains("types"), "type-only import left: {main}");
-    for dep in ["js/geometry.ts", "js/paint.ts", "js/view.tsx", "js/button.jsx"] {
+    for dep in [
+        "js/geometry.ts",
+        "js/paint.ts",
+        "js/view.tsx",
+        "js/button.jsx",
+    ] {
         let name = m.assets[dep].path.rsplit('/').next().unwrap().to_owned();
-        assert!(main.contains(&format!("./{name}")), "{dep} as {name}: {main}");
+        assert!(
+            main.contains(&format!("./{name}")),
+            "{dep} as {name}: {main}"
+        );
     }
     std::fs::write(out.path().join("package.json"), r#"{"type":"module"}"#).unwrap();
     let entry = format!("./{}", m.assets["js/main.ts"].path);
@@ -226,9 +248,20 @@ fn a_bundle_of_one_module_holds_its_static_imports_and_leaves_dynamic_ones_separ
     let out = tempfile::tempdir().unwrap();
     let m = build(&fixture("sources"), out.path(), |c| c);
     let bundle = text(out.path(), &m, "js/main.bundle.js");
-    assert!(!bundle.contains("import{"), "static imports inlined: {bundle}");
-    let lazy = m.assets["js/lazy.ts"].path.rsplit('/').next().unwrap().to_owned();
-    assert!(bundle.contains(&format!("import(\"./{lazy}\")")), "{bundle}");
+    assert!(
+        !bundle.contains("import{"),
+        "static imports inlined: {bundle}"
+    );
+    let lazy = m.assets["js/lazy.ts"]
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        bundle.contains(&format!("import(\"./{lazy}\")")),
+        "{bundle}"
+    );
     std::fs::write(out.path().join("package.json"), r#"{"type":"module"}"#).unwrap();
     let entry = format!("./{}", m.assets["js/main.bundle.js"].path);
     let printed = node(
@@ -236,7 +269,9 @@ fn a_bundle_of_one_module_holds_its_static_imports_and_leaves_dynamic_ones_separ
         &[
             "--input-type=module",
             "-e",
-            &format!("import {{ report, load }} from {entry:?}; console.log(JSON.stringify([report, (await load()).later]));"),
+            &format!(
+                "import {{ report, load }} from {entry:?}; console.log(JSON.stringify([report, (await load()).later]));"
+            ),
         ],
     );
     let got: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
@@ -254,7 +289,10 @@ fn a_module_bundle_keeps_bare_imports_and_follows_edits_of_any_module() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, t).unwrap();
     };
-    w("js/app.mjs", "import { render } from \"preact\";\nimport { y } from \"./lib/y.mjs\";\nrender(y);\n");
+    w(
+        "js/app.mjs",
+        "import { render } from \"preact\";\nimport { y } from \"./lib/y.mjs\";\nrender(y);\n",
+    );
     w("js/lib/y.mjs", "export const y = \"why\";\n");
     let cache = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -262,16 +300,24 @@ fn a_module_bundle_keeps_bare_imports_and_follows_edits_of_any_module() {
         let c = Config::new(site.path(), out.path())
             .cache_dir(cache.path())
             .bundle("js/app.bundle.mjs", ["js/app.mjs"]);
-        asset_build::run(&c).unwrap_or_else(|e| panic!("{e}")).manifest
+        asset_build::run(&c)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .manifest
     };
     let m = run();
     let bundle = text(out.path(), &m, "js/app.bundle.mjs");
     assert!(bundle.contains("from\"preact\""), "{bundle}");
-    assert!(bundle.contains("\"why\"") && !bundle.contains("./lib/"), "{bundle}");
+    assert!(
+        bundle.contains("\"why\"") && !bundle.contains("./lib/"),
+        "{bundle}"
+    );
     w("js/lib/y.mjs", "export const y = \"because\";\n");
     let m = run();
     let bundle = text(out.path(), &m, "js/app.bundle.mjs");
-    assert!(bundle.contains("\"because\""), "an imported module's edit reaches the bundle: {bundle}");
+    assert!(
+        bundle.contains("\"because\""),
+        "an imported module's edit reaches the bundle: {bundle}"
+    );
     w("js/app.mjs", "import { z } from \"./nope.mjs\";\nz();\n");
     let c = Config::new(site.path(), out.path()).bundle("js/app.bundle.mjs", ["js/app.mjs"]);
     let Err(Error::Assets(p)) = asset_build::run(&c) else {
@@ -279,7 +325,9 @@ fn a_module_bundle_keeps_bare_imports_and_follows_edits_of_any_module() {
     };
     let shown: Vec<String> = p.iter().map(|p| p.to_string()).collect();
     assert!(
-        shown.iter().any(|p| p.ends_with("js/app.mjs:1:19: import `./nope.mjs` names no script in the asset directory")),
+        shown.iter().any(|p| p.ends_with(
+            "js/app.mjs:1:19: import `./nope.mjs` names no script in the asset directory"
+        )),
         "{shown:?}"
     );
 }
@@ -314,10 +362,7 @@ fn typescript_source_maps_lead_back_to_the_typescript() {
         .filter(|s| s.0 == 0 && s.1 <= col)
         .max_by_key(|s| s.1)
         .unwrap();
-    let line = source
-        .lines()
-        .position(|l| l.contains("return `"))
-        .unwrap();
+    let line = source.lines().position(|l| l.contains("return `")).unwrap();
     assert_eq!(hit.2, line as i64, "{code}\n{segments:?}");
 }
 
@@ -345,16 +390,24 @@ fn imports_name_typescript_files_the_ways_typescript_allows_and_ambiguity_is_an_
     let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
     assert_eq!(shown.len(), 1, "{shown:?}");
     assert!(
-        shown[0].ends_with("main.ts:1:19: import `./a` could name `a.ts` or `a.js`: write the file's extension"),
+        shown[0].ends_with(
+            "main.ts:1:19: import `./a` could name `a.ts` or `a.js`: write the file's extension"
+        ),
         "{shown:?}"
     );
-    w("main.ts", "import { a } from './a.js';\nimport { b } from './b.js';\nimport { c } from './lib';\nconsole.log(a, b, c);\n");
+    w(
+        "main.ts",
+        "import { a } from './a.js';\nimport { b } from './b.js';\nimport { c } from './lib';\nconsole.log(a, b, c);\n",
+    );
     let m = asset_build::run(&Config::new(site.path(), out.path()))
         .unwrap_or_else(|e| panic!("{e}"))
         .manifest;
     let main = text(out.path(), &m, "main.ts");
     for dep in ["a.js", "b.ts", "lib/index.ts"] {
-        assert!(main.contains(&format!("./{}", m.assets[dep].path)), "{dep}: {main}");
+        assert!(
+            main.contains(&format!("./{}", m.assets[dep].path)),
+            "{dep}: {main}"
+        );
     }
 }
 
@@ -379,7 +432,9 @@ fn a_bundle_of_classic_scripts_keeps_each_part_s_meaning() {
 #[test]
 fn a_css_bundle_points_every_url_at_the_right_file_from_its_own_place() {
     let out = tempfile::tempdir().unwrap();
-    let m = build(&fixture("sources"), out.path(), |c| c.ship_bundle_parts(false));
+    let m = build(&fixture("sources"), out.path(), |c| {
+        c.ship_bundle_parts(false)
+    });
     let css = text(out.path(), &m, "css/site.css");
     let dot = &m.assets["img/dot.svg"].path;
     assert_eq!(
@@ -391,7 +446,12 @@ fn a_css_bundle_points_every_url_at_the_right_file_from_its_own_place() {
     let widget = css.find(".widget").unwrap();
     let app = css.find(".card").unwrap();
     assert!(reset < widget && widget < app, "parts in order: {css}");
-    for part in ["css/reset.css", "css/vendor/widgets.css", "css/app.scss", "js/strict.js"] {
+    for part in [
+        "css/reset.css",
+        "css/vendor/widgets.css",
+        "css/app.scss",
+        "js/strict.js",
+    ] {
         assert!(!m.assets.contains_key(part), "{part} shipped alone");
     }
     assert_eq!(
@@ -441,12 +501,24 @@ fn bundle_mistakes_are_errors_naming_the_bundle() {
         Err(Error::Assets(p)) => p.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         other => panic!("{other:?}"),
     };
-    let shown = run(settings(&source, out.path()).bundle("js/all.js", ["js/shout.js", "js/nope.js"]));
-    assert_eq!(shown, ["bundle `js/all.js`: part `js/nope.js` is not an asset"]);
-    let shown = run(settings(&source, out.path()).bundle("js/mixed.js", ["js/shout.js", "css/reset.css"]));
-    assert!(shown[0].starts_with("bundle `js/mixed.js`: part `css/reset.css` is not like the others"), "{shown:?}");
-    let shown = run(settings(&source, out.path()).bundle("js/mods.js", ["js/paint.ts", "js/shout.js"]));
-    assert!(shown[0].starts_with("bundle `js/mods.js`: part `js/paint.ts` is an ES module"), "{shown:?}");
+    let shown =
+        run(settings(&source, out.path()).bundle("js/all.js", ["js/shout.js", "js/nope.js"]));
+    assert_eq!(
+        shown,
+        ["bundle `js/all.js`: part `js/nope.js` is not an asset"]
+    );
+    let shown =
+        run(settings(&source, out.path()).bundle("js/mixed.js", ["js/shout.js", "css/reset.css"]));
+    assert!(
+        shown[0].starts_with("bundle `js/mixed.js`: part `css/reset.css` is not like the others"),
+        "{shown:?}"
+    );
+    let shown =
+        run(settings(&source, out.path()).bundle("js/mods.js", ["js/paint.ts", "js/shout.js"]));
+    assert!(
+        shown[0].starts_with("bundle `js/mods.js`: part `js/paint.ts` is an ES module"),
+        "{shown:?}"
+    );
     let shown = run(settings(&source, out.path()).bundle("../out.js", ["js/shout.js"]));
     assert!(shown[0].starts_with("bundle `../out.js`: "), "{shown:?}");
     assert!(read_tree(out.path()).is_empty());

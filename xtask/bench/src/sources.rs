@@ -13,14 +13,22 @@ use asset_build::Config;
 
 use crate::{Figure, figure, median, secs};
 
-const PACKAGES: &[&str] = &["bootstrap@5.3.8", "rxjs@7.8.2", "sass@1.108.2", "esbuild@0.28.2"];
+const PACKAGES: &[&str] = &[
+    "bootstrap@5.3.8",
+    "rxjs@7.8.2",
+    "sass@1.108.2",
+    "esbuild@0.28.2",
+];
 
 /// The npm packages, installed once into `dir/sources-npm`.
 fn ensure_packages(dir: &Path) -> anyhow::Result<PathBuf> {
     let npm = dir.join("sources-npm");
-    if !npm.join("node_modules/rxjs/src").is_dir() || !npm.join("node_modules/.bin/sass").exists()
-    {
-        println!("installing {} into {} (npm)", PACKAGES.join(", "), npm.display());
+    if !npm.join("node_modules/rxjs/src").is_dir() || !npm.join("node_modules/.bin/sass").exists() {
+        println!(
+            "installing {} into {} (npm)",
+            PACKAGES.join(", "),
+            npm.display()
+        );
         std::fs::create_dir_all(&npm)?;
         let ok = Command::new("npm")
             .args(["install", "--silent", "--no-save", "--no-audit", "--prefix"])
@@ -117,11 +125,16 @@ fn sass(dir: &Path, modules: &Path, runs: usize) -> anyhow::Result<Vec<Figure>> 
     )?;
     let base_bytes: u64 = entries
         .iter()
-        .map(|n| std::fs::metadata(base_out.join(n.replace(".scss", ".css"))).map_or(0, |m| m.len()))
+        .map(|n| {
+            std::fs::metadata(base_out.join(n.replace(".scss", ".css"))).map_or(0, |m| m.len())
+        })
         .sum();
     Ok(vec![
         figure(
-            format!("Sass: Bootstrap 5.3 scss/ ({} entries), compile + minify", entries.len()),
+            format!(
+                "Sass: Bootstrap 5.3 scss/ ({} entries), compile + minify",
+                entries.len()
+            ),
             ours_s,
             "s",
             "dart-sass (npm sass, --style=compressed), one process",
@@ -172,7 +185,10 @@ fn typescript(dir: &Path, modules: &Path, runs: usize) -> anyhow::Result<Vec<Fig
     let base_bytes: u64 = crate::files(&base_out)?.iter().map(|(_, s)| s).sum();
     Ok(vec![
         figure(
-            format!("TypeScript: RxJS src/ ({} modules), strip + minify", sources.len()),
+            format!(
+                "TypeScript: RxJS src/ ({} modules), strip + minify",
+                sources.len()
+            ),
             ours_s,
             "s",
             "esbuild --minify --format=esm, every module, one process",

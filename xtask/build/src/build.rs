@@ -249,8 +249,14 @@ mod tests {
         };
         w("assets/js/a.js", "var a = 1\n");
         w("assets/js/b.js", "console.log(a);\n");
-        w("assets/js/v.tsx", "export const v = <p>{1 as number}</p>;\n");
-        w("assets/css/app.scss", "@use \"vars\";\nbody { color: vars.$ink; }\n");
+        w(
+            "assets/js/v.tsx",
+            "export const v = <p>{1 as number}</p>;\n",
+        );
+        w(
+            "assets/css/app.scss",
+            "@use \"vars\";\nbody { color: vars.$ink; }\n",
+        );
         w("scss/_vars.scss", "$ink: #123;\n");
         // Load paths are relative to the settings file.
         w(
@@ -271,6 +277,10 @@ mod tests {
         let text = |k: &str| std::fs::read_to_string(out.join(&o.manifest.assets[k].path)).unwrap();
         assert_eq!(text("css/app.scss"), "body{color:#123}");
         assert_eq!(text("js/site.js"), "var a=1;\n;\nconsole.log(a);");
-        assert!(text("js/v.tsx").contains("h(\"p\",null,1)"), "{}", text("js/v.tsx"));
+        assert!(
+            text("js/v.tsx").contains("h(\"p\",null,1)"),
+            "{}",
+            text("js/v.tsx")
+        );
     }
 }
