@@ -61,7 +61,6 @@ pub fn bundle(
         )
     })?;
     let cm: Lrc<SourceMap> = Lrc::new(SourceMap::default());
-    let globals = Globals::new();
     let loader = Loader {
         cm: cm.clone(),
         comments: SingleThreadedComments::default(),
@@ -71,8 +70,30 @@ pub fn bundle(
         config,
         failed: RefCell::new(None),
     };
+    let output = run_bundler(bundle, entry, &root, &loader, config);
+    if let Some(p) = loader.failed.into_inner() {
+        return Err(p);
+    }
+    let module = output.map_err(|e| bad(&crate::bundle::display(bundle), e))?;
+    let code = print(&cm, &loader.comments, &module)
+        .map_err(|e| bad(&crate::bundle::display(bundle), e))?;
+    Ok(Bundled {
+        code,
+        inputs: graph.inputs,
+    })
+}
+
+/// swc's bundler over the walked graph: the one module it makes of the entry.
+fn run_bundler(
+    bundle: &str,
+    entry: &str,
+    root: &Path,
+    loader: &Loader,
+    config: &Config,
+) -> Result<Module, String> {
+    let graph = loader.graph;
     let resolver = Resolver {
-        root: root.clone(),
+        root: root.to_owned(),
         graph: graph.resolved.clone(),
     };
     let mut externals: Vec<_> = graph.bare.iter().map(|s| s.as_str().into()).collect();
@@ -80,11 +101,12 @@ pub fn bundle(
     if let crate::config::Jsx::Automatic { import_source } = &config.jsx {
         externals.push(format!("{import_source}/jsx-runtime").into());
     }
-    let output = GLOBALS.set(&globals, || {
+    let globals = Globals::new();
+    let bundles = GLOBALS.set(&globals, || {
         let mut bundler = Bundler::new(
             &globals,
-            cm.clone(),
-            &loader,
+            loader.cm.clone(),
+            loader,
             resolver,
             BundlerConfig {
                 require: false,
@@ -96,31 +118,12 @@ pub fn bundle(
         let entries = HashMap::from([(bundle.to_owned(), FileName::Real(root.join(entry)))]);
         bundler.bundle(entries)
     });
-    if let Some(p) = loader.failed.into_inner() {
-        return Err(p);
-    }
-    let bundles = output.map_err(|e| {
-        bad(
-            &crate::bundle::display(bundle),
-            format!("the bundler failed: {e:#}"),
-        )
-    })?;
-    let module = bundles
+    let bundles = bundles.map_err(|e| format!("the bundler failed: {e:#}"))?;
+    bundles
         .into_iter()
         .next()
         .map(|b| b.module)
-        .ok_or_else(|| {
-            bad(
-                &crate::bundle::display(bundle),
-                "the bundler made nothing".into(),
-            )
-        })?;
-    let code = print(&cm, &loader.comments, &module)
-        .map_err(|e| bad(&crate::bundle::display(bundle), e))?;
-    Ok(Bundled {
-        code,
-        inputs: graph.inputs,
-    })
+        .ok_or_else(|| "the bundler made nothing".to_owned())
 }
 
 /// The modules reachable by static imports from the entry, read once: their text, where each

@@ -108,22 +108,49 @@ pub fn run(config: &Config) -> Result<Output> {
     );
     lap(&mut stats, "hash");
     if !problems.is_empty() {
-        problems.sort_by(|a, b| {
-            a.path()
-                .cmp(b.path())
-                .then_with(|| a.to_string().cmp(&b.to_string()))
-        });
-        problems.dedup();
-        return Err(Error::Assets(problems));
+        return Err(all_problems(problems));
     }
-    // Parts shipped only inside their bundles are left out. (Trees with bundles are never
-    // reused, so no reused index shifts.)
+    let all = shipped(config, sources, &bundles, finals, extras);
+    let variants = compress_all(config, &cache, &all, &scanned.clean, &mut stats);
+    lap(&mut stats, "compress");
+    let manifest = write_output(config, &scanned, &index, &all, variants, &mut stats)?;
+    if graph.warnings.is_empty() {
+        save_state(&scanned, &graph.edges, &manifest);
+    }
+    lap(&mut stats, "write");
+    Ok(Output {
+        manifest,
+        warnings: graph.warnings,
+        stats,
+    })
+}
+
+/// Every problem of the run, in a stable order, once each.
+fn all_problems(mut problems: Vec<Problem>) -> Error {
+    problems.sort_by(|a, b| {
+        a.path()
+            .cmp(b.path())
+            .then_with(|| a.to_string().cmp(&b.to_string()))
+    });
+    problems.dedup();
+    Error::Assets(problems)
+}
+
+/// What ships: every finished source and generated map, less the parts shipped only inside
+/// their bundles. (Trees with bundles are never reused, so no reused index shifts.)
+fn shipped(
+    config: &Config,
+    sources: &[Source],
+    bundles: &[Bundle],
+    finals: Vec<Option<Final>>,
+    extras: Vec<(String, Final)>,
+) -> Vec<(String, Final)> {
     let dropped: std::collections::HashSet<&str> = bundles
         .iter()
         .filter(|_| !config.ship_bundle_parts)
         .flat_map(|b| b.parts.iter().map(|&j| sources[j].logical.as_str()))
         .collect();
-    let all: Vec<(String, Final)> = sources
+    sources
         .iter()
         .zip(finals)
         .map(|(s, f)| {
@@ -137,19 +164,7 @@ pub fn run(config: &Config) -> Result<Output> {
             let source = logical.strip_suffix(".map").unwrap_or(logical);
             !dropped.contains(logical.as_str()) && !dropped.contains(source)
         })
-        .collect();
-    let variants = compress_all(config, &cache, &all, &scanned.clean, &mut stats);
-    lap(&mut stats, "compress");
-    let manifest = write_output(config, &scanned, &index, &all, variants, &mut stats)?;
-    if graph.warnings.is_empty() {
-        save_state(&scanned, &graph.edges, &manifest);
-    }
-    lap(&mut stats, "write");
-    Ok(Output {
-        manifest,
-        warnings: graph.warnings,
-        stats,
-    })
+        .collect()
 }
 
 /// What scanning found: the sources (unchanged ones unread), what the last run's state lets
@@ -531,33 +546,17 @@ fn resolve_ref(
         g.broken[i] = true;
         return Target::Keep;
     };
-    let found = match index.get(target.as_str()) {
-        Some(&j) => Some(j),
-        None if r.kind == RefKind::JsImport => {
-            let candidates: Vec<(&str, usize)> = refs::import_candidates(&target)
-                .into_iter()
-                .filter_map(|c| index.get_key_value(c.as_str()).map(|(k, &j)| (*k, j)))
-                .collect();
-            match candidates.as_slice() {
-                [] => None,
-                [(_, j)] => Some(*j),
-                many => {
-                    let names: Vec<String> = many.iter().map(|(k, _)| format!("`{k}`")).collect();
-                    problems.push(Problem::Syntax {
-                        path: src.display.clone(),
-                        pos: Some(r.pos),
-                        message: format!(
-                            "import `{}` could name {}: write the file's extension",
-                            r.spec,
-                            names.join(" or ")
-                        ),
-                    });
-                    g.broken[i] = true;
-                    return Target::Keep;
-                }
-            }
+    let found = match find_target(index, &target, r) {
+        Ok(found) => found,
+        Err(message) => {
+            problems.push(Problem::Syntax {
+                path: src.display.clone(),
+                pos: Some(r.pos),
+                message,
+            });
+            g.broken[i] = true;
+            return Target::Keep;
         }
-        None => None,
     };
     if let Some(j) = found {
         g.edges[i].push(j);
@@ -577,6 +576,37 @@ fn resolve_ref(
         g.broken[i] = true;
     }
     Target::Keep
+}
+
+/// The asset at `target`, or for an ES import, the one file TypeScript's import forms name
+/// (`./x.js` for `x.ts`, extensionless); more than one is an error.
+fn find_target(
+    index: &HashMap<&str, usize>,
+    target: &str,
+    r: &Ref,
+) -> std::result::Result<Option<usize>, String> {
+    if let Some(&j) = index.get(target) {
+        return Ok(Some(j));
+    }
+    if r.kind != RefKind::JsImport {
+        return Ok(None);
+    }
+    let candidates: Vec<(&str, usize)> = refs::import_candidates(target)
+        .into_iter()
+        .filter_map(|c| index.get_key_value(c.as_str()).map(|(k, &j)| (*k, j)))
+        .collect();
+    match candidates.as_slice() {
+        [] => Ok(None),
+        [(_, j)] => Ok(Some(*j)),
+        many => {
+            let names: Vec<String> = many.iter().map(|(k, _)| format!("`{k}`")).collect();
+            Err(format!(
+                "import `{}` could name {}: write the file's extension",
+                r.spec,
+                names.join(" or ")
+            ))
+        }
+    }
 }
 
 /// Names every file after its dependencies (transform, then hash): unchanged files keep
