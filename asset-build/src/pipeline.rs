@@ -187,8 +187,9 @@ struct Scanned {
 fn scan_sources(config: &Config, stats: &mut Stats) -> Result<Scanned> {
     let started = state::now_ns();
     let (mut files, mut problems) = scan::list(&config.source)?;
-    // Sass partials are read by the entries that use them, never shipped.
-    files.retain(|(logical, _)| !crate::sass::is_partial(logical));
+    // Sass partials are read by the entries that use them, TypeScript declarations only by
+    // the type checker: neither ships.
+    files.retain(|(logical, _)| !scan::is_input_only(logical));
     // Sass entries depend on files that are not sources, and bundles on other sources'
     // outputs: such trees are processed whole, through the content cache.
     let derived = !config.bundles.is_empty() || files.iter().any(|(l, _)| crate::sass::is_sass(l));

@@ -224,6 +224,16 @@ pub fn kind_of(logical: &str) -> Kind {
     }
 }
 
+/// Whether the file is read by others but never shipped: a Sass partial (`_x.scss`) or a
+/// TypeScript declaration file (`x.d.ts`, which holds only types).
+pub fn is_input_only(logical: &str) -> bool {
+    let name = logical.rsplit('/').next().unwrap_or(logical).to_ascii_lowercase();
+    crate::sass::is_partial(logical)
+        || [".d.ts", ".d.mts", ".d.cts"]
+            .iter()
+            .any(|e| name.ends_with(e))
+}
+
 /// The source language of a logical path.
 pub fn lang_of(logical: &str) -> Lang {
     match extension(logical).to_ascii_lowercase().as_str() {
@@ -295,6 +305,8 @@ mod tests {
         assert_eq!(lang_of("js/x.tsx"), Lang::Tsx);
         assert_eq!(content_type("js/x.ts").0, "text/javascript; charset=utf-8");
         assert_eq!(content_type("css/a.sass").0, "text/css; charset=utf-8");
+        assert!(is_input_only("js/globals.d.ts") && is_input_only("css/_vars.scss"));
+        assert!(!is_input_only("js/app.ts") && !is_input_only("css/_plain.css"));
         assert_eq!(content_type("f/x.woff2"), ("font/woff2", false));
         assert_eq!(content_type("LICENSE"), ("application/octet-stream", false));
     }

@@ -204,6 +204,10 @@ fn typescript_and_jsx_run_in_node_after_the_build() {
         !m.assets.contains_key("js/types.ts.map"),
         "no maps unless asked for"
     );
+    assert!(
+        !m.assets.contains_key("js/globals.d.ts"),
+        "declaration files are not shipped"
+    );
     let main = text(out.path(), &m, "js/main.ts");
     assert!(!main.contains("types"), "type-only import left: {main}");
     for dep in [
