@@ -299,31 +299,14 @@ fn bundle_modules(
                 hash.as_bytes(),
             ],
         );
-        if let Some(t) = cache
-            .get(&key)
-            .and_then(|v| serde_json::from_slice::<Transformed>(&v).ok())
-            .filter(Transformed::inputs_unchanged)
-        {
-            transformed[b.at] = Some(Ok(t));
-            continue;
-        }
-        let result = guarded(&sources[b.at].display, || {
-            Some(
-                crate::esm::bundle(name, part, &modules, config).and_then(|bundled| {
-                    let mut t =
-                        crate::js::transform(name, bundled.code.as_bytes(), Some(true), config)?;
-                    t.inputs = bundled.inputs;
-                    Ok(t)
-                }),
-            )
-        });
-        if let Some(Ok(t)) = &result {
-            cache.put(
-                &key,
-                &serde_json::to_vec(t).expect("transform result serializes"),
-            );
-        }
-        transformed[b.at] = result;
+        let make = || {
+            let bundled = crate::esm::bundle(name, part, &modules, config)?;
+            let mut t = crate::js::transform(name, bundled.code.as_bytes(), Some(true), config)?;
+            t.inputs = bundled.inputs;
+            Ok(t)
+        };
+        let display = &sources[b.at].display;
+        transformed[b.at] = through_cache(cache, &key, || guarded(display, || Some(make()))).0;
     }
 }
 
@@ -375,6 +358,30 @@ fn add_bundle_nodes(
 
 type TransformResult = Option<std::result::Result<Transformed, Problem>>;
 
+/// A transform's result from the cache (a hit stands while every file it read besides its
+/// source has the bytes it had), or made by `make` and kept; and whether it was a hit.
+fn through_cache(
+    cache: &Cache,
+    key: &str,
+    make: impl FnOnce() -> TransformResult,
+) -> (TransformResult, bool) {
+    if let Some(t) = cache
+        .get(key)
+        .and_then(|b| serde_json::from_slice::<Transformed>(&b).ok())
+        .filter(Transformed::inputs_unchanged)
+    {
+        return (Some(Ok(t)), true);
+    }
+    let result = make();
+    if let Some(Ok(t)) = &result {
+        cache.put(
+            key,
+            &serde_json::to_vec(t).expect("transform result serializes"),
+        );
+    }
+    (result, false)
+}
+
 /// Transforms every changed CSS and JS file (through the cache), largest first so that no
 /// big file starts last.
 fn transform_sources(
@@ -400,23 +407,14 @@ fn transform_sources(
                 hash.as_bytes(),
             ],
         );
-        if let Some(t) = cache
-            .get(&key)
-            .and_then(|b| serde_json::from_slice::<Transformed>(&b).ok())
-            .filter(Transformed::inputs_unchanged)
-        {
+        let (result, hit) = through_cache(cache, &key, || {
+            let result = guarded(&s.display, || transform_one(&s.logical, s, config))?;
+            Some(result.map_err(|p| relocate(p, &s.logical, &s.display)))
+        });
+        if hit {
             hits.fetch_add(1, Ordering::Relaxed);
-            return Some(Ok(t));
         }
-        let result = guarded(&s.display, || transform_one(&s.logical, s, config))?;
-        let result = result.map_err(|p| relocate(p, &s.logical, &s.display));
-        if let Ok(t) = &result {
-            cache.put(
-                &key,
-                &serde_json::to_vec(t).expect("transform result serializes"),
-            );
-        }
-        Some(result)
+        result
     });
     stats.transform_cached = hits.load(Ordering::Relaxed);
     stats.transformed = transformed.iter().flatten().count() - stats.transform_cached;

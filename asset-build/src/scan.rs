@@ -227,7 +227,11 @@ pub fn kind_of(logical: &str) -> Kind {
 /// Whether the file is read by others but never shipped: a Sass partial (`_x.scss`) or a
 /// TypeScript declaration file (`x.d.ts`, which holds only types).
 pub fn is_input_only(logical: &str) -> bool {
-    let name = logical.rsplit('/').next().unwrap_or(logical).to_ascii_lowercase();
+    let name = logical
+        .rsplit('/')
+        .next()
+        .unwrap_or(logical)
+        .to_ascii_lowercase();
     crate::sass::is_partial(logical)
         || [".d.ts", ".d.mts", ".d.cts"]
             .iter()

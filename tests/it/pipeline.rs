@@ -536,11 +536,7 @@ fn source_maps_are_their_own_hashed_assets_and_survive_the_rewriting() {
 /// and another that `@import`s it from a different directory.
 fn custom_property_site() -> tempfile::TempDir {
     let site = tempfile::tempdir().unwrap();
-    let w = |p: &str, text: &str| {
-        let path = site.path().join(p);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let w = |p: &str, text: &str| tests::write_file(site.path(), p, text);
     w(
         "css/images/close.svg",
         "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
@@ -682,11 +678,7 @@ fn a_comment_only_edit_in_a_module_cycle_with_source_maps_renames_the_cycle() {
 #[test]
 fn inlined_imports_keep_their_layer_and_the_cascade_order() {
     let site = tempfile::tempdir().unwrap();
-    let w = |p: &str, text: &str| {
-        let path = site.path().join(p);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let w = |p: &str, text: &str| tests::write_file(site.path(), p, text);
     w("css/base.css", "a { color: red }\n");
     w("css/theme.css", "b { color: blue }\n");
     w(

@@ -288,11 +288,7 @@ fn a_bundle_of_one_module_holds_its_static_imports_and_leaves_dynamic_ones_separ
 #[test]
 fn a_module_bundle_keeps_bare_imports_and_follows_edits_of_any_module() {
     let site = tempfile::tempdir().unwrap();
-    let w = |p: &str, t: &str| {
-        let path = site.path().join(p);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, t).unwrap();
-    };
+    let w = |p: &str, text: &str| tests::write_file(site.path(), p, text);
     w(
         "js/app.mjs",
         "import { render } from \"preact\";\nimport { y } from \"./lib/y.mjs\";\nrender(y);\n",
@@ -373,11 +369,7 @@ fn typescript_source_maps_lead_back_to_the_typescript() {
 #[test]
 fn imports_name_typescript_files_the_ways_typescript_allows_and_ambiguity_is_an_error() {
     let site = tempfile::tempdir().unwrap();
-    let w = |p: &str, t: &str| {
-        let path = site.path().join(p);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, t).unwrap();
-    };
+    let w = |p: &str, text: &str| tests::write_file(site.path(), p, text);
     w("a.ts", "export const a = 1;\n");
     w("a.js", "export const a = 2;\n");
     w("b.ts", "export const b = 1;\n");

@@ -35,6 +35,13 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// Writes `text` at `rel` below `root`, making the folders it needs.
+pub fn write_file(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("a file has a parent")).expect("create dir");
+    std::fs::write(path, text).expect("write file");
+}
+
 /// Copies the tree at `from` into `to` (symbolic links copied as links).
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create dir");
