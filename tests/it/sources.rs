@@ -519,3 +519,56 @@ fn bundle_mistakes_are_errors_naming_the_bundle() {
     assert!(shown[0].starts_with("bundle `../out.js`: "), "{shown:?}");
     assert!(read_tree(out.path()).is_empty());
 }
+
+#[test]
+fn a_typescript_syntax_error_names_file_line_and_column() {
+    let site = tempfile::tempdir().unwrap();
+    tests::write_file(site.path(), "js/ok.ts", "export const ok: number = 1;\n");
+    tests::write_file(
+        site.path(),
+        "js/bad.ts",
+        "export function f(a: number): number {\n  return a +;\n}\n",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let Err(Error::Assets(p)) = asset_build::run(&Config::new(site.path(), out.path())) else {
+        panic!("a broken module built");
+    };
+    let shown: Vec<String> = p
+        .iter()
+        .map(|p| {
+            p.to_string()
+                .replace(&format!("{}/", site.path().display()), "")
+        })
+        .collect();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(shown[0].starts_with("js/bad.ts:2:"), "{shown:?}");
+}
+
+#[test]
+fn charset_rules_never_land_inside_a_bundle_and_a_part_may_be_in_two_bundles() {
+    let site = tempfile::tempdir().unwrap();
+    tests::write_file(
+        site.path(),
+        "a.css",
+        "@charset \"utf-8\";\na { color: red }\n",
+    );
+    tests::write_file(
+        site.path(),
+        "b.css",
+        "@charset \"utf-8\";\nb::after { content: \"é\" }\n",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let c = Config::new(site.path(), out.path())
+        .bundle("one.css", ["a.css", "b.css"])
+        .bundle("two.css", ["b.css"]);
+    let m = asset_build::run(&c)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .manifest;
+    let one = text(out.path(), &m, "one.css");
+    assert!(!one.contains("@charset"), "{one}");
+    assert!(
+        one.contains("a{color:red}") && one.contains("b:after"),
+        "{one}"
+    );
+    assert!(text(out.path(), &m, "two.css").contains("b:after"));
+}
