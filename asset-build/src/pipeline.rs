@@ -107,6 +107,9 @@ pub fn run(config: &Config) -> Result<Output> {
         &mut problems,
     );
     lap(&mut stats, "hash");
+    if !config.ship_bundle_parts {
+        refs_to_unshipped_parts(&bundles, &ctx, &mut problems);
+    }
     if !problems.is_empty() {
         return Err(all_problems(problems));
     }
@@ -123,6 +126,37 @@ pub fn run(config: &Config) -> Result<Output> {
         warnings: graph.warnings,
         stats,
     })
+}
+
+/// With parts shipped only inside their bundles, a reference to a part from anything else
+/// would point at nothing: a problem at the reference.
+fn refs_to_unshipped_parts(bundles: &[Bundle], ctx: &Finisher, problems: &mut Vec<Problem>) {
+    let parts: std::collections::HashSet<usize> = bundles
+        .iter()
+        .flat_map(|b| b.parts.iter().copied())
+        .collect();
+    for (i, node) in ctx.nodes.iter().enumerate() {
+        let Some((t, targets)) = node else { continue };
+        if parts.contains(&i) || ctx.bundles.contains_key(&i) {
+            continue;
+        }
+        for (r, target) in t.refs.iter().zip(targets) {
+            if let Target::Asset(j, _) = target
+                && parts.contains(j)
+            {
+                problems.push(Problem::BadFile {
+                    path: ctx.sources[i].display.clone(),
+                    pos: Some(r.pos),
+                    message: format!(
+                        "{} `{}` names `{}`, which ships only inside its bundle (refer to the bundle, or set ship-bundle-parts = true)",
+                        r.kind.describe(),
+                        r.spec,
+                        ctx.sources[*j].logical
+                    ),
+                });
+            }
+        }
+    }
 }
 
 /// Every problem of the run, in a stable order, once each.

@@ -572,3 +572,34 @@ fn charset_rules_never_land_inside_a_bundle_and_a_part_may_be_in_two_bundles() {
     );
     assert!(text(out.path(), &m, "two.css").contains("b:after"));
 }
+
+#[test]
+fn a_reference_to_a_part_that_ships_only_in_its_bundle_is_an_error() {
+    let site = tempfile::tempdir().unwrap();
+    tests::write_file(site.path(), "css/reset.css", "* { margin: 0 }\n");
+    tests::write_file(
+        site.path(),
+        "css/print.css",
+        "@import \"reset.css\";\np { color: #000 }\n",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let c = Config::new(site.path(), out.path())
+        .bundle("css/site.css", ["css/reset.css"])
+        .ship_bundle_parts(false);
+    let Err(Error::Assets(p)) = asset_build::run(&c) else {
+        panic!("a dangling reference built");
+    };
+    let shown: Vec<String> = p
+        .iter()
+        .map(|p| {
+            p.to_string()
+                .replace(&format!("{}/", site.path().display()), "")
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "css/print.css:1:9: @import `reset.css` names `css/reset.css`, which ships only inside its bundle (refer to the bundle, or set ship-bundle-parts = true)"
+        ]
+    );
+}
