@@ -132,10 +132,12 @@ fn run(job: &Job) -> Result<Transformed, Problem> {
         let c: Option<&dyn Comments> = Some(&comments);
         let mut program = parse(&cm, &fm, display, module, lang, c)?;
         let token = placeholder_token(text);
+        // Placeholders go into the program wherever it is printed (minified, or compiled
+        // from TypeScript or JSX); a plain file kept as written has them put in its text.
         let mut collect = Specifiers {
             token: &token,
             found: Vec::new(),
-            minify,
+            minify: minify || lang != Lang::Plain,
         };
         program.visit_mut_with(&mut collect);
         let mut refs: Vec<Ref> = Vec::new();

@@ -603,3 +603,32 @@ fn a_reference_to_a_part_that_ships_only_in_its_bundle_is_an_error() {
         ]
     );
 }
+
+#[test]
+fn unminified_typescript_still_imports_the_hashed_files() {
+    let out = tempfile::tempdir().unwrap();
+    let m = build(&fixture("sources"), out.path(), |c| c.minify(false));
+    let main = text(out.path(), &m, "js/main.ts");
+    let paint = m.assets["js/paint.ts"]
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(main.contains(&format!("\"./{paint}\"")), "{main}");
+    assert!(
+        main.contains("const box = Object.assign"),
+        "readable, types gone: {main}"
+    );
+    std::fs::write(out.path().join("package.json"), r#"{"type":"module"}"#).unwrap();
+    let entry = format!("./{}", m.assets["js/main.ts"].path);
+    let printed = node(
+        out.path(),
+        &[
+            "--input-type=module",
+            "-e",
+            &format!("import {{ report }} from {entry:?}; console.log(report.color);"),
+        ],
+    );
+    assert_eq!(printed.trim(), "Blue=6");
+}
