@@ -190,6 +190,20 @@ pub fn merge_maps(bundle: &str, parts: &[(u32, &str, String)]) -> Result<String,
     merged.to_json(None).map_err(|e| format!("{e:?}"))
 }
 
+/// `outer` (generated text -> an intermediate text) followed through `inner` (that
+/// intermediate text -> the sources): one map from the generated text to the sources.
+///
+/// # Errors
+/// A map that cannot be read.
+pub fn chain_maps(outer: &str, inner: &str) -> Result<String, String> {
+    let mut outer =
+        parcel_sourcemap::SourceMap::from_json("", outer).map_err(|e| format!("{e:?}"))?;
+    let mut inner =
+        parcel_sourcemap::SourceMap::from_json("", inner).map_err(|e| format!("{e:?}"))?;
+    outer.extends(&mut inner).map_err(|e| format!("{e:?}"))?;
+    outer.to_json(None).map_err(|e| format!("{e:?}"))
+}
+
 /// The map with its one source renamed (parts in different folders may share a file name).
 fn rename_sources(json: &str, name: &str) -> Result<String, String> {
     let mut v: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;

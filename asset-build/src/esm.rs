@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use swc_core::bundler::{Bundler, Config as BundlerConfig, Hook, Load, ModuleData, ModuleRecord};
 use swc_core::common::comments::{Comments, SingleThreadedComments};
+use swc_core::common::source_map::SourceMapGenConfig;
 use swc_core::common::sync::Lrc;
 use swc_core::common::{FileName, GLOBALS, Globals, Mark, SourceMap, Span};
 use swc_core::ecma::ast::{
@@ -30,9 +31,11 @@ use crate::refs::{self, Class};
 use crate::scan::{self, Lang};
 use crate::transform::Input;
 
-/// The joined module's text (not yet minified) and every file it was made from.
+/// The joined module's text (not yet minified), its source map back to the modules (when
+/// source maps are on) and every file it was made from.
 pub struct Bundled {
     pub code: String,
+    pub map: Option<String>,
     pub inputs: Vec<Input>,
 }
 
@@ -75,10 +78,16 @@ pub fn bundle(
         return Err(p);
     }
     let module = output.map_err(|e| bad(&crate::bundle::display(bundle), e))?;
-    let code = print(&cm, &loader.comments, &module)
-        .map_err(|e| bad(&crate::bundle::display(bundle), e))?;
+    let (code, map) = print(
+        &cm,
+        &loader.comments,
+        &module,
+        config.source_maps.then_some((bundle, &root)),
+    )
+    .map_err(|e| bad(&crate::bundle::display(bundle), e))?;
     Ok(Bundled {
         code,
+        map,
         inputs: graph.inputs,
     })
 }
@@ -390,22 +399,58 @@ impl Hook for NoImportMeta {
     }
 }
 
+/// The joined module as text and, with `map` (the bundle's logical path and the asset
+/// directory), its source map: each module named by its path from the bundle, its text
+/// embedded.
 fn print(
     cm: &Lrc<SourceMap>,
     comments: &SingleThreadedComments,
     module: &Module,
-) -> Result<String, String> {
+    map: Option<(&str, &Path)>,
+) -> Result<(String, Option<String>), String> {
     let mut out = Vec::new();
+    let mut mappings = Vec::new();
     {
         let mut emitter = Emitter {
             cfg: CodegenConfig::default().with_target(EsVersion::latest()),
             cm: cm.clone(),
             comments: Some(comments),
-            wr: JsWriter::new(cm.clone(), "\n", &mut out, None),
+            wr: JsWriter::new(cm.clone(), "\n", &mut out, map.map(|_| &mut mappings)),
         };
         emitter
             .emit_module(module)
             .map_err(|e| format!("printing the bundle failed: {e}"))?;
     }
-    String::from_utf8(out).map_err(|_| "the bundle is not UTF-8".into())
+    let code = String::from_utf8(out).map_err(|_| "the bundle is not UTF-8".to_owned())?;
+    let Some((bundle, root)) = map else {
+        return Ok((code, None));
+    };
+    let sm = cm.build_source_map(&mappings, None, ModuleNames { bundle, root });
+    let mut json = Vec::new();
+    sm.to_writer(&mut json)
+        .map_err(|e| format!("writing the bundle's source map failed: {e}"))?;
+    Ok((code, Some(String::from_utf8_lossy(&json).into_owned())))
+}
+
+/// Names each module of a bundle's map by its path from the bundle, with its text embedded.
+struct ModuleNames<'a> {
+    bundle: &'a str,
+    root: &'a Path,
+}
+
+impl SourceMapGenConfig for ModuleNames<'_> {
+    fn file_name_to_source(&self, f: &FileName) -> String {
+        match f {
+            FileName::Real(p) => match p.strip_prefix(self.root) {
+                Ok(rel) => {
+                    refs::relative_url(self.bundle, &rel.to_string_lossy().replace('\\', "/"))
+                }
+                Err(_) => p.display().to_string(),
+            },
+            other => other.to_string(),
+        }
+    }
+    fn inline_sources_content(&self, _f: &FileName) -> bool {
+        true
+    }
 }

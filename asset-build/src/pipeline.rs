@@ -336,6 +336,17 @@ fn bundle_modules(
         let make = || {
             let bundled = crate::esm::bundle(name, part, &modules, config)?;
             let mut t = crate::js::transform(name, bundled.code.as_bytes(), Some(true), config)?;
+            // The minified module's map leads to the joined text; followed through the
+            // joined text's own map, it leads to the modules.
+            if let (Some(outer), Some(inner)) = (&t.map, &bundled.map) {
+                let chained =
+                    crate::bundle::chain_maps(outer, inner).map_err(|e| Problem::Syntax {
+                        path: sources[b.at].display.clone(),
+                        pos: None,
+                        message: format!("source map: {e}"),
+                    })?;
+                t.map = Some(chained);
+            }
             t.inputs = bundled.inputs;
             Ok(t)
         };

@@ -632,3 +632,42 @@ fn unminified_typescript_still_imports_the_hashed_files() {
     );
     assert_eq!(printed.trim(), "Blue=6");
 }
+
+#[test]
+fn a_module_bundle_s_source_map_leads_back_to_each_module() {
+    let out = tempfile::tempdir().unwrap();
+    let m = build(&fixture("sources"), out.path(), |c| c.source_maps(true));
+    let code = text(out.path(), &m, "js/main.bundle.js");
+    let map: serde_json::Value =
+        serde_json::from_str(&text(out.path(), &m, "js/main.bundle.js.map")).unwrap();
+    let sources: Vec<&str> = map["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for module in ["paint.ts", "geometry.ts", "main.ts", "view.tsx"] {
+        assert!(
+            sources.iter().any(|s| s.ends_with(module)),
+            "{module}: {sources:?}"
+        );
+    }
+    // `area(){` is written in geometry.ts, line 8.
+    let col = code.find("area(){").expect("the method") as i64;
+    let segments = tests::decode_mappings(map["mappings"].as_str().unwrap());
+    let hit = segments
+        .iter()
+        .filter(|s| s.0 == 0 && s.1 <= col)
+        .max_by_key(|s| s.1)
+        .unwrap();
+    let geometry = sources
+        .iter()
+        .position(|s| s.ends_with("geometry.ts"))
+        .unwrap();
+    let source = std::fs::read_to_string(fixture("sources/js/geometry.ts")).unwrap();
+    let line = source
+        .lines()
+        .position(|l| l.contains("area(): number"))
+        .unwrap();
+    assert_eq!((hit.2, hit.3), (line as i64, 2), "{segments:?}");
+}
