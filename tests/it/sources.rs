@@ -660,10 +660,6 @@ fn a_module_bundle_s_source_map_leads_back_to_each_module() {
         .filter(|s| s.0 == 0 && s.1 <= col)
         .max_by_key(|s| s.1)
         .unwrap();
-    let geometry = sources
-        .iter()
-        .position(|s| s.ends_with("geometry.ts"))
-        .unwrap();
     let source = std::fs::read_to_string(fixture("sources/js/geometry.ts")).unwrap();
     let line = source
         .lines()
