@@ -58,6 +58,22 @@ fn node(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Imports the built module `logical` in node (the output tree as an ES-module package) and
+/// gives `expr` as JSON; `expr` sees the module as `m` and may `await`.
+fn node_import(out: &Path, m: &Manifest, logical: &str, expr: &str) -> serde_json::Value {
+    std::fs::write(out.join("package.json"), r#"{"type":"module"}"#).unwrap();
+    let entry = format!("./{}", m.assets[logical].path);
+    let script = format!("import * as m from {entry:?}; console.log(JSON.stringify({expr}));");
+    let printed = node(out, &["--input-type=module", "-e", &script]);
+    serde_json::from_str(printed.trim()).unwrap()
+}
+
+/// The file name an asset ships under.
+fn shipped_name(m: &Manifest, logical: &str) -> String {
+    let path = &m.assets[logical].path;
+    path.rsplit('/').next().unwrap_or(path).to_owned()
+}
+
 #[test]
 fn compiled_sources_and_bundles_snapshot() {
     let out = tempfile::tempdir().unwrap();
@@ -216,23 +232,13 @@ fn typescript_and_jsx_run_in_node_after_the_build() {
         "js/view.tsx",
         "js/button.jsx",
     ] {
-        let name = m.assets[dep].path.rsplit('/').next().unwrap().to_owned();
+        let name = shipped_name(&m, dep);
         assert!(
             main.contains(&format!("./{name}")),
             "{dep} as {name}: {main}"
         );
     }
-    std::fs::write(out.path().join("package.json"), r#"{"type":"module"}"#).unwrap();
-    let entry = format!("./{}", m.assets["js/main.ts"].path);
-    let printed = node(
-        out.path(),
-        &[
-            "--input-type=module",
-            "-e",
-            &format!("import {{ report }} from {entry:?}; console.log(JSON.stringify(report));"),
-        ],
-    );
-    let report: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
+    let report = node_import(out.path(), &m, "js/main.ts", "m.report");
     assert_eq!(report["area"], 24, "parameter properties: {report}");
     assert_eq!(report["kind"], "box");
     assert_eq!(report["color"], "Blue=6", "the enum: {report}");
@@ -256,29 +262,17 @@ fn a_bundle_of_one_module_holds_its_static_imports_and_leaves_dynamic_ones_separ
         !bundle.contains("import{"),
         "static imports inlined: {bundle}"
     );
-    let lazy = m.assets["js/lazy.ts"]
-        .path
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let lazy = shipped_name(&m, "js/lazy.ts");
     assert!(
         bundle.contains(&format!("import(\"./{lazy}\")")),
         "{bundle}"
     );
-    std::fs::write(out.path().join("package.json"), r#"{"type":"module"}"#).unwrap();
-    let entry = format!("./{}", m.assets["js/main.bundle.js"].path);
-    let printed = node(
+    let got = node_import(
         out.path(),
-        &[
-            "--input-type=module",
-            "-e",
-            &format!(
-                "import {{ report, load }} from {entry:?}; console.log(JSON.stringify([report, (await load()).later]));"
-            ),
-        ],
+        &m,
+        "js/main.bundle.js",
+        "[m.report, (await m.load()).later]",
     );
-    let got: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
     assert_eq!(got[0]["area"], 24, "{got}");
     assert_eq!(got[0]["color"], "Blue=6", "{got}");
     assert_eq!(got[0]["badge"]["children"][0]["tag"], "span", "{got}");
@@ -609,28 +603,16 @@ fn unminified_typescript_still_imports_the_hashed_files() {
     let out = tempfile::tempdir().unwrap();
     let m = build(&fixture("sources"), out.path(), |c| c.minify(false));
     let main = text(out.path(), &m, "js/main.ts");
-    let paint = m.assets["js/paint.ts"]
-        .path
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let paint = shipped_name(&m, "js/paint.ts");
     assert!(main.contains(&format!("\"./{paint}\"")), "{main}");
     assert!(
         main.contains("const box = Object.assign"),
         "readable, types gone: {main}"
     );
-    std::fs::write(out.path().join("package.json"), r#"{"type":"module"}"#).unwrap();
-    let entry = format!("./{}", m.assets["js/main.ts"].path);
-    let printed = node(
-        out.path(),
-        &[
-            "--input-type=module",
-            "-e",
-            &format!("import {{ report }} from {entry:?}; console.log(report.color);"),
-        ],
+    assert_eq!(
+        node_import(out.path(), &m, "js/main.ts", "m.report.color"),
+        "Blue=6"
     );
-    assert_eq!(printed.trim(), "Blue=6");
 }
 
 #[test]
