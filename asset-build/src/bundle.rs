@@ -133,7 +133,7 @@ pub struct Part<'a> {
 /// # Errors
 /// An ES module among several scripts, or a strict script that declares globals joined with
 /// sloppy ones (no wrapper keeps both its strictness and its globals).
-pub fn join(name: &str, css: bool, parts: &[Part]) -> Result<(String, Vec<u32>), String> {
+pub fn join(css: bool, parts: &[Part]) -> Result<(String, Vec<u32>), String> {
     if !css {
         for p in parts {
             if parts.len() > 1 && p.script.is_some_and(|s| s.module) {
@@ -168,7 +168,6 @@ pub fn join(name: &str, css: bool, parts: &[Part]) -> Result<(String, Vec<u32>),
             body.push_str("\n}).call(this);");
         }
     }
-    debug_assert!(!name.is_empty());
     Ok((body, lines))
 }
 
@@ -234,7 +233,6 @@ mod tests {
     #[test]
     fn scripts_are_separated_so_a_missing_semicolon_cannot_join_them() {
         let (body, lines) = join(
-            "site.js",
             false,
             &[
                 part("a.js", "var a=1", false, true),
@@ -249,7 +247,6 @@ mod tests {
     #[test]
     fn a_strict_part_among_sloppy_ones_gets_a_function_of_its_own() {
         let (body, lines) = join(
-            "site.js",
             false,
             &[
                 part("s.js", "\"use strict\";go()", true, false),
@@ -263,7 +260,6 @@ mod tests {
         );
         assert_eq!(lines, [1, 4]);
         let e = join(
-            "site.js",
             false,
             &[
                 part("s.js", "\"use strict\";var g=1", true, true),
@@ -280,7 +276,6 @@ mod tests {
     #[test]
     fn all_strict_parts_are_joined_as_they_are() {
         let (body, _) = join(
-            "site.js",
             false,
             &[
                 part("a.js", "\"use strict\";a()", true, true),

@@ -1170,7 +1170,7 @@ impl Finisher<'_> {
                 script: t.script,
             });
         }
-        let (mut body, mut lines) = bundle::join(&src.logical, css, &texts).map_err(bad)?;
+        let (mut body, mut lines) = bundle::join(css, &texts).map_err(bad)?;
         if !imports.is_empty() {
             body = imports.concat() + "\n" + &body;
             lines.iter_mut().for_each(|l| *l += 1);
