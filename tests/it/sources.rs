@@ -68,6 +68,18 @@ fn node_import(out: &Path, m: &Manifest, logical: &str, expr: &str) -> serde_jso
     serde_json::from_str(printed.trim()).unwrap()
 }
 
+/// The problems a run that must fail reports, with `root/` taken out of the paths.
+fn failures(config: &Config, root: &Path, what: &str) -> Vec<String> {
+    match asset_build::run(config) {
+        Err(Error::Assets(p)) => p
+            .iter()
+            .map(|p| p.to_string().replace(&format!("{}/", root.display()), ""))
+            .collect(),
+        Ok(_) => panic!("{what} built"),
+        Err(e) => panic!("{what}: not an asset error: {e}"),
+    }
+}
+
 /// The file name an asset ships under.
 fn shipped_name(m: &Manifest, logical: &str) -> String {
     let path = &m.assets[logical].path;
@@ -139,16 +151,7 @@ fn a_sass_error_names_the_partial_with_line_and_column() {
     std::fs::write(site.path().join("css/broken.scss"), "a { color: red\n").unwrap();
     let out = tempfile::tempdir().unwrap();
     let config = Config::new(site.path(), out.path()).load_paths([fixture("sources-vendor/scss")]);
-    let Err(Error::Assets(problems)) = asset_build::run(&config) else {
-        panic!("the broken partial built");
-    };
-    let shown: Vec<String> = problems
-        .iter()
-        .map(|p| {
-            p.to_string()
-                .replace(&format!("{}/", site.path().display()), "")
-        })
-        .collect();
+    let shown = failures(&config, site.path(), "the broken partial");
     assert!(
         shown.contains(&"css/_theme.scss:2:7: undefined variable".to_owned()),
         "{shown:?}"
@@ -314,10 +317,7 @@ fn a_module_bundle_keeps_bare_imports_and_follows_edits_of_any_module() {
     );
     w("js/app.mjs", "import { z } from \"./nope.mjs\";\nz();\n");
     let c = Config::new(site.path(), out.path()).bundle("js/app.bundle.mjs", ["js/app.mjs"]);
-    let Err(Error::Assets(p)) = asset_build::run(&c) else {
-        panic!("a missing import built");
-    };
-    let shown: Vec<String> = p.iter().map(|p| p.to_string()).collect();
+    let shown = failures(&c, site.path(), "a missing import");
     assert!(
         shown.iter().any(|p| p.ends_with(
             "js/app.mjs:1:19: import `./nope.mjs` names no script in the asset directory"
@@ -373,11 +373,11 @@ fn imports_name_typescript_files_the_ways_typescript_allows_and_ambiguity_is_an_
         "import { a } from './a';\nimport { b } from './b.js';\nimport { c } from './lib';\nconsole.log(a, b, c);\n",
     );
     let out = tempfile::tempdir().unwrap();
-    let Err(Error::Assets(problems)) = asset_build::run(&Config::new(site.path(), out.path()))
-    else {
-        panic!("an ambiguous import built");
-    };
-    let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    let shown = failures(
+        &Config::new(site.path(), out.path()),
+        site.path(),
+        "an ambiguous import",
+    );
     assert_eq!(shown.len(), 1, "{shown:?}");
     assert!(
         shown[0].ends_with(
@@ -524,16 +524,11 @@ fn a_typescript_syntax_error_names_file_line_and_column() {
         "export function f(a: number): number {\n  return a +;\n}\n",
     );
     let out = tempfile::tempdir().unwrap();
-    let Err(Error::Assets(p)) = asset_build::run(&Config::new(site.path(), out.path())) else {
-        panic!("a broken module built");
-    };
-    let shown: Vec<String> = p
-        .iter()
-        .map(|p| {
-            p.to_string()
-                .replace(&format!("{}/", site.path().display()), "")
-        })
-        .collect();
+    let shown = failures(
+        &Config::new(site.path(), out.path()),
+        site.path(),
+        "a broken module",
+    );
     assert_eq!(shown.len(), 1, "{shown:?}");
     assert!(shown[0].starts_with("js/bad.ts:2:"), "{shown:?}");
 }
@@ -580,16 +575,7 @@ fn a_reference_to_a_part_that_ships_only_in_its_bundle_is_an_error() {
     let c = Config::new(site.path(), out.path())
         .bundle("css/site.css", ["css/reset.css"])
         .ship_bundle_parts(false);
-    let Err(Error::Assets(p)) = asset_build::run(&c) else {
-        panic!("a dangling reference built");
-    };
-    let shown: Vec<String> = p
-        .iter()
-        .map(|p| {
-            p.to_string()
-                .replace(&format!("{}/", site.path().display()), "")
-        })
-        .collect();
+    let shown = failures(&c, site.path(), "a dangling reference");
     assert_eq!(
         shown,
         [
