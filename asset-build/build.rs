@@ -15,7 +15,7 @@ const TOOLS: &[&str] = &[
     "grass_compiler",
     "lightningcss",
     "parcel_sourcemap",
-    "brotlic-sys",
+    "mbrotli",
     "flate2",
     "zlib-rs",
 ];

@@ -12,7 +12,7 @@ pub const TOOLS: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "; ",
     env!("ASSET_BUILD_TOOL_VERSIONS"),
-    "; brotli encoder 8; cache 5"
+    "; brotli encoder 8; cache 6"
 );
 
 /// The cache directory, or none (every lookup misses).
@@ -86,7 +86,7 @@ mod tests {
             "swc_ecma_transforms_typescript",
             "grass_compiler",
             "lightningcss",
-            "brotlic-sys",
+            "mbrotli",
             "zlib-rs",
         ] {
             let at = lock

@@ -201,14 +201,23 @@ impl Config {
         self.brotli_large = quality.min(11);
         self
     }
-    /// The brotli quality for a file of `len` bytes, if brotli is on.
-    pub(crate) fn brotli_for(&self, len: usize) -> Option<u32> {
+    /// The brotli quality for `logical`, `len` bytes long, if brotli is on.
+    ///
+    /// A binary font never gets quality 10, but 9: quality 10's search for long matches finds
+    /// few in glyph outlines. On the npm corpus's four fonts over 128 KiB (Material Design
+    /// Icons' .ttf and .eot, Font Awesome's solid and brands .ttf) quality 9 took 0.16x the
+    /// time of 10 for 0.997x its bytes. Quality 11 still pays off for them (0.93x the bytes of
+    /// 10), and stays where it is asked for.
+    pub(crate) fn brotli_for(&self, logical: &str, len: usize) -> Option<u32> {
         self.brotli.map(|q| {
-            if len > LARGE {
+            let q = if len > LARGE {
                 q.min(self.brotli_large)
             } else {
                 q
-            }
+            };
+            let font = crate::scan::content_type(logical).0.starts_with("font/")
+                || logical.ends_with(".eot");
+            if q == 10 && font { 9 } else { q }
         })
     }
     /// Embed the files in the binary (on by default); off for a CDN-only build.
@@ -539,18 +548,27 @@ mod tests {
     #[test]
     fn large_files_get_the_large_brotli_quality() {
         let c = Config::new("a", "b");
-        assert_eq!(c.brotli_for(LARGE), Some(11));
-        assert_eq!(c.brotli_for(LARGE + 1), Some(10));
+        assert_eq!(c.brotli_for("a.js", LARGE), Some(11));
+        assert_eq!(c.brotli_for("a.js", LARGE + 1), Some(10));
+        assert_eq!(c.brotli_for("f.ttf", LARGE), Some(11), "fonts keep 11");
+        assert_eq!(
+            c.brotli_for("f.ttf", LARGE + 1),
+            Some(9),
+            "and never get 10"
+        );
+        assert_eq!(c.brotli_for("f.eot", LARGE + 1), Some(9));
+        assert_eq!(c.brotli_for("f.otf", LARGE + 1), Some(9));
         let c = c.brotli(Some(5));
         assert_eq!(
-            c.brotli_for(LARGE + 1),
+            c.brotli_for("a.js", LARGE + 1),
             Some(5),
             "never above the brotli setting"
         );
-        assert_eq!(c.brotli(None).brotli_for(1), None);
+        assert_eq!(c.brotli(None).brotli_for("a.js", 1), None);
         let m = Metadata::from_cargo_toml("[package.metadata.assets]\nbrotli-large=11\n").unwrap();
         let c = m.apply(Config::new("a", "b")).unwrap();
-        assert_eq!(c.brotli_for(LARGE + 1), Some(11));
+        assert_eq!(c.brotli_for("a.js", LARGE + 1), Some(11));
+        assert_eq!(c.brotli_for("f.ttf", LARGE + 1), Some(11));
         let m = Metadata::from_cargo_toml("[package.metadata.assets]\nbrotli-large=12\n").unwrap();
         let e = m.apply(Config::new("a", "b")).unwrap_err().to_string();
         assert!(e.contains("brotli-large quality 12"), "{e}");

@@ -757,7 +757,7 @@ fn compress_all(
         if reused(i) || !scan::content_type(logical).1 {
             continue;
         }
-        if let Some(q) = config.brotli_for(f.bytes.len()) {
+        if let Some(q) = config.brotli_for(logical, f.bytes.len()) {
             jobs.push((i, Encoding::Br, q));
         }
         if let Some(l) = config.gzip {

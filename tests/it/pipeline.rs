@@ -769,3 +769,105 @@ fn css_source_map_columns_count_utf16_units_after_non_ascii_text() {
         "`.b` at UTF-16 column {col} maps to line 2, column 1: {segments:?} in {code}"
     );
 }
+
+/// What `asset_build`'s brotli makes at `quality`: mbrotli, the window sized to the input.
+fn brotli_len(bytes: &[u8], quality: u8) -> u64 {
+    let mut bits = 10;
+    while bits < 24 && (1usize << bits) - 16 < bytes.len() {
+        bits += 1;
+    }
+    let config = mbrotli::EncoderConfig::default()
+        .with_quality(mbrotli::Quality::try_from(quality).unwrap())
+        .with_window(mbrotli::Window::standard(bits).unwrap());
+    let out = mbrotli::Compressor::new(config)
+        .unwrap()
+        .compress(bytes)
+        .unwrap();
+    out.len() as u64
+}
+
+#[test]
+fn variants_decode_with_node_at_every_quality_the_pipeline_picks() {
+    let site = tempfile::tempdir().unwrap();
+    let root = site.path();
+    // Over 128 KiB after minifying (quality 10), a large font (9), a small stylesheet (11).
+    let words: Vec<String> = (0..20000)
+        .map(|i| format!("\"w{}-{}\"", i * 7919 % 10007, i % 13))
+        .collect();
+    let js = format!("window.words = [{}];\n", words.join(","));
+    std::fs::create_dir_all(root.join("js")).unwrap();
+    std::fs::write(root.join("js/big.js"), &js).unwrap();
+    let mut seed = 0x2545_f491_u64;
+    let mut font = Vec::new();
+    while font.len() < 200_000 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let glyph = (seed >> 33).to_le_bytes();
+        font.extend_from_slice(&glyph[..(seed % 5) as usize]);
+        font.extend_from_slice(b"\0\x01glyf\0\0");
+    }
+    std::fs::create_dir_all(root.join("fonts")).unwrap();
+    std::fs::write(root.join("fonts/icons.ttf"), &font).unwrap();
+    let css: String = (0..80)
+        .map(|i| {
+            format!(
+                ".c{i} {{ margin: {i}px auto; color: #{:06x} }}\n",
+                i * 40503
+            )
+        })
+        .collect();
+    tests::write_file(root, "css/small.css", &css);
+    let out = tempfile::tempdir().unwrap();
+    let m = build(root, out.path(), |c| c).manifest;
+
+    let built = |logical: &str| std::fs::read(out.path().join(&m.assets[logical].path)).unwrap();
+    let br = |logical: &str| {
+        m.assets[logical]
+            .encodings
+            .get("br")
+            .unwrap_or_else(|| panic!("{logical}: {:?}", m.assets[logical]))
+            .size
+    };
+    let js_out = built("js/big.js");
+    assert!(js_out.len() > 128 * 1024, "{} bytes", js_out.len());
+    assert_eq!(
+        br("js/big.js"),
+        brotli_len(&js_out, 10),
+        "large text: quality 10"
+    );
+    assert_ne!(brotli_len(&js_out, 10), brotli_len(&js_out, 11));
+    assert_eq!(
+        br("fonts/icons.ttf"),
+        brotli_len(&font, 9),
+        "large font: 9, never 10"
+    );
+    assert_ne!(brotli_len(&font, 9), brotli_len(&font, 10));
+    let css_out = built("css/small.css");
+    assert_eq!(
+        br("css/small.css"),
+        brotli_len(&css_out, 11),
+        "small: quality 11"
+    );
+
+    // Google's decoders (node's zlib) give back every file byte for byte.
+    let mut checks = Vec::new();
+    for e in m.assets.values() {
+        for v in e.encodings.values() {
+            checks.push(serde_json::json!([v.path, e.sha256]));
+        }
+    }
+    assert_eq!(checks.len(), 6, "br and gzip of each: {checks:?}");
+    let script = format!(
+        "const fs = require('fs'), z = require('zlib'), c = require('crypto');
+         for (const [p, want] of {}) {{
+           const packed = fs.readFileSync(p);
+           const bytes = p.endsWith('.br') ? z.brotliDecompressSync(packed) : z.gunzipSync(packed);
+           const got = c.createHash('sha256').update(bytes).digest('hex');
+           if (got !== want) throw new Error(p + ' decodes to ' + got + ', not ' + want);
+         }}
+         console.log('ok');",
+        serde_json::Value::from(checks)
+    );
+    assert_eq!(tests::node(out.path(), &["-e", &script]).trim(), "ok");
+}

@@ -4,7 +4,6 @@
 //! safely, CSS parts from different folders), over `fixtures/sources`.
 
 use std::path::Path;
-use std::process::Command;
 
 use asset_build::{Config, Error, Jsx, Manifest};
 use tests::{copy_tree, fixture, read_tree};
@@ -43,28 +42,13 @@ fn text(out: &Path, m: &Manifest, logical: &str) -> String {
     std::fs::read_to_string(out.join(&m.assets[logical].path)).unwrap()
 }
 
-/// Runs `script` with node in `dir`; its standard output.
-fn node(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("node")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("node runs (the CI script installs it)");
-    assert!(
-        out.status.success(),
-        "node {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// Imports the built module `logical` in node (the output tree as an ES-module package) and
 /// gives `expr` as JSON; `expr` sees the module as `m` and may `await`.
 fn node_import(out: &Path, m: &Manifest, logical: &str, expr: &str) -> serde_json::Value {
     std::fs::write(out.join("package.json"), r#"{"type":"module"}"#).unwrap();
     let entry = format!("./{}", m.assets[logical].path);
     let script = format!("import * as m from {entry:?}; console.log(JSON.stringify({expr}));");
-    let printed = node(out, &["--input-type=module", "-e", &script]);
+    let printed = tests::node(out, &["--input-type=module", "-e", &script]);
     serde_json::from_str(printed.trim()).unwrap()
 }
 
@@ -410,7 +394,7 @@ fn a_bundle_of_classic_scripts_keeps_each_part_s_meaning() {
         "const vm = require('vm'); const window = {{}}; const ctx = vm.createContext({{ window }}); vm.runInContext(require('fs').readFileSync({:?}, 'utf8'), ctx); console.log(JSON.stringify(window));",
         path.display().to_string()
     );
-    let printed = node(out.path(), &["-e", &script]);
+    let printed = tests::node(out.path(), &["-e", &script]);
     let window: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
     assert_eq!(
         window,

@@ -61,12 +61,28 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Runs node with `args` in `dir`; its standard output. Node (Google's brotli and zlib
+/// inside) checks what we build independently of the crates that built it.
+pub fn node(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("node")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("node runs (the CI script installs it)");
+    assert!(
+        out.status.success(),
+        "node {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("node prints UTF-8")
+}
+
 /// Decodes a brotli body.
 pub fn decompress_br(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut brotlic::DecompressorReader::new(b), &mut out)
-        .expect("valid brotli");
-    out
+    mbrotli::Decompressor::new(mbrotli::DecoderConfig::default())
+        .expect("the default decoder")
+        .decompress(b)
+        .expect("valid brotli")
 }
 
 /// Decodes a gzip body.

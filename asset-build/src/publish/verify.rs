@@ -136,9 +136,20 @@ pub(crate) fn decode(body: &[u8], encoding: Option<&str>) -> std::io::Result<Vec
             flate2::read::GzDecoder::new(body).read_to_end(&mut out)?;
         }
         Some("br") => {
-            brotlic::DecompressorReader::new(body).read_to_end(&mut out)?;
+            out = unbrotli(body)?;
         }
         _ => out.extend_from_slice(body),
     }
     Ok(out)
+}
+
+/// A brotli stream decoded.
+fn unbrotli(br: &[u8]) -> std::io::Result<Vec<u8>> {
+    let bad = |e: &dyn std::fmt::Display| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+    };
+    mbrotli::Decompressor::new(mbrotli::DecoderConfig::default())
+        .map_err(|e| bad(&e))?
+        .decompress(br)
+        .map_err(|e| bad(&e))
 }

@@ -29,7 +29,7 @@ const HOT: &[&str] = &[
     "parcel_sourcemap",
     "sha2",
     "zlib-rs",
-    "brotlic-sys",
+    "mbrotli",
 ];
 
 struct Case {
