@@ -354,16 +354,22 @@ fn ensure_corpus(dir: &Path) -> anyhow::Result<PathBuf> {
         }
     }
     // The pipeline's input: the packages' files, without the fetch script's own listings.
-    let input = dir.join("corpus-input");
-    if !input.exists() {
-        for entry in std::fs::read_dir(&corpus)? {
+    copy_packages(&corpus, &dir.join("corpus-input"), &[])
+}
+
+/// Every package folder of `from` but those in `skip`, copied into `to` unless it is there:
+/// a pipeline input that no run of ours writes into.
+fn copy_packages(from: &Path, to: &Path, skip: &[&str]) -> anyhow::Result<PathBuf> {
+    if !to.exists() {
+        for entry in std::fs::read_dir(from)? {
             let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                tests::copy_tree(&entry.path(), &input.join(entry.file_name()));
+            let name = entry.file_name();
+            if entry.file_type()?.is_dir() && !skip.iter().any(|s| name == *s) {
+                tests::copy_tree(&entry.path(), &to.join(&name));
             }
         }
     }
-    Ok(input)
+    Ok(to.to_path_buf())
 }
 
 /// The packages `cargo xtask corpus` builds (target/corpus/in, prepared by running it when
@@ -385,16 +391,7 @@ fn ensure_npm_corpus(dir: &Path) -> anyhow::Result<PathBuf> {
             );
         }
     }
-    let input = dir.join("npm-corpus-input");
-    if !input.exists() {
-        for entry in std::fs::read_dir(&prepared)? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() && entry.file_name() != "lodash-es" {
-                tests::copy_tree(&entry.path(), &input.join(entry.file_name()));
-            }
-        }
-    }
-    Ok(input)
+    copy_packages(&prepared, &dir.join("npm-corpus-input"), &["lodash-es"])
 }
 
 fn peak_reset() {
