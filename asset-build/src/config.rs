@@ -215,8 +215,10 @@ impl Config {
             } else {
                 q
             };
-            let font = crate::scan::content_type(logical).0.starts_with("font/")
-                || logical.ends_with(".eot");
+            let font = matches!(
+                crate::scan::content_type(logical).0,
+                "font/ttf" | "font/otf" | "application/vnd.ms-fontobject"
+            );
             if q == 10 && font { 9 } else { q }
         })
     }

@@ -250,8 +250,8 @@ fn pipeline(
         inputs.push(("npm corpus", ensure_npm_corpus(dir)?, "<= 0.4"));
     }
     inputs.push(("tree", tree.to_path_buf(), "<= 0.5"));
-    for (label, input, target) in &inputs {
-        let (label, input, target) = (*label, input.as_path(), *target);
+    for (label, input, target) in inputs {
+        let input = input.as_path();
         let slug = label.replace(' ', "-");
         let (ours, stats, peak, br_bytes) = cold(input, &dir.join(format!("out-{slug}")), runs)?;
         let (base, base_br) = baseline(input, &dir.join(format!("base-{slug}")), &esbuild, runs)?;
