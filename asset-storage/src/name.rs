@@ -68,15 +68,23 @@ pub fn check_use_prefix(prefix: &str) -> Result<(), Error> {
 /// # Errors
 /// The system's random source failed.
 pub fn new_key(visibility: Visibility, prefix: &str, file_name: &str) -> Result<String, Error> {
+    Ok(format!(
+        "{}/{prefix}/{}/{}",
+        visibility.as_str(),
+        random_hex()?,
+        clean_file_name(file_name)
+    ))
+}
+
+/// 128 random bits as 32 lowercase hex digits.
+///
+/// # Errors
+/// The system's random source failed.
+pub(crate) fn random_hex() -> Result<String, Error> {
     let mut bits = [0u8; 16];
     getrandom::fill(&mut bits)
         .map_err(|e| Error::Config(format!("the system's random source failed: {e}")))?;
-    let hex: String = bits.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!(
-        "{}/{prefix}/{hex}/{}",
-        visibility.as_str(),
-        clean_file_name(file_name)
-    ))
+    Ok(bits.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// What is kept of a client's file name, for humans reading keys and URLs: its last path
@@ -99,25 +107,45 @@ pub fn clean_file_name(name: &str) -> String {
             out.push(c);
         }
     }
-    let mut name = out
-        .trim_start_matches(['-', '_'])
-        .trim_end_matches(['.', '_'])
-        .to_owned();
-    // No `..` anywhere (some tools split on it), no `_` just before a dot.
-    while name.contains("..") || name.contains("_.") {
-        name = name.replace("..", ".").replace("_.", ".");
+    let mut name = out;
+    // Each rule can undo another's work (a cut can end on `_`, a trim can leave `..`):
+    // apply them until none changes anything, so a clean name cleans to itself.
+    loop {
+        let before = name.clone();
+        name = name
+            .trim_start_matches(['-', '_'])
+            .trim_end_matches(['.', '_', '-'])
+            .to_owned();
+        // No `..` anywhere (some tools split on it), no `_` or `-` just before a dot.
+        while name.contains("..") || name.contains("_.") || name.contains("-.") {
+            name = name
+                .replace("..", ".")
+                .replace("_.", ".")
+                .replace("-.", ".");
+        }
+        if name.len() > MAX_FILE_NAME {
+            let (stem, ext) = match name.rfind('.') {
+                Some(i) if name.len() - i <= 12 => (&name[..i], &name[i..]),
+                _ => (name.as_str(), ""),
+            };
+            name = format!("{}{ext}", &stem[..MAX_FILE_NAME - ext.len()]);
+        }
+        if name.is_empty() || name.starts_with('.') {
+            name = format!("file{name}");
+        }
+        if name == before {
+            return name;
+        }
     }
-    if name.len() > MAX_FILE_NAME {
-        let (stem, ext) = match name.rfind('.') {
-            Some(i) if name.len() - i <= 12 => (&name[..i], &name[i..]),
-            _ => (name.as_str(), ""),
-        };
-        name = format!("{}{ext}", &stem[..MAX_FILE_NAME - ext.len()]);
-    }
-    if name.is_empty() || name.starts_with('.') {
-        name = format!("file{name}");
-    }
-    name
+}
+
+/// The extension of a name (lowercase, without the dot): 1 to 10 ASCII letters and digits
+/// after the last dot, what a web server or static host picks a type by. The type check
+/// compares it with the bytes, on the clean name, which is the one the key keeps.
+pub fn extension(name: &str) -> Option<String> {
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| (1..=10).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// The ASCII letters of a Latin letter with diacritics (`é` -> `e`, `ß` -> `ss`); `c` itself

@@ -203,7 +203,7 @@ impl Storage {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if sniff::essence(sent) != sniff::essence(ctype) {
+        if !sniff::same_type(sent, ctype) {
             return error(&Error::TypeMismatch {
                 detected: sniff::essence(sent).to_owned(),
                 claimed: format!("the ticket's type {ctype}"),

@@ -69,6 +69,21 @@ pub const HTML: Kind = kind("text/html", Family::Markup, &["html", "htm", "xhtml
 pub const SVG: Kind = kind("image/svg+xml", Family::Markup, &["svg", "svgz"]);
 pub const XML: Kind = kind("application/xml", Family::Markup, &["xml"]);
 
+/// Extensions that web servers run or browsers treat as active content, beyond the types
+/// [`ALL`] names: bytes we do not recognise never get one.
+const ACTIVE_EXTENSIONS: &[&str] = &[
+    "php", "php3", "php4", "php5", "php7", "phar", "phtml", "pht", "shtml", "shtm", "stm", "asp",
+    "aspx", "ascx", "ashx", "asmx", "cer", "jsp", "jspx", "cgi", "pl", "py", "rb", "sh", "bash",
+    "js", "mjs", "cjs", "css", "xht", "xsl", "xslt", "swf", "hta", "htc", "vbs", "wsf", "bat",
+    "cmd", "exe", "dll", "msi", "com", "scr", "jar", "war", "htaccess", "mht", "mhtml", "appcache",
+    "manifest", "wasm", "rdf", "xul", "svgz",
+];
+
+/// Whether two content types name the same type (parameters aside, any case).
+pub fn same_type(a: &str, b: &str) -> bool {
+    essence(a).eq_ignore_ascii_case(essence(b))
+}
+
 /// How many leading bytes [`sniff`] looks at.
 pub const SNIFF_LEN: usize = 4096;
 
@@ -243,7 +258,7 @@ impl TypeSet {
         TypeSet {
             kinds: ALL
                 .iter()
-                .filter(|k| mimes.iter().any(|m| essence(k.mime) == essence(m)))
+                .filter(|k| mimes.iter().any(|m| same_type(k.mime, m)))
                 .map(|k| k.mime)
                 .collect(),
             unknown: false,
@@ -272,7 +287,7 @@ impl TypeSet {
     }
 }
 
-/// The MIME type without parameters, lowercase.
+/// The MIME type without parameters, as written (compare with [`same_type`]).
 pub fn essence(mime: &str) -> &str {
     mime.split(';').next().unwrap_or("").trim()
 }
@@ -295,14 +310,22 @@ pub fn check(
             allowed: allowed.describe(),
         });
     }
-    let ext = file_name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .filter(|e| !e.is_empty() && e.len() <= 10);
+    let ext = crate::name::extension(file_name);
     let declared = declared
         .map(|d| essence(d).to_ascii_lowercase())
         .filter(|d| !d.is_empty() && d != "application/octet-stream");
     let Some(kind) = sniffed else {
+        // Bytes we do not know may not carry a name that a web server or static host would
+        // serve as a known type, or run (`x.html`, `shell.php`).
+        if let Some(ext) = &ext
+            && (ALL.iter().any(|k| k.extensions.contains(&ext.as_str()))
+                || ACTIVE_EXTENSIONS.contains(&ext.as_str()))
+        {
+            return Err(Error::TypeMismatch {
+                detected: detected.to_owned(),
+                claimed: format!("the extension .{ext}"),
+            });
+        }
         return Ok("application/octet-stream".into());
     };
     if let Some(ext) = &ext

@@ -1,13 +1,17 @@
 //! Thumbnails: derived objects beside the original (`<dir>/_thumb/<size>.<ext>`), made once
-//! and reused. JPEG originals give JPEG thumbnails, the rest PNG. Decoding runs off the async
-//! threads with limits on dimensions and memory, so a hostile image cannot exhaust the host.
+//! and reused. JPEG originals give JPEG thumbnails, the rest PNG. Every figure is a
+//! [`crate::Budgets`] one: the original's size and pixel count are checked before it is
+//! decoded, the decoder's allocations are capped, the crop is taken before scaling and the
+//! scaling reads the original in place (no intermediate larger than the original), a
+//! thumbnail is never larger than what it shows, and a semaphore bounds how many are made at
+//! once. Decoding runs off the async threads.
 
 use std::io::Cursor;
 
-use image::{ImageFormat, ImageReader, Limits};
+use image::{DynamicImage, ImageFormat, ImageReader, Limits, imageops};
 
 use crate::name::{self, Visibility};
-use crate::storage::NewObject;
+use crate::storage::{Budgets, NewObject};
 use crate::{Error, Object, Storage};
 
 /// A named thumbnail size.
@@ -41,9 +45,6 @@ impl ThumbSize {
         }
     }
 }
-
-/// Originals larger than this are not read for a thumbnail.
-const MAX_SOURCE: u64 = 64 << 20;
 
 impl Storage {
     /// The key `key`'s thumbnail of `size` has (or will have): the app may store it and
@@ -96,11 +97,21 @@ impl Storage {
             Err(Error::NotFound { .. }) => {}
             Err(e) => return Err(e),
         }
-        let (original, bytes) = self.read(key, MAX_SOURCE).await?;
+        let budgets = self.inner.settings.budgets.clone();
+        // Waiting for a turn costs nothing but the request; the permit is held until the
+        // image is made, across the blocking task.
+        let _turn = self
+            .inner
+            .thumbnails
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Config("the thumbnail queue is closed".into()))?;
+        let (original, bytes) = self.read(key, budgets.thumbnail_source_bytes).await?;
         let jpeg = thumb.ends_with(".jpg");
         let s = size.clone();
         let k = key.to_owned();
-        let encoded = tokio::task::spawn_blocking(move || render(&bytes, &s, jpeg))
+        let encoded = tokio::task::spawn_blocking(move || render(&bytes, &s, jpeg, &budgets))
             .await
             .map_err(|e| Error::Image {
                 key: k.clone(),
@@ -144,23 +155,40 @@ fn is_jpeg_name(key: &str) -> bool {
         .any(|e| lower.ends_with(e))
 }
 
-/// Decodes, resizes and encodes one image.
-fn render(bytes: &[u8], size: &ThumbSize, jpeg: bool) -> Result<Vec<u8>, String> {
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| e.to_string())?;
+/// Decodes, crops, scales and encodes one image within `budgets`.
+fn render(
+    bytes: &[u8],
+    size: &ThumbSize,
+    jpeg: bool,
+    budgets: &Budgets,
+) -> Result<Vec<u8>, String> {
+    let reader = || {
+        ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| e.to_string())
+    };
+    let (width, height) = reader()?.into_dimensions().map_err(|e| e.to_string())?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > budgets.thumbnail_pixels {
+        return Err(format!(
+            "{width} x {height} is {pixels} pixels, over the budget of {}",
+            budgets.thumbnail_pixels
+        ));
+    }
+    let mut reader = reader()?;
     let mut limits = Limits::default();
-    limits.max_image_width = Some(12_000);
-    limits.max_image_height = Some(12_000);
-    limits.max_alloc = Some(256 << 20);
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    limits.max_alloc = Some(budgets.thumbnail_memory);
     reader.limits(limits);
     let img = reader.decode().map_err(|e| e.to_string())?;
-    let (w, h) = (size.width.clamp(1, 4096), size.height.clamp(1, 4096));
-    let out = if size.crop {
-        img.resize_to_fill(w, h, image::imageops::FilterType::Lanczos3)
-    } else {
-        img.resize(w, h, image::imageops::FilterType::Lanczos3)
-    };
+    let (x, y, w, h, out_w, out_h) = plan(img.width(), img.height(), size);
+    let out = DynamicImage::ImageRgba8(imageops::thumbnail(
+        &*imageops::crop_imm(&img, x, y, w, h),
+        out_w,
+        out_h,
+    ));
+    drop(img);
     let mut buf = Cursor::new(Vec::new());
     if jpeg {
         out.to_rgb8()
@@ -171,6 +199,40 @@ fn render(bytes: &[u8], size: &ThumbSize, jpeg: bool) -> Result<Vec<u8>, String>
             .map_err(|e| e.to_string())?;
     }
     Ok(buf.into_inner())
+}
+
+/// The part of a `width` x `height` original a thumbnail shows (`x`, `y`, `w`, `h`) and the
+/// thumbnail's size: a crop takes the largest centred part with the box's aspect ratio, a fit
+/// all of it; the result fits the box (at most 4096 x 4096) and is never larger than the part
+/// it shows (no upscaling), nor smaller than 1 x 1.
+fn plan(width: u32, height: u32, size: &ThumbSize) -> (u32, u32, u32, u32, u32, u32) {
+    let (bw, bh) = (
+        u64::from(size.width.clamp(1, 4096)),
+        u64::from(size.height.clamp(1, 4096)),
+    );
+    let (iw, ih) = (u64::from(width.max(1)), u64::from(height.max(1)));
+    let (x, y, w, h) = if size.crop {
+        // The box's aspect ratio inside the original: as wide as possible, else as tall.
+        if iw * bh >= ih * bw {
+            let w = (ih * bw / bh).clamp(1, iw);
+            ((iw - w) / 2, 0, w, ih)
+        } else {
+            let h = (iw * bh / bw).clamp(1, ih);
+            (0, (ih - h) / 2, iw, h)
+        }
+    } else {
+        (0, 0, iw, ih)
+    };
+    // Scale to fit the box, never up.
+    let (ow, oh) = if w * bh >= h * bw {
+        let ow = bw.min(w);
+        (ow, (h * ow / w).max(1))
+    } else {
+        let oh = bh.min(h);
+        ((w * oh / h).max(1), oh)
+    };
+    let n = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    (n(x), n(y), n(w), n(h), n(ow), n(oh))
 }
 
 #[cfg(test)]
@@ -187,10 +249,11 @@ mod tests {
     #[test]
     fn crops_and_fits() {
         let src = png(40, 20);
-        let out = render(&src, &ThumbSize::cropped("s", 10, 10), false).unwrap();
+        let b = Budgets::default();
+        let out = render(&src, &ThumbSize::cropped("s", 10, 10), false, &b).unwrap();
         let img = image::load_from_memory(&out).unwrap();
         assert_eq!((img.width(), img.height()), (10, 10));
-        let out = render(&src, &ThumbSize::fit("s", 10, 10), true).unwrap();
+        let out = render(&src, &ThumbSize::fit("s", 10, 10), true, &b).unwrap();
         assert!(out.starts_with(b"\xff\xd8\xff"));
         let img = image::load_from_memory(&out).unwrap();
         assert_eq!((img.width(), img.height()), (10, 5));
@@ -198,11 +261,41 @@ mod tests {
 
     #[test]
     fn garbage_and_bombs_are_errors() {
-        assert!(render(b"not an image", &ThumbSize::fit("s", 1, 1), false).is_err());
+        let b = Budgets::default();
+        assert!(render(b"not an image", &ThumbSize::fit("s", 1, 1), false, &b).is_err());
         // A PNG header claiming 100,000 x 100,000 pixels.
         let mut bomb = png(1, 1);
         bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
         bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
-        assert!(render(&bomb, &ThumbSize::fit("s", 1, 1), false).is_err());
+        assert!(render(&bomb, &ThumbSize::fit("s", 1, 1), false, &b).is_err());
+    }
+
+    #[test]
+    fn the_crop_comes_before_the_scaling_and_nothing_is_scaled_up() {
+        let crop = |w, h, bw, bh| plan(w, h, &ThumbSize::cropped("s", bw, bh));
+        let fit = |w, h, bw, bh| plan(w, h, &ThumbSize::fit("s", bw, bh));
+        // The hostile case: a 12000 x 1 strip into a 96 x 96 box shows 1 x 1 pixel.
+        assert_eq!(crop(12_000, 1, 96, 96), (5999, 0, 1, 1, 1, 1));
+        assert_eq!(crop(4000, 3000, 100, 100), (500, 0, 3000, 3000, 100, 100));
+        assert_eq!(crop(3000, 4000, 200, 100), (0, 1250, 3000, 1500, 200, 100));
+        assert_eq!(crop(10, 10, 4096, 4096), (0, 0, 10, 10, 10, 10));
+        assert_eq!(fit(40, 20, 10, 10), (0, 0, 40, 20, 10, 5));
+        assert_eq!(fit(12_000, 1, 96, 96), (0, 0, 12_000, 1, 96, 1));
+        assert_eq!(fit(5, 5, 4096, 9999), (0, 0, 5, 5, 5, 5));
+    }
+
+    #[test]
+    fn images_over_the_pixel_budget_are_refused_before_decoding() {
+        let b = Budgets {
+            thumbnail_pixels: 40 * 20 - 1,
+            ..Budgets::default()
+        };
+        let e = render(&png(40, 20), &ThumbSize::fit("s", 10, 10), false, &b).unwrap_err();
+        assert!(e.contains("800 pixels, over the budget of 799"), "{e}");
+        let b = Budgets {
+            thumbnail_pixels: 40 * 20,
+            ..Budgets::default()
+        };
+        assert!(render(&png(40, 20), &ThumbSize::fit("s", 10, 10), false, &b).is_ok());
     }
 }

@@ -1,0 +1,178 @@
+//! [`Storage`]: save, open, delete, exists, metadata, list, copy, URLs and direct uploads
+//! over one object store. Object metadata (content type, original name, size, cache
+//! control) lives with the object on S3 (object attributes and `x-amz-meta-*`) and in a
+//! `.meta/<key>.json` sidecar in a local folder, which keeps no attributes.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
+use object_store::signer::Signer;
+use object_store::{ObjectStore, ObjectStoreExt as _};
+
+use crate::name::Visibility;
+use crate::store::Location;
+use crate::{Error, SigningKey};
+
+mod direct;
+mod read;
+mod records;
+mod settings;
+mod types;
+mod urls;
+mod write;
+
+pub use settings::{Budgets, Policy, Settings};
+pub use types::{Download, ListEntry, Object, Page, UploadTicket};
+pub(crate) use types::{NewObject, Sidecar, entry};
+pub(crate) use urls::encode_key;
+
+/// The clock used for local signatures: injectable so expiry can be tested.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+pub(crate) struct Inner {
+    pub store: Arc<dyn ObjectStore>,
+    pub signer: Option<Arc<dyn Signer>>,
+    pub settings: Settings,
+    pub key: SigningKey,
+    pub clock: Clock,
+    /// Cleanups running on their own tasks after a write's future was dropped.
+    pub cleanups: tokio_util::task::TaskTracker,
+    /// Thumbnails being made at once (each within its pixel budget).
+    pub thumbnails: Arc<tokio::sync::Semaphore>,
+}
+
+/// Media storage over S3 or a local folder. Cheap to clone; share one per app.
+#[derive(Clone)]
+pub struct Storage {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("location", &self.inner.settings.store.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Storage {
+    /// The storage [`Settings::from_env`] describes.
+    ///
+    /// # Errors
+    /// Bad settings, missing S3 credentials, or a folder that cannot be created.
+    pub fn from_env() -> Result<Storage, Error> {
+        Storage::new(Settings::from_env()?)
+    }
+
+    /// Opens the store `settings` describe.
+    ///
+    /// # Errors
+    /// Missing S3 credentials, a bad endpoint, or a folder that cannot be created.
+    pub fn new(settings: Settings) -> Result<Storage, Error> {
+        let (store, signer): (Arc<dyn ObjectStore>, Option<Arc<dyn Signer>>) =
+            match &settings.store.location {
+                Location::File { path } => (Arc::new(crate::store::open_folder(path)?), None),
+                Location::S3 { .. } => {
+                    let s3 = Arc::new(settings.store.open_s3()?);
+                    (s3.clone(), Some(s3))
+                }
+            };
+        let key = match &settings.signing_key {
+            Some(k) => k.clone(),
+            None => {
+                eprintln!(
+                    "warning: MEDIA_SIGNING_KEY is not set: upload tickets{} are signed with a random key and stop working when the app restarts or on another instance (set it to 32+ random bytes in production)",
+                    if signer.is_none() {
+                        " and private media links"
+                    } else {
+                        ""
+                    }
+                );
+                SigningKey::random()?
+            }
+        };
+        Ok(Storage {
+            inner: Arc::new(Inner {
+                store,
+                signer,
+                key,
+                clock: Arc::new(SystemTime::now),
+                cleanups: tokio_util::task::TaskTracker::new(),
+                thumbnails: Arc::new(tokio::sync::Semaphore::new(
+                    settings.budgets.thumbnails_at_once.max(1),
+                )),
+                settings,
+            }),
+        })
+    }
+
+    /// This storage with another clock for local signatures (tests of expiry).
+    pub fn with_clock(&self, clock: Clock) -> Storage {
+        Storage {
+            inner: Arc::new(Inner {
+                store: self.inner.store.clone(),
+                signer: self.inner.signer.clone(),
+                settings: self.inner.settings.clone(),
+                key: self.inner.key.clone(),
+                clock,
+                cleanups: self.inner.cleanups.clone(),
+                thumbnails: self.inner.thumbnails.clone(),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The object store underneath (scoped to the storage's prefix).
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.inner.store.clone()
+    }
+
+    pub(crate) fn keeps_attributes(&self) -> bool {
+        self.inner.settings.store.keeps_attributes()
+    }
+
+    pub(crate) fn now_secs(&self) -> u64 {
+        (self.inner.clock)()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+
+    pub(crate) fn err(&self, op: &'static str, key: &str, e: object_store::Error) -> Error {
+        Error::store(op, key, e, &self.inner.settings.store)
+    }
+
+    /// The Cache-Control for objects of `visibility` (`None`: public).
+    pub(crate) fn default_cache(&self, visibility: Option<Visibility>) -> String {
+        match visibility {
+            Some(Visibility::Private) => self.inner.settings.private_cache_control.clone(),
+            _ => self.inner.settings.public_cache_control.clone(),
+        }
+    }
+
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.inner.key
+    }
+
+    /// Runs `job` on a task of its own, tracked so that [`Storage::settle`] can wait for it.
+    pub(crate) fn spawn_cleanup(&self, job: impl Future<Output = ()> + Send + 'static) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                self.inner.cleanups.spawn_on(job, &rt);
+            }
+            // No runtime (the future was dropped at shutdown): `media gc` removes it later.
+            Err(_) => {}
+        }
+    }
+
+    /// Waits until every cleanup started by a dropped save, upload or form (a client gone
+    /// half-way, a timeout) has finished: for a graceful shutdown, and for tests.
+    pub async fn settle(&self) {
+        self.inner.cleanups.close();
+        self.inner.cleanups.wait().await;
+        self.inner.cleanups.reopen();
+    }
+}

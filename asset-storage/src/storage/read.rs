@@ -1,0 +1,303 @@
+//! Reading: metadata, existence, downloads, deletion, listings and copies.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
+use object_store::path::Path;
+use object_store::signer::Signer;
+use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt as _};
+
+use crate::Error;
+use crate::name::{self, META_DIR};
+
+use super::{Download, ListEntry, NewObject, Object, Page, Storage, entry};
+
+impl Storage {
+    /// Metadata of `key`: size, content type, original name, modified (one request on S3,
+    /// two file reads locally).
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::NotFound`], or the store failed.
+    pub async fn metadata(&self, key: &str) -> Result<Object, Error> {
+        name::check_key(key)?;
+        let head = GetOptions {
+            head: true,
+            ..Default::default()
+        };
+        let path = Path::from(key);
+        // A folder's record is another file: read both at once.
+        let (r, sidecar) = if self.keeps_attributes() {
+            (self.inner.store.get_opts(&path, head).await, None)
+        } else {
+            let (r, s) = tokio::join!(
+                self.inner.store.get_opts(&path, head),
+                self.read_sidecar(key)
+            );
+            (r, s?)
+        };
+        let r = r.map_err(|e| self.err("reading", key, e))?;
+        let modified = Some(&r.meta.last_modified);
+        Ok(self
+            .describe_with(key, r.meta.size, modified, &r.attributes, sidecar)
+            .0)
+    }
+    /// Whether `key` exists (one request).
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], or the store failed.
+    pub async fn exists(&self, key: &str) -> Result<bool, Error> {
+        name::check_key(key)?;
+        match self.inner.store.head(&Path::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.err("checking", key, e)),
+        }
+    }
+
+    /// Reads `key`, all of it or `range` (end exclusive, clamped to the size).
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::NotFound`], an unsatisfiable range, or the store
+    /// failed.
+    pub async fn open(&self, key: &str, range: Option<Range<u64>>) -> Result<Download, Error> {
+        name::check_key(key)?;
+        let opts = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..Default::default()
+        };
+        let path = Path::from(key);
+        // A folder's record is another file: read both at once.
+        let (r, sidecar) = if self.keeps_attributes() {
+            (self.inner.store.get_opts(&path, opts).await, None)
+        } else {
+            let (r, s) = tokio::join!(
+                self.inner.store.get_opts(&path, opts),
+                self.read_sidecar(key)
+            );
+            (r, Some(s?))
+        };
+        let r = r.map_err(|e| self.err("reading", key, e))?;
+        let (object, cache_control) = match sidecar {
+            Some(s) => self.describe_with(
+                key,
+                r.meta.size,
+                Some(&r.meta.last_modified),
+                &r.attributes,
+                s,
+            ),
+            None => {
+                self.describe(key, r.meta.size, Some(&r.meta.last_modified), &r.attributes)
+                    .await?
+            }
+        };
+        let range = r.range.clone();
+        let config = self.inner.settings.store.clone();
+        let owned_key = key.to_owned();
+        let store_error = move |e| Error::store("reading", owned_key.clone(), e, &config);
+        let body = match r.payload {
+            // object_store reads a file 8 KiB per blocking task; 256 KiB reads are several
+            // times faster for anything but tiny files.
+            GetResultPayload::File(file, _) => {
+                let start = range.start;
+                let len = range.end - range.start;
+                let read = async move {
+                    let mut file = tokio::fs::File::from_std(file);
+                    tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start(start))
+                        .await?;
+                    Ok::<_, std::io::Error>(tokio::io::AsyncReadExt::take(file, len))
+                };
+                let key = key.to_owned();
+                futures::stream::once(read)
+                    .map_ok(|f| tokio_util::io::ReaderStream::with_capacity(f, 256 << 10))
+                    .try_flatten()
+                    .map_err(move |e| Error::Io {
+                        path: key.clone().into(),
+                        source: e,
+                    })
+                    .boxed()
+            }
+            GetResultPayload::Stream(s) => s.map_err(store_error).boxed(),
+        };
+        Ok(Download {
+            object,
+            range,
+            cache_control,
+            body,
+        })
+    }
+
+    /// Reads all of `key` into memory, at most `max` bytes.
+    ///
+    /// # Errors
+    /// As [`Storage::open`], or [`Error::TooLarge`].
+    pub async fn read(&self, key: &str, max: u64) -> Result<(Object, Bytes), Error> {
+        let d = self.open(key, None).await?;
+        if d.object.size > max {
+            return Err(Error::TooLarge { limit: max });
+        }
+        let mut out = bytes::BytesMut::with_capacity(d.object.size as usize);
+        let mut body = d.body;
+        while let Some(chunk) = body.next().await {
+            out.extend_from_slice(&chunk?);
+            if out.len() as u64 > max {
+                return Err(Error::TooLarge { limit: max });
+            }
+        }
+        Ok((d.object, out.freeze()))
+    }
+
+    /// Deletes `key`, its metadata and its thumbnails. Deleting what is not there is not an
+    /// error.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], or the store failed.
+    pub async fn delete(&self, key: &str) -> Result<(), Error> {
+        name::check_key(key)?;
+        let path = Path::from(key);
+        match self.inner.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(self.err("deleting", key, e)),
+        }
+        if !self.keeps_attributes() {
+            let _ = self.inner.store.delete(&Self::sidecar_path(key)).await;
+        }
+        // Derived objects live in `_thumb/` beside an object made by `save`.
+        if let Some((dir, _)) = key.rsplit_once('/')
+            && !dir.ends_with("/_thumb")
+        {
+            let thumbs = Path::from(format!("{dir}/_thumb"));
+            let derived: Vec<_> = self
+                .inner
+                .store
+                .list(Some(&thumbs))
+                .try_collect()
+                .await
+                .unwrap_or_default();
+            for m in derived {
+                let k = m.location.to_string();
+                let _ = self.inner.store.delete(&m.location).await;
+                if !self.keeps_attributes() {
+                    let _ = self.inner.store.delete(&Self::sidecar_path(&k)).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One page of the objects whose keys start with `prefix` (a key prefix such as
+    /// `public/avatars`), in key order, after the key `after`, at most `limit` of them.
+    /// Thumbnails and metadata records are not listed.
+    ///
+    /// # Errors
+    /// An invalid prefix, or the store failed.
+    pub async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, Error> {
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.is_empty() {
+            name::check_key(prefix)?;
+        }
+        if let Some(a) = after {
+            name::check_key(a)?;
+        }
+        let limit = limit.max(1);
+        let p = (!prefix.is_empty()).then(|| Path::from(prefix));
+        let stream = match after {
+            Some(a) => self
+                .inner
+                .store
+                .list_with_offset(p.as_ref(), &Path::from(a)),
+            None => self.inner.store.list(p.as_ref()),
+        };
+        let keep = |m: &object_store::ObjectMeta| {
+            let k = m.location.as_ref();
+            !k.starts_with(META_DIR) && !k.contains("/_thumb/")
+        };
+        let mut entries: Vec<ListEntry> = if self.keeps_attributes() {
+            // S3 lists in key order: stop after one more than a page.
+            stream
+                .try_filter(|m| futures::future::ready(keep(m)))
+                .take(limit + 1)
+                .map_ok(entry)
+                .try_collect()
+                .await
+        } else {
+            // A folder lists in no order: read it all, then sort.
+            let mut all: Vec<ListEntry> = stream
+                .try_filter(|m| futures::future::ready(keep(m)))
+                .map_ok(entry)
+                .try_collect()
+                .await
+                .map_err(|e| self.err("listing", prefix, e))?;
+            all.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(all)
+        }
+        .map_err(|e| self.err("listing", prefix, e))?;
+        let next = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(|e| e.key.clone())
+        } else {
+            None
+        };
+        Ok(Page {
+            objects: entries,
+            next,
+        })
+    }
+
+    /// Every key below the storage's root (thumbnails included, metadata records not), for
+    /// [`crate::sync`].
+    pub(crate) async fn list_all(&self) -> Result<Vec<ListEntry>, Error> {
+        let mut all: Vec<ListEntry> = self
+            .inner
+            .store
+            .list(None)
+            .try_filter(|m| futures::future::ready(!m.location.as_ref().starts_with(META_DIR)))
+            .map_ok(entry)
+            .try_collect()
+            .await
+            .map_err(|e| self.err("listing", "", e))?;
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(all)
+    }
+
+    /// Copies `key` to a new server-made key under `prefix` (a use prefix such as
+    /// `archive`), with the same visibility, content type and original name.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::NotFound`], or the store failed.
+    pub async fn copy(&self, key: &str, prefix: &str) -> Result<Object, Error> {
+        name::check_use_prefix(prefix)?;
+        let source = self.metadata(key).await?;
+        let new = name::new_key(source.visibility, prefix, &source.original_name)?;
+        let (from, to) = (Path::from(key), Path::from(new.as_str()));
+        if self.keeps_attributes() {
+            // S3's CopyObject keeps the attributes. Plain copy: copy-if-not-exists needs a
+            // lock configured on S3, and the new key has 128 random bits.
+            self.inner.store.copy(&from, &to).await
+        } else {
+            self.inner.store.copy_if_not_exists(&from, &to).await
+        }
+        .map_err(|e| self.err("copying", key, e))?;
+        if !self.keeps_attributes() {
+            let meta = NewObject {
+                content_type: source.content_type.clone(),
+                original_name: source.original_name.clone(),
+                cache_control: None,
+            };
+            if let Err(e) = self.write_sidecar(&new, &meta).await {
+                let _ = self.inner.store.delete(&to).await;
+                return Err(e);
+            }
+        }
+        Ok(Object {
+            key: new,
+            modified_ms: None,
+            ..source
+        })
+    }
+}

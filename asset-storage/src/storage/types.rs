@@ -1,0 +1,102 @@
+//! What the storage API takes and gives: objects, listings, downloads, tickets, records.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
+use object_store::signer::Signer;
+use object_store::{ObjectStore, ObjectStoreExt as _};
+
+use crate::Error;
+use crate::name::Visibility;
+
+/// A stored object, as the app keeps it in its own records: enough to make its URL with no
+/// request to the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Object {
+    pub key: String,
+    pub size: u64,
+    pub content_type: String,
+    /// The client's file name as given (for display and downloads only, never a path).
+    pub original_name: String,
+    pub visibility: Visibility,
+    /// Milliseconds since the Unix epoch, where the store says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_ms: Option<u64>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page {
+    pub objects: Vec<ListEntry>,
+    /// Pass as `after` for the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// A listed object (no metadata: that costs a request each).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListEntry {
+    pub key: String,
+    pub size: u64,
+    pub visibility: Option<Visibility>,
+    pub modified_ms: u64,
+}
+
+/// An object being read: its metadata, the byte range being sent and the bytes.
+pub struct Download {
+    pub object: Object,
+    pub range: Range<u64>,
+    pub cache_control: Option<String>,
+    pub body: BoxStream<'static, Result<Bytes, Error>>,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("object", &self.object)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the browser needs for a direct upload: PUT the file to `url` with exactly
+/// `headers`, before `expires_at`, no larger than `max_size`; then the app calls
+/// [`Storage::confirm_upload`] with `key`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UploadTicket {
+    pub key: String,
+    pub url: String,
+    pub method: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub max_size: u64,
+    /// Seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+/// The local backend's record of an object.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Sidecar {
+    pub content_type: String,
+    pub original_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+}
+
+/// What a new object is stored with.
+#[derive(Debug, Clone)]
+pub(crate) struct NewObject {
+    pub content_type: String,
+    pub original_name: String,
+    pub cache_control: Option<String>,
+}
+
+pub(crate) fn entry(m: object_store::ObjectMeta) -> ListEntry {
+    let key = m.location.to_string();
+    ListEntry {
+        visibility: Visibility::of(&key),
+        size: m.size,
+        modified_ms: m.last_modified.timestamp_millis().max(0) as u64,
+        key,
+    }
+}
