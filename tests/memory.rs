@@ -37,7 +37,7 @@ const MIB: usize = 1 << 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_100_mib_upload_streams_with_bounded_memory() {
-    use axum::extract::{DefaultBodyLimit, Multipart, State};
+    use axum::extract::State;
     let root = tempfile::tempdir().unwrap();
     let mut settings =
         Settings::new(asset_storage::Location::parse(root.path().to_str().unwrap()).unwrap());
@@ -45,7 +45,7 @@ async fn a_100_mib_upload_streams_with_bounded_memory() {
     let storage = Storage::new(settings).unwrap();
     async fn upload(
         State(storage): State<Storage>,
-        form: Multipart,
+        form: asset_storage::axum::UploadForm,
     ) -> Result<String, asset_storage::axum::UploadError> {
         let policy = Policy::new("big")
             .unwrap()
@@ -55,10 +55,7 @@ async fn a_100_mib_upload_streams_with_bounded_memory() {
         Ok(up.files[0].key.clone())
     }
     let app = axum::Router::new()
-        .route(
-            "/upload",
-            axum::routing::post(upload).layer(DefaultBodyLimit::disable()),
-        )
+        .route("/upload", axum::routing::post(upload))
         .with_state(storage.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

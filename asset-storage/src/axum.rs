@@ -1,19 +1,21 @@
-//! axum integration: stream a `multipart/form-data` upload into the storage.
+//! axum integration: stream a `multipart/form-data` upload into the storage, within a budget
+//! ([`FormLimits`]: the body, the number of files and parts, each text field and each part's
+//! header block).
 //!
 //! ```no_run
-//! use asset_storage::axum::{UploadError, save_multipart};
+//! use asset_storage::axum::{UploadError, UploadForm, save_multipart};
 //! use asset_storage::{Object, Policy, Storage, TypeSet};
-//! use axum::extract::{DefaultBodyLimit, Multipart, State};
+//! use axum::extract::State;
 //! use axum::{Json, Router, routing::post};
 //!
-//! async fn upload(State(storage): State<Storage>, form: Multipart) -> Result<Json<Vec<Object>>, UploadError> {
+//! async fn upload(State(storage): State<Storage>, form: UploadForm) -> Result<Json<Vec<Object>>, UploadError> {
 //!     let policy = Policy::new("avatars")?.types(TypeSet::images()).max_size(5 << 20);
 //!     Ok(Json(save_multipart(&storage, &policy, form).await?.files))
 //! }
 //!
 //! # fn app(storage: Storage) -> Router {
 //! Router::new()
-//!     .route("/upload", post(upload).layer(DefaultBodyLimit::disable())) // the policy caps each file
+//!     .route("/upload", post(upload)) // the form's budget: FormLimits
 //!     .nest_service("/media", storage.service())
 //!     .with_state(storage)
 //! # }
@@ -21,16 +23,60 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::Multipart;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 
+use crate::form::Bounded;
+pub use crate::form::FormLimits;
 use crate::{Error, Object, Policy, Storage};
 
-/// Text fields of a form are kept up to this many bytes each.
-const MAX_FIELD: usize = 64 << 10;
-/// Parts (files and fields) one request may have.
-const MAX_PARTS: usize = 100;
+/// A `multipart/form-data` request body, not read yet: the extractor for
+/// [`save_multipart`]. It is not limited by axum's `DefaultBodyLimit`; its own budget is
+/// [`FormLimits`] (see [`UploadForm::limits`]).
+pub struct UploadForm {
+    body: Body,
+    boundary: String,
+    limits: FormLimits,
+}
+
+impl UploadForm {
+    /// Another budget than [`FormLimits::default`].
+    pub fn limits(mut self, limits: FormLimits) -> UploadForm {
+        self.limits = limits;
+        self
+    }
+
+    /// The form of `request`.
+    ///
+    /// # Errors
+    /// [`Error::Body`] when it is not `multipart/form-data` with a boundary.
+    pub fn from_request(request: Request) -> Result<UploadForm, Error> {
+        let ctype = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let boundary = multer::parse_boundary(ctype)
+            .map_err(|_| Error::Body("expected a multipart/form-data body".into()))?;
+        Ok(UploadForm {
+            body: request.into_body(),
+            boundary,
+            limits: FormLimits::default(),
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for UploadForm {
+    type Rejection = UploadError;
+
+    async fn from_request(request: Request, _: &S) -> Result<UploadForm, UploadError> {
+        Ok(UploadForm::from_request(request)?)
+    }
+}
 
 /// What a multipart upload held: the files saved (in order) and the text fields.
 #[derive(Debug, Clone, Default)]
@@ -63,45 +109,69 @@ impl IntoResponse for UploadError {
 }
 
 /// Saves every file part of `form` under `policy` (each streamed, capped and type-checked
-/// as [`Storage::save`] does) and collects the text fields. If any part fails, the files
-/// already saved from this request are deleted, so a failed request leaves nothing.
-///
-/// Mount the handler with `DefaultBodyLimit::disable()` (or a limit above the policy's): the
-/// policy caps each file while it streams.
+/// as [`Storage::save`] does) and collects the text fields, within the form's
+/// [`FormLimits`] (the body budget derived from `policy`'s cap unless set). If any part
+/// fails, the files already saved from this request are deleted, so a failed request leaves
+/// nothing; so does a request whose future is dropped half-way (a client gone, a timeout):
+/// the deletion then runs on a task of its own.
 ///
 /// # Errors
-/// The first failure: a malformed form (400), a file over the cap (413), a type not
-/// accepted (415), or the store (502).
+/// The first failure: a malformed form or one over its budget (400, 413 for the body), a
+/// file over the cap (413), a type not accepted (415), or the store (502).
 pub async fn save_multipart(
     storage: &Storage,
     policy: &Policy,
-    form: Multipart,
+    form: UploadForm,
 ) -> Result<Uploaded, UploadError> {
     save_multipart_with(storage, form, |_| policy.clone()).await
 }
 
 /// Like [`save_multipart`], with the policy of each file chosen from the text fields that
-/// came before it (a visibility or category field placed before the file input).
+/// came before it (a visibility or category field placed before the file input). The body
+/// budget, unless set, is derived from the policy chosen with no fields.
 ///
 /// # Errors
 /// As [`save_multipart`].
 pub async fn save_multipart_with(
     storage: &Storage,
-    mut form: Multipart,
+    form: UploadForm,
     choose: impl Fn(&BTreeMap<String, String>) -> Policy,
 ) -> Result<Uploaded, UploadError> {
+    let limits = form.limits.clone();
+    let max_body = limits.body_budget(choose(&BTreeMap::new()).max());
+    let bounded = Bounded::new(
+        form.body.into_data_stream(),
+        &form.boundary,
+        max_body,
+        limits.max_part_header,
+    );
+    let broken = bounded.broken.clone();
+    let constraints =
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(max_body));
+    let mut form = multer::Multipart::with_constraints(bounded, form.boundary, constraints);
+    let mut saved = Saved {
+        storage: storage.clone(),
+        keys: Vec::new(),
+    };
     let mut out = Uploaded::default();
+    let body_error = |e: multer::Error| -> Error {
+        broken
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .unwrap_or_else(|| Error::Body(one_line(&e.to_string())))
+    };
     let result = async {
-        let mut parts = 0;
+        let (mut parts, mut files) = (0, 0);
         while let Some(mut field) = form.next_field().await.map_err(body_error)? {
             parts += 1;
-            if parts > MAX_PARTS {
-                return Err(Error::Body(format!("more than {MAX_PARTS} parts")));
+            if parts > limits.max_parts {
+                return Err(Error::Body(format!("more than {} parts", limits.max_parts)));
             }
             let name = field.name().unwrap_or("").to_owned();
             match field.file_name().map(str::to_owned) {
                 Some(file_name) => {
-                    let declared = field.content_type().map(str::to_owned);
+                    let declared = field.content_type().map(|m| m.to_string());
                     // A file input left empty sends a part with no name and no bytes.
                     let Some(first) = field.chunk().await.map_err(body_error)? else {
                         if file_name.is_empty() {
@@ -109,20 +179,26 @@ pub async fn save_multipart_with(
                         }
                         return Err(Error::Body(format!("the file `{file_name}` is empty")));
                     };
-                    let rest = (&mut field).map(|c| c.map_err(|e| e.body_text()));
+                    files += 1;
+                    if files > limits.max_files {
+                        return Err(Error::Body(format!("more than {} files", limits.max_files)));
+                    }
+                    let rest = (&mut field).map(|c| c.map_err(|e| body_error(e).to_string()));
                     let body = futures::stream::once(async { Ok(first) }).chain(rest);
                     let policy = choose(&out.fields);
-                    let saved = storage
+                    let object = storage
                         .save(&policy, &file_name, declared.as_deref(), body)
                         .await?;
-                    out.files.push(saved);
+                    saved.keys.push(object.key.clone());
+                    out.files.push(object);
                 }
                 None => {
                     let mut value = Vec::new();
                     while let Some(c) = field.chunk().await.map_err(body_error)? {
-                        if value.len() + c.len() > MAX_FIELD {
+                        if value.len() + c.len() > limits.max_field {
                             return Err(Error::Body(format!(
-                                "the field `{name}` is longer than {MAX_FIELD} bytes"
+                                "the field `{name}` is longer than {} bytes",
+                                limits.max_field
                             )));
                         }
                         value.extend_from_slice(&c);
@@ -136,16 +212,46 @@ pub async fn save_multipart_with(
     }
     .await;
     match result {
-        Ok(()) => Ok(out),
+        Ok(()) => {
+            saved.keys.clear();
+            Ok(out)
+        }
         Err(e) => {
-            for f in &out.files {
-                let _ = storage.delete(&f.key).await;
-            }
+            saved.delete().await;
             Err(UploadError(e))
         }
     }
 }
 
-fn body_error(e: axum::extract::multipart::MultipartError) -> Error {
-    Error::Body(e.body_text())
+/// The files a form saved so far: deleted unless the form succeeds, also when its future is
+/// dropped (on a task of its own then).
+struct Saved {
+    storage: Storage,
+    keys: Vec<String>,
+}
+
+impl Saved {
+    async fn delete(&mut self) {
+        for k in std::mem::take(&mut self.keys) {
+            let _ = self.storage.delete(&k).await;
+        }
+    }
+}
+
+impl Drop for Saved {
+    fn drop(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
+        let mut rest = Saved {
+            storage: self.storage.clone(),
+            keys: std::mem::take(&mut self.keys),
+        };
+        self.storage
+            .spawn_cleanup(async move { rest.delete().await });
+    }
+}
+
+fn one_line(s: &str) -> String {
+    crate::one_line(s)
 }

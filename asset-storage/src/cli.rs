@@ -1,4 +1,5 @@
-//! The `media` command line (`cargo xtask media sync ...`), callable from any xtask:
+//! The `media` command line (`cargo xtask media sync ...`, `cargo xtask media gc ...`),
+//! callable from any xtask:
 //! `asset_storage::cli::main(std::env::args().skip(2))`.
 
 use std::process::ExitCode;
@@ -8,8 +9,12 @@ use crate::{Error, Location, Settings, Storage};
 const USAGE: &str = "usage:
   media sync --from URL --to URL [--dry-run]
              [--from-endpoint URL] [--from-region R] [--to-endpoint URL] [--to-region R]
+  media gc [--at URL] [--older-than AGE] [--dry-run] [--endpoint URL] [--region R]
+           removes direct uploads nobody confirmed (and used tickets' tombstones) older
+           than AGE (default 1d; at least MEDIA_URL_EXPIRY + 1h); URL defaults to
+           MEDIA_STORAGE
 URL: s3://bucket/prefix, file:///path or a folder. Credentials: the AWS_* variables and
-profiles (AWS_PROFILE); --from-profile/--to-profile pick a profile per side.";
+profiles (AWS_PROFILE); --from-profile/--to-profile/--profile pick a profile.";
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Side {
@@ -66,6 +71,10 @@ fn parse(args: &[String]) -> Result<Flags, Error> {
 }
 
 fn open(side: &Side) -> Result<Storage, Error> {
+    open_with(side, |_| {})
+}
+
+fn open_with(side: &Side, edit: impl FnOnce(&mut Settings)) -> Result<Storage, Error> {
     let location = Location::parse(side.url.as_deref().unwrap_or_default())?;
     let mut settings = Settings::new(location.clone());
     if let Some(p) = &side.profile {
@@ -77,8 +86,9 @@ fn open(side: &Side) -> Result<Storage, Error> {
     if let Some(r) = &side.region {
         settings.store.region = Some(r.clone());
     }
-    // Sync signs nothing: no need for (or warning about) a signing key.
+    // Sync and gc sign nothing: no need for (or warning about) a signing key.
     settings.signing_key = Some(crate::SigningKey::random()?);
+    edit(&mut settings);
     Storage::new(settings)
 }
 
@@ -121,6 +131,9 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
     let Some((command, rest)) = args.split_first() else {
         return Err(Error::Config(USAGE.into()));
     };
+    if command == "gc" {
+        return gc(rest).await;
+    }
     if command != "sync" {
         return Err(Error::Config(format!(
             "unknown media command `{command}`\n{USAGE}"
@@ -140,6 +153,54 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
     let summary = crate::sync(&from, &to, flags.dry_run, &say).await?;
     for k in &summary.ignored {
         println!("ignored (not a media key): {k}");
+    }
+    println!("{summary}");
+    Ok(())
+}
+
+/// `media gc`: the same flags as one side of `sync`, under their plain names.
+async fn gc(args: &[String]) -> Result<(), Error> {
+    let mut side = Side::default();
+    let (mut age, mut dry_run) = (std::time::Duration::from_secs(86_400), false);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| Error::Config(format!("{name} needs a value\n{USAGE}")))
+        };
+        match name {
+            "--at" => side.url = Some(value()?),
+            "--endpoint" => side.endpoint = Some(value()?),
+            "--region" => side.region = Some(value()?),
+            "--profile" => side.profile = Some(value()?),
+            "--older-than" => age = crate::parse_age(&value()?)?,
+            "--dry-run" => dry_run = true,
+            _ => {
+                return Err(Error::Config(format!(
+                    "media gc: unknown argument `{arg}`\n{USAGE}"
+                )));
+            }
+        }
+    }
+    let env = Settings::from_env()?;
+    if side.url.is_none() {
+        side.url = Some(env.store.location.to_string());
+    }
+    let storage = open_with(&side, |s| s.url_expiry = env.url_expiry)?;
+    println!(
+        "media gc {}{}",
+        storage.settings().store.location,
+        if dry_run { " (dry run)" } else { "" }
+    );
+    let summary = storage.collect_garbage(age, dry_run).await?;
+    for k in &summary.removed {
+        println!("{} {k}", if dry_run { "would remove" } else { "removed" });
     }
     println!("{summary}");
     Ok(())

@@ -30,6 +30,8 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 pub mod cli;
+#[cfg(feature = "axum")]
+mod form;
 mod name;
 #[cfg(feature = "axum")]
 mod serve;
@@ -46,7 +48,10 @@ use std::path::PathBuf;
 pub use name::{MAX_FILE_NAME, MAX_KEY, Visibility, check_key, clean_file_name};
 pub use sign::SigningKey;
 pub use sniff::{Family, Kind, TypeSet};
-pub use storage::{Download, Object, Page, Policy, Settings, Storage, UploadTicket};
+pub use storage::{
+    Budgets, CONFIRM_GRACE, Download, GcSummary, ListEntry, Object, PENDING_DIR, Page, Policy,
+    Settings, Storage, UploadTicket,
+};
 pub use store::{Location, StoreConfig};
 pub use sync::{SyncSummary, sync};
 #[cfg(feature = "thumbnails")]

@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 
 use crate::name::{self, Visibility};
 use crate::sniff;
-use crate::storage::NewObject;
+use crate::storage::{NewObject, PENDING_DIR};
 use crate::{Error, Storage};
 
 impl Storage {
@@ -45,13 +45,15 @@ impl Storage {
             })
             .map(str::to_owned);
         let mut res = self.route(req).await;
+        let h = res.headers_mut();
+        // Every answer depends on the Origin, matched or not: a cache must not hand one
+        // origin's answer to another.
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
         if let Some(origin) = origin {
-            let h = res.headers_mut();
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_ORIGIN,
                 HeaderValue::from_str(&origin).expect("an origin header value"),
             );
-            h.append(header::VARY, HeaderValue::from_static("Origin"));
             h.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
                 HeaderValue::from_static("content-length, content-range, etag"),
@@ -64,13 +66,23 @@ impl Storage {
         let Some(key) = decode_key(req.uri().path()) else {
             return plain(StatusCode::NOT_FOUND, "not found");
         };
-        if name::check_key(&key).is_err() || Visibility::of(&key).is_none() {
+        if name::check_key(&key).is_err() {
+            return plain(StatusCode::NOT_FOUND, "not found");
+        }
+        // Objects are read, direct uploads written: the pending area is never served.
+        let pending = key.split('/').next() == Some(PENDING_DIR);
+        if !pending && Visibility::of(&key).is_none() {
             return plain(StatusCode::NOT_FOUND, "not found");
         }
         let query = Query::parse(req.uri().query().unwrap_or(""));
         match *req.method() {
+            Method::GET | Method::HEAD if pending => plain(StatusCode::NOT_FOUND, "not found"),
             Method::GET | Method::HEAD => self.get(req, &key, &query).await,
-            Method::PUT => self.put(req, &key, &query).await,
+            Method::PUT if pending => self.put(req, &key, &query).await,
+            Method::PUT => plain(
+                StatusCode::FORBIDDEN,
+                "objects are written through upload tickets only",
+            ),
             Method::OPTIONS => Response::builder()
                 .status(StatusCode::NO_CONTENT)
                 .header(header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, PUT")
@@ -185,17 +197,19 @@ impl Storage {
         b.body(body).expect("a response")
     }
 
+    /// A direct upload's PUT: the ticket's signature, type and exact size; the bytes go to
+    /// the pending key, never over anything there (a used ticket left a tombstone).
     async fn put(&self, req: Request<Body>, key: &str, query: &Query) -> Response {
-        let (expires, max, ctype, name) = (
+        let (expires, size, ctype, name) = (
             query.get("expires").unwrap_or(""),
-            query.get("max").unwrap_or(""),
+            query.get("size").unwrap_or(""),
             query.get("type").unwrap_or(""),
             query.get("name").unwrap_or(""),
         );
-        if let Err(why) = self.signed(query, &["PUT", key, expires, max, ctype, name]) {
+        if let Err(why) = self.signed(query, &["PUT", key, expires, size, ctype, name]) {
             return plain(StatusCode::FORBIDDEN, why);
         }
-        let Ok(max) = max.parse::<u64>() else {
+        let Ok(size) = size.parse::<u64>() else {
             return plain(StatusCode::FORBIDDEN, "this link is not valid");
         };
         let sent = req
@@ -209,10 +223,10 @@ impl Storage {
                 claimed: format!("the ticket's type {ctype}"),
             });
         }
-        if let Some(len) = content_length(req.headers())
-            && len > max
-        {
-            return error(&Error::TooLarge { limit: max });
+        match content_length(req.headers()) {
+            Some(len) if len > size => return error(&Error::TooLarge { limit: size }),
+            Some(len) if len < size => return error(&short(len, size)),
+            _ => {}
         }
         let meta = NewObject {
             content_type: ctype.to_owned(),
@@ -223,14 +237,18 @@ impl Storage {
             .into_body()
             .into_data_stream()
             .map(|c| c.map_err(|e| Error::Body(e.to_string())));
-        match self.put_exact(key, &meta, body, max).await {
-            Ok(size) => Response::builder()
+        match self.put_exact(key, &meta, body, size).await {
+            Ok(n) if n == size => Response::builder()
                 .status(StatusCode::CREATED)
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Body::from(
-                    serde_json::json!({ "key": key, "size": size }).to_string(),
+                    serde_json::json!({ "key": key, "size": n }).to_string(),
                 ))
                 .expect("a response"),
+            Ok(n) => {
+                self.remove_quietly(key).await;
+                error(&short(n, size))
+            }
             Err(Error::AlreadyExists { .. }) => plain(
                 StatusCode::PRECONDITION_FAILED,
                 "this upload link was already used",
@@ -238,6 +256,12 @@ impl Storage {
             Err(e) => error(&e),
         }
     }
+}
+
+fn short(sent: u64, size: u64) -> Error {
+    Error::Body(format!(
+        "the upload has {sent} bytes where its ticket says {size}"
+    ))
 }
 
 /// The headers every object is served with: its type, a disposition that is `attachment`

@@ -542,83 +542,141 @@ async fn direct_uploads(b: Backend) {
     let policy = images("direct").max_size(2000).public();
     let image = png(4, 4);
     let t = s
-        .upload_ticket(&policy, "pic.png", "image/png", Some(image.len() as u64))
+        .upload_ticket(&policy, "pic.png", "Image/PNG", image.len() as u64)
         .await
         .unwrap();
     key_shape(&t.key, "public", "direct", "pic.png");
     assert!(put_ticket(&t, image.clone()).await.is_success(), "{name}");
-    let o = s.confirm_upload(&policy, &t.key).await.unwrap();
+    // Unconfirmed bytes are not public: not at the object's URL, not at the pending key.
+    let url = s.public_url(&t.key).unwrap();
+    assert_eq!(get(&url).await.status(), 404, "{name}");
+    let pending = url.replace("/public/", "/pending/public/");
+    assert!(get(&pending).await.status().is_client_error(), "{name}");
+    // A bare key is not a token.
+    assert!(matches!(
+        s.confirm_upload(&policy, &t.key).await,
+        Err(Error::Forbidden(_))
+    ));
+    let o = s.confirm_upload(&policy, &t.token).await.unwrap();
     assert_eq!(
         (o.size, o.content_type.as_str(), o.original_name.as_str()),
         (image.len() as u64, "image/png", "pic.png")
     );
+    assert_eq!(get(&url).await.bytes().await.unwrap(), image);
+    // Confirming again gives the same object.
     assert_eq!(
-        get(&s.public_url(&t.key).unwrap())
-            .await
-            .bytes()
-            .await
-            .unwrap(),
-        image
+        s.confirm_upload(&policy, &t.token).await.unwrap().key,
+        o.key
     );
-    // A ticket is good for one object: replaying it never overwrites.
-    let replay = put_ticket(&t, png(5, 5)).await;
-    assert_eq!(replay, 412, "{name}");
-    assert_eq!(s.read(&t.key, u64::MAX).await.unwrap().1, image);
+    // A ticket is good for one object: replaying it never overwrites, whatever the size
+    // (9 MB goes in parts).
+    for bytes in [png(5, 5), vec![7u8; 9 << 20]] {
+        let replay = put_ticket(&t, bytes).await;
+        assert!(replay == 412 || replay == 413, "{name}: {replay}");
+        assert_eq!(s.read(&t.key, u64::MAX).await.unwrap().1, image, "{name}");
+    }
 
-    // Oversized: refused while streaming (local) or at confirm (S3); nothing stays.
+    // Wrong bytes for the declared type: refused at confirm; the ticket is used up.
     let t = s
-        .upload_ticket(&policy, "big.png", "image/png", None)
+        .upload_ticket(&policy, "evil.png", "image/png", 31)
+        .await
+        .unwrap();
+    let html = b"<html><script>alert(1)</script>".to_vec();
+    assert!(put_ticket(&t, html.clone()).await.is_success());
+    let e = s.confirm_upload(&policy, &t.token).await.unwrap_err();
+    assert_eq!(e.status(), 415, "{name}: {e}");
+    assert!(!s.exists(&t.key).await.unwrap());
+    assert_eq!(put_ticket(&t, html.clone()).await, 412, "{name}");
+    let e = s.confirm_upload(&policy, &t.token).await.unwrap_err();
+    assert!(matches!(e, Error::Forbidden(_)), "{name}: {e}");
+    assert!(!s.exists(&t.key).await.unwrap());
+
+    // Another size than the ticket's: refused while streaming (local) or at confirm (S3,
+    // whose presigned PUT cannot sign the length through object_store); nothing stays.
+    let t = s
+        .upload_ticket(&policy, "big.png", "image/png", 100)
         .await
         .unwrap();
     let mut big = png(4, 4);
-    big.resize(5000, 0);
+    big.resize(1500, 0);
     let status = put_ticket(&t, big).await;
-    let e = s.confirm_upload(&policy, &t.key).await.unwrap_err();
+    let e = s.confirm_upload(&policy, &t.token).await.unwrap_err();
     assert!(
-        (status == 413 && matches!(e, Error::NotFound { .. }))
-            || (status.is_success() && matches!(e, Error::TooLarge { .. })),
+        (status.is_client_error() && matches!(e, Error::NotFound { .. }))
+            || (status.is_success() && matches!(e, Error::Body(_))),
         "{name}: {status} {e}"
     );
     assert!(!s.exists(&t.key).await.unwrap());
 
-    // Wrong bytes for the declared type: deleted at confirm.
+    // Tickets are checked when asked for, and confirm takes only this policy's tokens.
+    assert!(
+        s.upload_ticket(&policy, "x.html", "text/html", 10)
+            .await
+            .is_err()
+    );
+    assert!(
+        s.upload_ticket(&policy, "x.png", "image/png", 5000)
+            .await
+            .is_err()
+    );
+    assert!(
+        s.upload_ticket(&policy, "x.jpg", "image/png", 10)
+            .await
+            .is_err()
+    );
+    assert!(
+        s.upload_ticket(&policy, "x.png.", "image/png", 10)
+            .await
+            .is_ok()
+    );
+    let other = images("other").public();
     let t = s
-        .upload_ticket(&policy, "evil.png", "image/png", None)
+        .upload_ticket(&other, "o.png", "image/png", image.len() as u64)
         .await
         .unwrap();
-    assert!(
-        put_ticket(&t, b"<html><script>alert(1)</script>".to_vec())
-            .await
-            .is_success()
-    );
-    let e = s.confirm_upload(&policy, &t.key).await.unwrap_err();
-    assert_eq!(e.status(), 415, "{name}: {e}");
-    assert!(!s.exists(&t.key).await.unwrap());
-
-    // Tickets are checked when asked for, and confirm takes only this policy's keys.
-    assert!(
-        s.upload_ticket(&policy, "x.html", "text/html", None)
-            .await
-            .is_err()
-    );
-    assert!(
-        s.upload_ticket(&policy, "x.png", "image/png", Some(5000))
-            .await
-            .is_err()
-    );
-    assert!(
-        s.upload_ticket(&policy, "x.jpg", "image/png", None)
-            .await
-            .is_err()
-    );
-    let other = s
-        .save(&images("other").public(), "o.png", None, body(&image, 99))
-        .await
-        .unwrap();
+    assert!(put_ticket(&t, image.clone()).await.is_success());
     assert!(matches!(
-        s.confirm_upload(&policy, &other.key).await,
+        s.confirm_upload(&policy, &t.token).await,
         Err(Error::InvalidName { .. })
     ));
+    let mut forged = t.token.clone();
+    forged.insert(3, 'x');
+    assert!(matches!(
+        s.confirm_upload(&other, &forged).await,
+        Err(Error::Forbidden(_))
+    ));
+
+    // Unconfirmed uploads and tombstones go with `media gc`, once no ticket can need them.
+    assert!(
+        s.collect_garbage(Duration::from_secs(60), false)
+            .await
+            .is_err()
+    );
+    assert!(
+        b.files().iter().any(|k| k.starts_with("pending/")),
+        "{name}: {:?}",
+        b.files()
+    );
+    let later = s.with_clock(std::sync::Arc::new(|| {
+        SystemTime::now() + Duration::from_secs(3 * 86_400)
+    }));
+    let dry = later
+        .collect_garbage(Duration::from_secs(86_400), true)
+        .await
+        .unwrap();
+    assert!(!dry.removed.is_empty(), "{name}");
+    let gone = later
+        .collect_garbage(Duration::from_secs(86_400), false)
+        .await
+        .unwrap();
+    assert_eq!(gone.removed, dry.removed);
+    assert!(
+        !b.files().iter().any(|k| k.starts_with("pending/")),
+        "{name}: {:?}",
+        b.files()
+    );
+    // What was confirmed stays.
+    assert_eq!(s.read(&o.key, u64::MAX).await.unwrap().1, image);
 }
 
 #[tokio::test]
@@ -632,27 +690,35 @@ async fn direct_uploads_s3() {
 }
 
 #[tokio::test]
-async fn a_local_ticket_is_bound_to_its_key_type_and_cap() {
+async fn a_local_ticket_is_bound_to_its_key_type_and_size() {
     let b = Backend::local().await;
     let policy = images("direct").max_size(2000);
+    let image = png(2, 2);
     let t = b
         .storage
-        .upload_ticket(&policy, "pic.png", "image/png", None)
+        .upload_ticket(&policy, "pic.png", "image/png", image.len() as u64)
         .await
         .unwrap();
+    let size = format!("size={}", image.len());
     for (from, to) in [
-        ("max=2000", "max=9000"),
+        (size.as_str(), "size=9000"),
         ("type=image%2Fpng", "type=text%2Fhtml"),
         ("/pic.png", "/pic.html"),
+        ("/pending/", "/public/"),
     ] {
         let mut forged = t.clone();
         forged.url = t.url.replace(from, to);
         assert_ne!(forged.url, t.url);
-        assert_eq!(put_ticket(&forged, png(2, 2)).await, 403, "{from} -> {to}");
+        let status = put_ticket(&forged, image.clone()).await;
+        assert_eq!(status, 403, "{from} -> {to}");
     }
     let mut wrong_type = t.clone();
     wrong_type.headers = vec![("content-type".into(), "text/html".into())];
-    assert_eq!(put_ticket(&wrong_type, png(2, 2)).await, 415);
+    assert_eq!(put_ticket(&wrong_type, image.clone()).await, 415);
+    let mut longer = image.clone();
+    longer.push(0);
+    assert_eq!(put_ticket(&t, longer).await, 413);
+    assert_eq!(put_ticket(&t, image[1..].to_vec()).await, 400);
     assert_eq!(b.files(), Vec::<String>::new());
 }
 
@@ -683,6 +749,9 @@ async fn the_local_service_answers_cors_for_configured_origins_only() {
         .await
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
+    // A cache must key every answer by the Origin, the one that matched nothing too.
+    assert_eq!(r.headers()["vary"], "Origin");
+    assert_eq!(get(&url).await.headers()["vary"], "Origin");
     let r = c
         .request(reqwest::Method::OPTIONS, &url)
         .header("origin", "https://app.example")
@@ -744,19 +813,16 @@ async fn markup_is_served_as_an_attachment_with_nosniff() {
 
 /// A router with the upload handler the README shows.
 async fn upload_app(b: &Backend, policy: Policy) -> String {
-    use axum::extract::{DefaultBodyLimit, Multipart, State};
+    use axum::extract::State;
     async fn upload(
         State((storage, policy)): State<(Storage, Policy)>,
-        form: Multipart,
+        form: asset_storage::axum::UploadForm,
     ) -> Result<axum::Json<Vec<Object>>, asset_storage::axum::UploadError> {
         let up = asset_storage::axum::save_multipart(&storage, &policy, form).await?;
         Ok(axum::Json(up.files))
     }
     let app = axum::Router::new()
-        .route(
-            "/upload",
-            axum::routing::post(upload).layer(DefaultBodyLimit::disable()),
-        )
+        .route("/upload", axum::routing::post(upload))
         .with_state((b.storage.clone(), policy));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -1066,4 +1132,259 @@ async fn sync_copies_between_a_folder_and_s3_both_ways_keeping_type_name_and_pri
     let signed = restored.storage.signed_url(&doc, None).await.unwrap();
     assert_eq!(get(&signed).await.status(), 200);
     assert_eq!(get(signed.split('?').next().unwrap()).await.status(), 403);
+}
+
+/// A stream of a request body made as it is sent.
+fn streamed(
+    first: Vec<u8>,
+    then: impl futures::Stream<Item = Vec<u8>> + Send + 'static,
+) -> reqwest::Body {
+    let chunks = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) })
+        .chain(then.map(|c| Ok(Bytes::from(c))));
+    reqwest::Body::wrap_stream(chunks)
+}
+
+#[tokio::test]
+async fn an_endless_part_header_stops_at_its_budget_with_400() {
+    let b = Backend::local().await;
+    let url = upload_app(&b, images("uploads")).await;
+    let boundary = "endless";
+    let first =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"e.png\"\r\nX-Pad: ")
+            .into_bytes();
+    // 64 MiB of one header line; the budget is 16 KiB.
+    let rest = futures::stream::repeat_with(|| vec![b'a'; 64 << 10]).take(1024);
+    let r = reqwest::Client::new()
+        .post(&url)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(streamed(first, rest))
+        .send()
+        .await;
+    if let Ok(r) = r {
+        assert_eq!(r.status(), 400);
+        let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        let m = v["message"].as_str().unwrap();
+        assert!(m.contains("longer than 16384 bytes"), "{m}");
+    }
+    assert_eq!(b.files(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_form_over_its_file_count_or_body_budget_leaves_nothing() {
+    let b = Backend::local().await;
+    let url = upload_app(&b, images("uploads").max_size(1000)).await;
+    let image = png(2, 2);
+    let boundary = "many";
+    let mut body = Vec::new();
+    for i in 0..11 {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"f{i}\"; filename=\"p{i}.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(&image);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let ctype = format!("multipart/form-data; boundary={boundary}");
+    let (status, v) = post(&url, (ctype.clone(), body)).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 10 files")
+    );
+    assert_eq!(b.files(), Vec::<String>::new());
+    // The body budget, here 5000 bytes: three fields of 2000 bytes pass every other limit.
+    use axum::extract::State;
+    async fn small(
+        State(storage): State<Storage>,
+        form: asset_storage::axum::UploadForm,
+    ) -> Result<axum::Json<Vec<Object>>, asset_storage::axum::UploadError> {
+        let limits = asset_storage::axum::FormLimits {
+            max_body: Some(5000),
+            ..Default::default()
+        };
+        let up = asset_storage::axum::save_multipart(&storage, &images("s"), form.limits(limits))
+            .await?;
+        Ok(axum::Json(up.files))
+    }
+    let app = axum::Router::new()
+        .route("/small", axum::routing::post(small))
+        .with_state(b.storage.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut body = Vec::new();
+    for i in 0..3 {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"n{i}\"\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(&[b'n'; 2000]);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let (status, v) = post(&format!("http://{addr}/small"), (ctype, body)).await;
+    assert_eq!(status, 413, "{v}");
+    assert_eq!(b.files(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_extension_checked_is_the_one_the_key_keeps() {
+    let b = Backend::local().await;
+    let url = upload_app(&b, Policy::new("files").unwrap().public()).await;
+    for (raw, bytes) in [
+        (&b"x.html."[..], &b"hello <b>there</b>"[..]),
+        (b"shell.php.", b"<?php system($_GET['c']); ?>"),
+        (b"shell.php", b"<?php system($_GET['c']); ?>"),
+        (b"x.svg ", b"plain words"),
+    ] {
+        let (status, v) = post(&url, multipart(raw, "text/plain", bytes)).await;
+        assert_eq!(status, 415, "{}: {v}", String::from_utf8_lossy(raw));
+    }
+    // Unknown bytes never get a name a server would run or type.
+    let any = Policy::new("any").unwrap().types(TypeSet::any()).public();
+    for name in ["x.php.", "x.html", "x.js", "x.exe"] {
+        let e = b
+            .storage
+            .save(&any, name, None, body(&[0u8, 1, 2, 3, 200, 201], 9))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 415, "{name}: {e}");
+    }
+    let o = b
+        .storage
+        .save(&any, "data.dat.", None, body(&[0u8, 1, 2, 3, 200, 201], 9))
+        .await
+        .unwrap();
+    assert!(o.key.ends_with("/data.dat"), "{}", o.key);
+    assert_eq!(b.files().len(), 1);
+}
+
+/// A body that sends `n` bytes of `first` and then never ends.
+fn stalled(first: Vec<u8>) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    futures::stream::iter([Ok(Bytes::from(first))]).chain(futures::stream::pending())
+}
+
+async fn dropped_saves_leave_nothing(b: Backend) {
+    let s = &b.storage;
+    let policy = images("gone").max_size(64 << 20);
+    // Over the part size (5 MiB here): a multipart upload is under way when the save is
+    // dropped; and a small one, still waiting for its end.
+    for n in [12 << 20, 10 << 10] {
+        let mut bytes = png(4, 4);
+        bytes.resize(n, 0);
+        let save = s.save(&policy, "g.png", None, stalled(bytes));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1500), save)
+                .await
+                .is_err()
+        );
+        s.settle().await;
+        assert_eq!(b.files(), Vec::<String>::new(), "{} after {n}", b.name);
+        if let Some(s3) = &b.s3 {
+            assert_eq!(s3.open_uploads(), Vec::<String>::new(), "{}", b.name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_save_leaves_nothing_local() {
+    dropped_saves_leave_nothing(Backend::local().await).await;
+}
+
+#[tokio::test]
+async fn a_dropped_save_leaves_nothing_s3() {
+    dropped_saves_leave_nothing(Backend::s3().await).await;
+}
+
+#[tokio::test]
+async fn a_dropped_form_deletes_the_files_it_had_saved() {
+    for b in [Backend::local().await, Backend::s3().await] {
+        let boundary = "dropped";
+        let image = png(3, 3);
+        let mut first = Vec::new();
+        first.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+        );
+        first.extend_from_slice(&image);
+        first.extend_from_slice(
+            format!("\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+        );
+        first.extend_from_slice(&image);
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(axum::body::Body::from_stream(stalled(first)))
+            .unwrap();
+        let form = asset_storage::axum::UploadForm::from_request(request).unwrap();
+        let policy = images("forms");
+        let save = asset_storage::axum::save_multipart(&b.storage, &policy, form);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1500), save)
+                .await
+                .is_err()
+        );
+        b.storage.settle().await;
+        assert_eq!(b.files(), Vec::<String>::new(), "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn a_long_thin_image_is_cropped_before_it_is_scaled() {
+    // 12000 x 1 pixels, 16 bits a channel: a few hundred bytes of PNG. Scaling all of it to fill a
+    // 96 x 96 box would make a 1,152,000 x 96 intermediate; the crop takes 1 x 1 first.
+    let img = image::ImageBuffer::<image::Rgba<u16>, _>::from_pixel(
+        12_000,
+        1,
+        image::Rgba([1000, 2000, 3000, 65535]),
+    );
+    let mut buf = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut buf, image::ImageFormat::Png).unwrap();
+    let strip = buf.into_inner();
+    assert!(strip.len() < 1000, "{}", strip.len());
+    let b = Backend::local().await;
+    let o = b
+        .storage
+        .save(
+            &images("thin").public(),
+            "strip.png",
+            None,
+            body(&strip, 99),
+        )
+        .await
+        .unwrap();
+    let t = b
+        .storage
+        .thumbnail(&o.key, &ThumbSize::cropped("sq", 96, 96))
+        .await
+        .unwrap();
+    let made = image::load_from_memory(&b.storage.read(&t.key, u64::MAX).await.unwrap().1).unwrap();
+    // Never scaled up past what it shows.
+    assert_eq!((made.width(), made.height()), (1, 1));
+    // Over the pixel budget: refused before decoding.
+    let tight = Backend::local_with(|s| s.budgets.thumbnail_pixels = 11_999).await;
+    let o = tight
+        .storage
+        .save(
+            &images("thin").public(),
+            "strip.png",
+            None,
+            body(&strip, 99),
+        )
+        .await
+        .unwrap();
+    let e = tight
+        .storage
+        .thumbnail(&o.key, &ThumbSize::cropped("sq", 96, 96))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 422, "{e}");
+    assert!(e.to_string().contains("over the budget of 11999"), "{e}");
 }

@@ -591,23 +591,6 @@ async fn an_object_of_the_right_size_with_other_bytes_is_a_conflict_not_skipped(
     assert_eq!(remote_manifest(&s3, "same").await.id, first.manifest.id);
 }
 
-/// Multipart uploads the emulator holds open (s3s-fs keeps `.upload-<id>.json` for each).
-fn open_multipart_uploads(s3: &TestS3) -> Vec<String> {
-    fn walk(dir: &Path, found: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if e.path().is_dir() {
-                walk(&e.path(), found);
-            } else if name.starts_with(".upload-") && name.ends_with(".json") {
-                found.push(name);
-            }
-        }
-    }
-    let mut found = Vec::new();
-    walk(s3.root.path(), &mut found);
-    found
-}
-
 #[tokio::test]
 async fn an_interrupted_publish_aborts_its_multipart_uploads_and_writes_no_manifest() {
     let s3 = TestS3::start().await;
@@ -633,13 +616,13 @@ async fn an_interrupted_publish_aborts_its_multipart_uploads_and_writes_no_manif
             s3.faults.count(&Method::POST) > 0,
             "no multipart upload started"
         );
-        assert!(!open_multipart_uploads(&s3).is_empty(), "an upload is open");
+        assert!(!s3.open_uploads().is_empty(), "an upload is open");
         settings.interrupt.trigger();
     };
     let (result, ()) = tokio::join!(publish(&settings, &b), interrupter);
     let e = result.unwrap_err();
     assert!(matches!(e, publish::Error::Interrupted), "{e}");
-    assert_eq!(open_multipart_uploads(&s3), Vec::<String>::new(), "aborted");
+    assert_eq!(s3.open_uploads(), Vec::<String>::new(), "aborted");
     let r = get(&s3.url("int/manifest.json")).await;
     assert_eq!(r.status(), 404, "no manifest after an interrupt");
 
@@ -666,7 +649,7 @@ async fn a_failed_part_aborts_its_multipart_upload() {
         s3.faults.count(&Method::POST) > 0,
         "multipart uploads were started"
     );
-    assert_eq!(open_multipart_uploads(&s3), Vec::<String>::new(), "aborted");
+    assert_eq!(s3.open_uploads(), Vec::<String>::new(), "aborted");
 }
 
 #[tokio::test]

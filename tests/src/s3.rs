@@ -87,8 +87,8 @@ impl Faults {
 }
 
 /// Signed requests (presigned URLs included) may do anything; anonymous ones may only read,
-/// and not below a `private/` segment: the bucket policy the README shows for media
-/// (`<prefix>/public/*` readable by anyone, nothing else).
+/// and not below a `private/` or `pending/` segment: the bucket policy the README shows for
+/// media (`<prefix>/public/*` readable by anyone, nothing else).
 struct PublicRead;
 
 #[async_trait::async_trait]
@@ -98,9 +98,9 @@ impl S3Access for PublicRead {
             return Ok(());
         }
         let private = match cx.s3_path() {
-            s3s::path::S3Path::Object { key, .. } => {
-                key.starts_with("private/") || key.contains("/private/")
-            }
+            s3s::path::S3Path::Object { key, .. } => ["private/", "pending/"]
+                .iter()
+                .any(|d| key.starts_with(d) || key.contains(&format!("/{d}"))),
             _ => false,
         };
         if (cx.method() == Method::GET || cx.method() == Method::HEAD) && !private {
@@ -171,6 +171,23 @@ impl TestS3 {
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Multipart uploads the emulator holds open (s3s-fs keeps `.upload-<id>.json` for each).
+    pub fn open_uploads(&self) -> Vec<String> {
+        fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.path().is_dir() {
+                    walk(&e.path(), found);
+                } else if name.starts_with(".upload-") && name.ends_with(".json") {
+                    found.push(name);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(self.root.path(), &mut found);
+        found
     }
 
     /// The public URL of a key.

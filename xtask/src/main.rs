@@ -1,6 +1,6 @@
 //! `cargo xtask`: the asset pipeline's commands.
 //!
-//! `publish`, `verify` and `prune` are asset-build's and `media sync` is asset-storage's, so
+//! `publish`, `verify` and `prune` are asset-build's and `media sync`/`media gc` are asset-storage's, so
 //! users' own xtasks get them too. This package links neither minifier, no S3 emulator and no
 //! test server: the main job, `cargo xtask publish`, compiles only what publishing needs (the
 //! app's build script compiles the pipeline once). `build` and `corpus` run the `xtask-build`
@@ -15,6 +15,7 @@ usage: cargo xtask <command> [options]
   verify      check a destination against the build
   prune       delete old generations' objects
   media sync  copy media between stores (run `cargo xtask media --help`)
+  media gc    remove direct uploads nobody confirmed
   build       run the pipeline over a folder (`cargo xtask build --help`)
   corpus      build popular npm packages and run their scripts as published and as built
   bench       speed figures beside their baselines (`cargo xtask bench --help`)";

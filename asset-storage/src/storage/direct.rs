@@ -1,54 +1,130 @@
-//! Direct browser uploads: tickets (presigned PUTs) and their confirmation.
+//! Direct browser uploads, single-use and bounded.
+//!
+//! A ticket names a pending key (`pending/<the object's key>`), the exact size, the type, the
+//! original name and an expiry, all signed: into S3's presigned PUT (its headers, with
+//! `If-None-Match: *`), or into the HMAC the local service checks (which also counts the
+//! bytes). The browser's bytes land in the pending area, which nothing serves (the local
+//! service answers 404 there; a bucket policy makes only `public/` readable). Confirming takes
+//! the ticket's signed token, not a key: it checks the pending bytes (size, sniffed type,
+//! name), copies them to the object's key and leaves a tombstone at the pending key, so the
+//! ticket's URL can store nothing again (the conditional PUT finds the key taken) and a second
+//! confirm finds the ticket used. [`Storage::collect_garbage`] removes pending uploads nobody
+//! confirmed, and tombstones once their ticket has expired.
 
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use futures::{Stream, StreamExt as _, TryStreamExt as _};
+use futures::TryStreamExt as _;
 use object_store::path::Path;
-use object_store::signer::{SignedUrlOptions, Signer};
-use object_store::{ObjectStore, ObjectStoreExt as _};
+use object_store::signer::SignedUrlOptions;
+use object_store::{Attribute, Attributes, ObjectStoreExt as _, PutOptions};
 
 use crate::Error;
-use crate::name::{self};
+use crate::name::{self, META_DIR};
 use crate::sniff::{self, SNIFF_LEN};
 
-use super::{Object, Policy, Storage, UploadTicket, encode_key};
+use super::write::STAGING_DIR;
+use super::{NewObject, Object, Policy, Storage, UploadTicket, encode_key};
+
+/// Where direct uploads wait for their confirmation: never served, never listed.
+pub const PENDING_DIR: &str = "pending";
+/// The content type of a used ticket's tombstone.
+const USED: &str = "application/x-asset-storage-used-ticket";
+/// How long after its ticket expires an upload may still be confirmed (a PUT that started in
+/// time may end later).
+pub const CONFIRM_GRACE: Duration = Duration::from_secs(3600);
+
+/// What a ticket's token carries, signed with the storage's key.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Ticket {
+    /// The object's key once confirmed.
+    key: String,
+    size: u64,
+    #[serde(rename = "type")]
+    content_type: String,
+    name: String,
+    expires: u64,
+}
+
+impl Ticket {
+    fn pending(&self) -> String {
+        format!("{PENDING_DIR}/{}", self.key)
+    }
+}
+
+/// What [`Storage::collect_garbage`] removed (or, with `dry_run`, would remove).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcSummary {
+    /// Pending uploads and tombstones, staging files of a folder's multipart uploads.
+    pub removed: Vec<String>,
+    pub bytes: u64,
+    pub dry_run: bool,
+}
+
+impl std::fmt::Display for GcSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} unconfirmed uploads and staging files ({} bytes)",
+            if self.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            },
+            self.removed.len(),
+            self.bytes
+        )
+    }
+}
 
 impl Storage {
-    /// A direct-upload ticket: a new key under `policy` and a URL the browser PUTs the file
-    /// to (S3's presigned PUT, or the local service) with the headers it must send. The
-    /// declared type and extension are checked now; the bytes, size and type again at
-    /// [`Storage::confirm_upload`]. No request to the store.
+    /// A direct-upload ticket for a file of exactly `size` bytes: a new key under `policy`, a
+    /// URL the browser PUTs the file to (S3's presigned PUT, or the local service) with the
+    /// headers it must send, and the token [`Storage::confirm_upload`] takes. The declared
+    /// type and the name's extension are checked now, the bytes at confirmation. No request
+    /// to the store.
     ///
     /// # Errors
-    /// A declared type or extension the policy does not accept, or signing failed.
+    /// [`Error::TooLarge`] over the policy's cap, a declared type or extension the policy does
+    /// not accept, or signing failed.
     pub async fn upload_ticket(
         &self,
         policy: &Policy,
         file_name: &str,
         declared_type: &str,
-        size: Option<u64>,
+        size: u64,
     ) -> Result<UploadTicket, Error> {
-        if let Some(size) = size
-            && size > policy.max_size
-        {
+        if size > policy.max_size {
             return Err(Error::TooLarge {
                 limit: policy.max_size,
             });
         }
-        let content_type = declared_kind(policy, file_name, declared_type)?;
-        let key = name::new_key(policy.visibility, &policy.prefix, file_name)?;
+        let clean = name::clean_file_name(file_name);
+        let content_type = declared_kind(policy, &clean, declared_type)?;
+        let key = name::new_key(policy.visibility, &policy.prefix, &clean)?;
         let expiry = self.inner.settings.url_expiry;
-        let expires_at = self.now_secs() + expiry.as_secs();
-        let original: String = file_name.chars().take(1000).collect();
-        let disposition = sniff::content_disposition(&content_type, &original);
-        let cache = policy
-            .cache_control
-            .clone()
-            .unwrap_or_else(|| self.default_cache(Some(policy.visibility)));
+        let ticket = Ticket {
+            key,
+            size,
+            content_type,
+            name: file_name.chars().take(1000).collect(),
+            expires: self.now_secs() + expiry.as_secs(),
+        };
+        let pending = ticket.pending();
         let (url, headers) = match &self.inner.signer {
             Some(signer) => {
+                let cache = policy
+                    .cache_control
+                    .clone()
+                    .unwrap_or_else(|| self.default_cache(Some(policy.visibility)));
                 let headers = vec![
-                    ("content-type".to_owned(), content_type.clone()),
-                    ("content-disposition".to_owned(), disposition),
+                    ("content-type".to_owned(), ticket.content_type.clone()),
+                    (
+                        "content-disposition".to_owned(),
+                        sniff::content_disposition(&ticket.content_type, &ticket.name),
+                    ),
                     ("cache-control".to_owned(), cache),
                     ("if-none-match".to_owned(), "*".to_owned()),
                 ];
@@ -56,57 +132,102 @@ impl Storage {
                 for (k, v) in &headers {
                     let name = http::HeaderName::from_bytes(k.as_bytes()).expect("a header name");
                     let value = http::HeaderValue::from_str(v).map_err(|_| Error::InvalidName {
-                        name: name::printable(&original),
+                        name: name::printable(&ticket.name),
                         reason: "cannot be sent in a header".into(),
                     })?;
                     opts = opts.with_signed_header(name, value);
                 }
                 let url = signer
-                    .signed_url_opts(http::Method::PUT, &Path::from(key.as_str()), expiry, &opts)
+                    .signed_url_opts(
+                        http::Method::PUT,
+                        &Path::from(pending.as_str()),
+                        expiry,
+                        &opts,
+                    )
                     .await
-                    .map_err(|e| self.err("signing", &key, e))?;
+                    .map_err(|e| self.err("signing", &pending, e))?;
                 (url.to_string(), headers)
             }
             None => {
-                let expires = expires_at.to_string();
-                let max = policy.max_size.to_string();
-                let sig =
-                    self.inner
-                        .key
-                        .sign(&["PUT", &key, &expires, &max, &content_type, &original]);
+                let expires = ticket.expires.to_string();
+                let size = size.to_string();
+                let sig = self.inner.key.sign(&[
+                    "PUT",
+                    &pending,
+                    &expires,
+                    &size,
+                    &ticket.content_type,
+                    &ticket.name,
+                ]);
                 let q = |s: &str| {
                     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
                         .to_string()
                 };
                 let url = format!(
-                    "{}{}?expires={expires}&max={max}&type={}&name={}&sig={sig}",
+                    "{}{}?expires={expires}&size={size}&type={}&name={}&sig={sig}",
                     self.base_url(),
-                    encode_key(&key),
-                    q(&content_type),
-                    q(&original)
+                    encode_key(&pending),
+                    q(&ticket.content_type),
+                    q(&ticket.name)
                 );
-                (url, vec![("content-type".to_owned(), content_type.clone())])
+                (
+                    url,
+                    vec![("content-type".to_owned(), ticket.content_type.clone())],
+                )
             }
         };
+        let json = serde_json::to_string(&ticket).expect("a ticket serialises");
+        let payload = URL_SAFE_NO_PAD.encode(json);
+        let sig = self.inner.key.sign(&["ticket", &payload]);
         Ok(UploadTicket {
-            key,
+            key: ticket.key,
             url,
             method: "PUT",
             headers,
+            size,
             max_size: policy.max_size,
-            expires_at,
+            expires_at: ticket.expires,
+            token: format!("{payload}.{sig}"),
         })
     }
 
-    /// Checks a direct upload after the browser's PUT: the key is one of `policy`'s, the
-    /// object is within the size cap, and its bytes are of an allowed type that matches its
-    /// stored type and name. A failing object is deleted. Two requests (HEAD and a ranged GET).
+    /// The key a ticket's token will confirm to (its signature checked), for an app that
+    /// picks the policy by the key's visibility.
     ///
     /// # Errors
-    /// [`Error::NotFound`] if nothing was uploaded, [`Error::TooLarge`], the type errors, or an
-    /// [`Error::InvalidName`] for a key that is not `policy`'s.
-    pub async fn confirm_upload(&self, policy: &Policy, key: &str) -> Result<Object, Error> {
-        name::check_key(key)?;
+    /// [`Error::Forbidden`] for a token this storage did not sign.
+    pub fn ticket_key(&self, token: &str) -> Result<String, Error> {
+        Ok(self.open_ticket(token)?.key)
+    }
+
+    fn open_ticket(&self, token: &str) -> Result<Ticket, Error> {
+        let bad = || Error::Forbidden("not an upload token of this app".into());
+        let (payload, sig) = token.split_once('.').ok_or_else(bad)?;
+        if !self.inner.key.verify(&["ticket", payload], sig) {
+            return Err(bad());
+        }
+        let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| bad())?;
+        let ticket: Ticket = serde_json::from_slice(&json).map_err(|_| bad())?;
+        name::check_key(&ticket.key)?;
+        Ok(ticket)
+    }
+
+    /// Checks a direct upload after the browser's PUT and keeps it: `token` (the ticket's) is
+    /// this storage's and names one of `policy`'s keys, the pending bytes have the ticket's
+    /// exact size, within the cap, and are of an allowed type that matches the ticket's type
+    /// and name. Then they are copied to the object's key, which never changes afterwards.
+    /// Whatever the outcome, the ticket is used up (a failing upload is removed), except when
+    /// nothing was uploaded yet. Confirming an upload that is already confirmed gives the
+    /// same object.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for a token that is not this storage's, has expired or was used,
+    /// [`Error::NotFound`] if nothing was uploaded, [`Error::TooLarge`] or [`Error::Body`] for
+    /// another size than the ticket's, the type errors, or [`Error::InvalidName`] for a key
+    /// that is not `policy`'s.
+    pub async fn confirm_upload(&self, policy: &Policy, token: &str) -> Result<Object, Error> {
+        let ticket = self.open_ticket(token)?;
+        let key = ticket.key.as_str();
         let start = policy.key_start();
         let rest = key.strip_prefix(&start).unwrap_or("");
         let parts: Vec<&str> = rest.split('/').collect();
@@ -119,45 +240,193 @@ impl Storage {
                 reason: format!("not an upload key of `{start}`"),
             });
         }
-        let object = self.metadata(key).await?;
-        let checked = async {
-            if object.size > policy.max_size {
-                return Err(Error::TooLarge {
-                    limit: policy.max_size,
-                });
-            }
-            let head = if object.size == 0 {
-                Bytes::new()
-            } else {
-                let end = object.size.min(SNIFF_LEN as u64);
-                self.inner
-                    .store
-                    .get_range(&Path::from(key), 0..end)
-                    .await
-                    .map_err(|e| self.err("reading", key, e))?
+        match self.metadata(key).await {
+            Ok(done) => return Ok(done),
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        if self.now_secs() > ticket.expires + CONFIRM_GRACE.as_secs() {
+            return Err(Error::Forbidden("this upload ticket has expired".into()));
+        }
+        let pending = ticket.pending();
+        let uploaded = self.metadata(&pending).await?;
+        if uploaded.content_type == USED {
+            return Err(Error::Forbidden(
+                "this upload ticket was already used".into(),
+            ));
+        }
+        let checked = self.check_pending(policy, &ticket, &uploaded).await;
+        let kept = match checked {
+            Ok(()) => self.keep_pending(&ticket, policy).await,
+            Err(e) => Err(e),
+        };
+        // Used, whatever happened: the tombstone replaces the pending bytes.
+        self.retire(&pending).await?;
+        match kept {
+            Ok(()) => self.metadata(key).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The pending upload has the ticket's size and its bytes are what the ticket says.
+    async fn check_pending(
+        &self,
+        policy: &Policy,
+        ticket: &Ticket,
+        uploaded: &Object,
+    ) -> Result<(), Error> {
+        if uploaded.size > policy.max_size {
+            return Err(Error::TooLarge {
+                limit: policy.max_size,
+            });
+        }
+        if uploaded.size != ticket.size {
+            return Err(Error::Body(format!(
+                "{} bytes were uploaded where the ticket said {}",
+                uploaded.size, ticket.size
+            )));
+        }
+        let pending = Path::from(ticket.pending());
+        let head = if uploaded.size == 0 {
+            Bytes::new()
+        } else {
+            let end = uploaded.size.min(SNIFF_LEN as u64);
+            self.inner
+                .store
+                .get_range(&pending, 0..end)
+                .await
+                .map_err(|e| self.err("reading", &ticket.key, e))?
+        };
+        let clean = ticket.key.rsplit('/').next().unwrap_or("");
+        let ct = sniff::check(
+            sniff::sniff(&head),
+            &policy.types,
+            Some(&ticket.content_type),
+            clean,
+        )?;
+        if !sniff::same_type(&ct, &ticket.content_type) {
+            return Err(Error::TypeMismatch {
+                detected: ct,
+                claimed: format!("the declared type {}", ticket.content_type),
+            });
+        }
+        Ok(())
+    }
+
+    /// Copies the checked pending bytes to the object's key (S3 keeps the attributes the
+    /// ticket's PUT set; a folder gets a new record).
+    async fn keep_pending(&self, ticket: &Ticket, policy: &Policy) -> Result<(), Error> {
+        let (from, to) = (
+            Path::from(ticket.pending()),
+            Path::from(ticket.key.as_str()),
+        );
+        let copied = if self.keeps_attributes() {
+            // Nobody else can write the object's key: it has 128 random bits and no ticket
+            // names it.
+            self.inner.store.copy(&from, &to).await
+        } else {
+            self.inner.store.copy_if_not_exists(&from, &to).await
+        };
+        match copied {
+            Ok(()) => {}
+            // Another confirm of the same ticket got there first, with the same bytes.
+            Err(object_store::Error::AlreadyExists { .. }) => return Ok(()),
+            Err(e) => return Err(self.err("keeping", &ticket.key, e)),
+        }
+        if !self.keeps_attributes() {
+            let meta = NewObject {
+                content_type: ticket.content_type.clone(),
+                original_name: ticket.name.clone(),
+                cache_control: policy.cache_control.clone(),
             };
-            let ct = sniff::check(
-                sniff::sniff(&head),
-                &policy.types,
-                Some(&object.content_type),
-                &object.original_name,
-            )?;
-            if !sniff::same_type(&ct, &object.content_type) {
-                return Err(Error::TypeMismatch {
-                    detected: ct,
-                    claimed: format!("the declared type {}", object.content_type),
-                });
-            }
-            Ok(())
-        }
-        .await;
-        match checked {
-            Ok(()) => Ok(object),
-            Err(e) => {
-                self.delete(key).await?;
-                Err(e)
+            if let Err(e) = self.write_sidecar(&ticket.key, &meta).await {
+                self.remove_quietly(&ticket.key).await;
+                return Err(e);
             }
         }
+        Ok(())
+    }
+
+    /// Replaces a pending upload with an empty tombstone, so its ticket cannot store again.
+    async fn retire(&self, pending: &str) -> Result<(), Error> {
+        let mut attributes = Attributes::new();
+        if self.keeps_attributes() {
+            attributes.insert(Attribute::ContentType, USED.into());
+        }
+        let opts = PutOptions {
+            attributes,
+            ..Default::default()
+        };
+        self.inner
+            .store
+            .put_opts(&Path::from(pending), Bytes::new().into(), opts)
+            .await
+            .map_err(|e| self.err("closing the ticket of", pending, e))?;
+        if !self.keeps_attributes() {
+            let meta = NewObject {
+                content_type: USED.into(),
+                original_name: String::new(),
+                cache_control: None,
+            };
+            self.write_sidecar(pending, &meta).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes direct uploads nobody confirmed, tombstones of used tickets, and a folder's
+    /// multipart staging files, when they are older than `older_than` (which must be longer
+    /// than a ticket lives and may be confirmed: [`crate::Settings::url_expiry`] plus
+    /// [`CONFIRM_GRACE`]). Incomplete S3 multipart uploads are the bucket's lifecycle rule's
+    /// (see the README). With `dry_run`, only says what it would remove.
+    ///
+    /// # Errors
+    /// An age a live ticket could still need, or the store failed.
+    pub async fn collect_garbage(
+        &self,
+        older_than: Duration,
+        dry_run: bool,
+    ) -> Result<GcSummary, Error> {
+        let floor = self.inner.settings.url_expiry + CONFIRM_GRACE;
+        if older_than < floor {
+            return Err(Error::Config(format!(
+                "media gc: --older-than must be at least {} s (tickets live {} s and may be confirmed {} s after that)",
+                floor.as_secs(),
+                self.inner.settings.url_expiry.as_secs(),
+                CONFIRM_GRACE.as_secs()
+            )));
+        }
+        let now = i64::try_from(self.now_secs()).unwrap_or(i64::MAX);
+        let age = i64::try_from(older_than.as_secs()).unwrap_or(i64::MAX);
+        let cutoff = chrono::DateTime::from_timestamp(now.saturating_sub(age), 0)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        let mut summary = GcSummary {
+            dry_run,
+            ..GcSummary::default()
+        };
+        for dir in [PENDING_DIR, STAGING_DIR] {
+            let old: Vec<object_store::ObjectMeta> = self
+                .inner
+                .store
+                .list(Some(&Path::from(dir)))
+                .try_filter(|m| futures::future::ready(m.last_modified < cutoff))
+                .try_collect()
+                .await
+                .map_err(|e| self.err("listing", dir, e))?;
+            for m in old {
+                let key = m.location.to_string();
+                if !dry_run {
+                    if key.starts_with(META_DIR) {
+                        let _ = self.inner.store.delete(&m.location).await;
+                    } else {
+                        self.remove_quietly(&key).await;
+                    }
+                }
+                summary.bytes += m.size;
+                summary.removed.push(key);
+            }
+        }
+        summary.removed.sort();
+        Ok(summary)
     }
 }
 
@@ -165,7 +434,7 @@ impl Storage {
 fn declared_kind(policy: &Policy, file_name: &str, declared: &str) -> Result<String, Error> {
     let d = sniff::essence(declared).to_ascii_lowercase();
     let kind = sniff::ALL.iter().copied().find(|k| {
-        sniff::essence(k.mime) == d
+        sniff::same_type(k.mime, &d)
             || (k.family == sniff::Family::Text
                 && matches!(
                     d.as_str(),
@@ -174,7 +443,7 @@ fn declared_kind(policy: &Policy, file_name: &str, declared: &str) -> Result<Str
     });
     match kind {
         Some(k) => sniff::check(Some(k), &policy.types, Some(&d), file_name),
-        None if policy.types.unknown => Ok("application/octet-stream".into()),
+        None if policy.types.unknown => sniff::check(None, &policy.types, Some(&d), file_name),
         None => Err(Error::TypeNotAllowed {
             detected: d,
             allowed: policy.types.describe(),

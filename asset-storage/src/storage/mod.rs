@@ -22,6 +22,7 @@ mod types;
 mod urls;
 mod write;
 
+pub use direct::{CONFIRM_GRACE, GcSummary, PENDING_DIR};
 pub use settings::{Budgets, Policy, Settings};
 pub use types::{Download, ListEntry, Object, Page, UploadTicket};
 pub(crate) use types::{NewObject, Sidecar, entry};

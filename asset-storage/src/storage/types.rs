@@ -60,18 +60,24 @@ impl std::fmt::Debug for Download {
     }
 }
 
-/// What the browser needs for a direct upload: PUT the file to `url` with exactly
-/// `headers`, before `expires_at`, no larger than `max_size`; then the app calls
-/// [`Storage::confirm_upload`] with `key`.
+/// What the browser needs for a direct upload: PUT the file (exactly `size` bytes) to `url`
+/// with exactly `headers`, before `expires_at`; then the app calls
+/// [`Storage::confirm_upload`](super::Storage::confirm_upload) with `token`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UploadTicket {
+    /// The object's key once confirmed (the bytes wait under `pending/` until then).
     pub key: String,
     pub url: String,
     pub method: &'static str,
     pub headers: Vec<(String, String)>,
+    /// The exact size the file must have.
+    pub size: u64,
+    /// The policy's cap.
     pub max_size: u64,
     /// Seconds since the Unix epoch.
     pub expires_at: u64,
+    /// What confirming takes: the ticket, signed with the storage's key.
+    pub token: String,
 }
 
 /// The local backend's record of an object.

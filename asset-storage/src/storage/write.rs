@@ -60,9 +60,11 @@ impl Storage {
         } else {
             file_name
         };
+        // The name checked is the one the key keeps: `x.html.` is checked as `x.html`.
+        let clean = name::clean_file_name(original);
         let content_type =
-            sniff::check(sniff::sniff(&first), &policy.types, declared_type, original)?;
-        let key = name::new_key(policy.visibility, &policy.prefix, original)?;
+            sniff::check(sniff::sniff(&first), &policy.types, declared_type, &clean)?;
+        let key = name::new_key(policy.visibility, &policy.prefix, &clean)?;
         let meta = NewObject {
             content_type,
             original_name: original.chars().take(1000).collect(),

@@ -35,10 +35,10 @@ fn chunk(i: u64) -> Bytes {
 
 /// The upload handler of the README on a loopback port.
 async fn handler(storage: Storage) -> anyhow::Result<SocketAddr> {
-    use axum::extract::{DefaultBodyLimit, Multipart, State};
+    use axum::extract::State;
     async fn upload(
         State(storage): State<Storage>,
-        form: Multipart,
+        form: asset_storage::axum::UploadForm,
     ) -> Result<String, asset_storage::axum::UploadError> {
         let policy = Policy::new("bench")?
             .types(TypeSet::any())
@@ -47,10 +47,7 @@ async fn handler(storage: Storage) -> anyhow::Result<SocketAddr> {
         Ok(up.files.first().map(|f| f.key.clone()).unwrap_or_default())
     }
     let app = axum::Router::new()
-        .route(
-            "/upload",
-            axum::routing::post(upload).layer(DefaultBodyLimit::disable()),
-        )
+        .route("/upload", axum::routing::post(upload))
         .with_state(storage);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
