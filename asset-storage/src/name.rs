@@ -288,6 +288,59 @@ mod tests {
         assert_eq!(clean_file_name(&long), "e".repeat(MAX_FILE_NAME));
     }
 
+    /// Names from an alphabet of the characters that matter to the rules, and any string.
+    fn names() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let tricky = prop::sample::select(vec![
+            ".", "..", "/", "\\", "_", "-", "%", "\0", "\n", " ", "é", "ß", "写", "\u{202e}",
+            "php", "html", "png", "svg", "a", "Z", "9", "~", "#", "?", ":", "*",
+        ]);
+        prop_oneof![
+            prop::collection::vec(tricky, 0..60).prop_map(|p| p.concat()),
+            any::<String>(),
+            prop::collection::vec(any::<u8>(), 0..400)
+                .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any client name gives a key that passes `check_key`, stays in its use's folder,
+        /// ends with the clean name (which cleans to itself), and whose extension, as a web
+        /// server would read it, is the one the type check compares with the bytes.
+        #[test]
+        fn any_name_gives_a_confined_key_that_keeps_the_checked_extension(name in names()) {
+            let clean = clean_file_name(&name);
+            proptest::prop_assert_eq!(clean_file_name(&clean), clean.clone());
+            proptest::prop_assert!(!clean.is_empty() && clean.len() <= MAX_FILE_NAME);
+            let key = new_key(Visibility::Public, "up", &name).unwrap();
+            proptest::prop_assert!(check_key(&key).is_ok(), "{}", key);
+            let parts: Vec<&str> = key.split('/').collect();
+            proptest::prop_assert_eq!(parts.len(), 4);
+            proptest::prop_assert_eq!((parts[0], parts[1]), ("public", "up"));
+            proptest::prop_assert_eq!(parts[3], clean.as_str());
+            let served = parts[3].rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+            match extension(parts[3]) {
+                Some(e) => proptest::prop_assert_eq!(Some(e), served),
+                // No extension a server could map: none, or not a short alphanumeric one.
+                None => {
+                    let unmappable = served.as_ref().is_none_or(|e| {
+                        e.len() > 10 || !e.bytes().all(|b| b.is_ascii_alphanumeric())
+                    });
+                    proptest::prop_assert!(unmappable, "{:?}", served);
+                }
+            }
+            // PNG bytes pass the check exactly when the kept extension is PNG's or absent.
+            let png = crate::sniff::check(
+                Some(crate::sniff::PNG),
+                &crate::TypeSet::images(),
+                None,
+                &clean,
+            );
+            let ext = extension(&clean);
+            proptest::prop_assert_eq!(png.is_ok(), ext.is_none() || ext.as_deref() == Some("png"));
+        }
+    }
+
     #[test]
     fn keys_are_confined() {
         for bad in [
