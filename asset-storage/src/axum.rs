@@ -23,7 +23,6 @@
 
 use std::collections::BTreeMap;
 
-use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};

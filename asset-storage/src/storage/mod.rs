@@ -6,9 +6,8 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::{Stream, StreamExt as _, TryStreamExt as _};
+use object_store::ObjectStore;
 use object_store::signer::Signer;
-use object_store::{ObjectStore, ObjectStoreExt as _};
 
 use crate::name::Visibility;
 use crate::store::Location;
@@ -160,12 +159,9 @@ impl Storage {
 
     /// Runs `job` on a task of its own, tracked so that [`Storage::settle`] can wait for it.
     pub(crate) fn spawn_cleanup(&self, job: impl Future<Output = ()> + Send + 'static) {
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                self.inner.cleanups.spawn_on(job, &rt);
-            }
-            // No runtime (the future was dropped at shutdown): `media gc` removes it later.
-            Err(_) => {}
+        // No runtime (the future was dropped at shutdown): `media gc` removes it later.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            self.inner.cleanups.spawn_on(job, &rt);
         }
     }
 

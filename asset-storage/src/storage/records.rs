@@ -1,7 +1,6 @@
 //! An object's record (type, original name, cache control): object attributes on S3, a
 //! `.meta/<key>.json` sidecar in a local folder, which keeps no attributes.
 
-use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::path::Path;
 use object_store::{Attribute, Attributes, ObjectStoreExt as _};
 

@@ -2,10 +2,6 @@
 
 use std::time::Duration;
 
-use futures::{Stream, StreamExt as _, TryStreamExt as _};
-use object_store::signer::Signer;
-use object_store::{ObjectStore, ObjectStoreExt as _};
-
 use crate::name::{self, Visibility};
 use crate::sniff::TypeSet;
 use crate::store::{Location, StoreConfig};

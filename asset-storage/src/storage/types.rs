@@ -4,9 +4,6 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt as _, TryStreamExt as _};
-use object_store::signer::Signer;
-use object_store::{ObjectStore, ObjectStoreExt as _};
 
 use crate::Error;
 use crate::name::Visibility;

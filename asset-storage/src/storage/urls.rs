@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use object_store::path::Path;
-use object_store::signer::{SignedUrlOptions, Signer};
-use object_store::{ObjectStore, ObjectStoreExt as _};
+use object_store::signer::SignedUrlOptions;
 
 use crate::Error;
 use crate::name::{self, Visibility};
