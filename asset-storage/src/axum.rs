@@ -23,7 +23,6 @@
 
 use std::collections::BTreeMap;
 
-
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};

@@ -52,15 +52,19 @@ pub async fn sync(
     say: &(dyn Fn(&str) + Sync),
 ) -> Result<SyncSummary, Error> {
     let started = Instant::now();
-    let source = from.list_all().await?;
-    let present: BTreeSet<String> = to.list_all().await?.into_iter().map(|e| e.key).collect();
+    let (source, unreadable) = from.list_all().await?;
+    let present: BTreeSet<String> = to.list_all().await?.0.into_iter().map(|e| e.key).collect();
     let mut summary = SyncSummary {
         dry_run,
+        ignored: unreadable,
         ..SyncSummary::default()
     };
     let mut todo: Vec<ListEntry> = Vec::new();
     for e in source {
-        if name::check_key(&e.key).is_err() || Visibility::of(&e.key).is_none() {
+        // Only keys of ours, and only those object_store addresses as they are (it would
+        // read `a~b` or `c#1` as other keys).
+        let addressable = object_store::path::Path::from(e.key.as_str()).as_ref() == e.key;
+        if name::check_key(&e.key).is_err() || Visibility::of(&e.key).is_none() || !addressable {
             summary.ignored.push(e.key);
         } else if present.contains(&e.key) {
             summary.skipped += 1;
@@ -77,17 +81,30 @@ pub async fn sync(
     } else {
         let done = std::sync::atomic::AtomicUsize::new(0);
         let total = todo.len();
+        // A listed name the store cannot open as that key (a foreign file name such as
+        // `100%`) is set aside like other foreign keys, not a reason to stop.
+        let vanished = std::sync::Mutex::new(Vec::new());
         futures::stream::iter(todo.into_iter().map(Ok::<_, Error>))
             .try_for_each_concurrent(8, |e| {
-                let done = &done;
+                let (done, vanished) = (&done, &vanished);
                 async move {
-                    copy_one(from, to, &e.key).await?;
+                    match copy_one(from, to, &e.key).await {
+                        Ok(()) => {}
+                        Err(Error::NotFound { key }) => {
+                            vanished.lock().expect("not poisoned").push(key);
+                            return Ok(());
+                        }
+                        Err(e) => return Err(e),
+                    }
                     let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                     say(&format!("[{n}/{total}] {} ({} bytes)", e.key, e.size));
                     Ok(())
                 }
             })
             .await?;
+        let vanished = vanished.into_inner().expect("not poisoned");
+        summary.copied -= vanished.len();
+        summary.ignored.extend(vanished);
     }
     summary.millis = started.elapsed().as_millis();
     Ok(summary)

@@ -1388,3 +1388,25 @@ async fn a_long_thin_image_is_cropped_before_it_is_scaled() {
     assert_eq!(e.status(), 422, "{e}");
     assert!(e.to_string().contains("over the budget of 11999"), "{e}");
 }
+
+#[tokio::test]
+async fn sync_sets_foreign_names_aside_and_copies_the_rest() {
+    let from = Backend::local().await;
+    let to = Backend::local().await;
+    let o = from
+        .storage
+        .save(&images("x").public(), "ok.png", None, body(&png(2, 2), 99))
+        .await
+        .unwrap();
+    // Files the storage did not write, with names object_store reads as other keys.
+    let dir = from.root.as_ref().unwrap().path().join("media/public/x");
+    for name in ["a~b", "100%", "c#1", "d%zz"] {
+        std::fs::write(dir.join(name), b"foreign").unwrap();
+    }
+    let done = asset_storage::sync(&from.storage, &to.storage, false, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(done.copied, 1, "{done:?}");
+    assert!(done.ignored.len() >= 2, "{done:?}");
+    assert_eq!(to.files(), vec![o.key.clone()]);
+}

@@ -10,6 +10,7 @@ use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectSt
 use crate::Error;
 use crate::name::{self, META_DIR};
 
+use super::PENDING_DIR;
 use super::{Download, ListEntry, NewObject, Object, Page, Storage, entry};
 
 impl Storage {
@@ -250,18 +251,28 @@ impl Storage {
 
     /// Every key below the storage's root (thumbnails included, metadata records not), for
     /// [`crate::sync`].
-    pub(crate) async fn list_all(&self) -> Result<Vec<ListEntry>, Error> {
-        let mut all: Vec<ListEntry> = self
-            .inner
-            .store
-            .list(None)
-            .try_filter(|m| futures::future::ready(!m.location.as_ref().starts_with(META_DIR)))
-            .map_ok(entry)
-            .try_collect()
-            .await
-            .map_err(|e| self.err("listing", "", e))?;
+    pub(crate) async fn list_all(&self) -> Result<(Vec<ListEntry>, Vec<String>), Error> {
+        let mut all = Vec::new();
+        // Names object_store cannot read as keys (a foreign file such as `100%`) are set
+        // aside, not a reason to stop.
+        let mut unreadable = Vec::new();
+        let mut stream = self.inner.store.list(None);
+        while let Some(m) = stream.next().await {
+            match m {
+                Ok(m) => {
+                    let k = m.location.as_ref();
+                    if !k.starts_with(META_DIR) && k.split('/').next() != Some(PENDING_DIR) {
+                        all.push(entry(m));
+                    }
+                }
+                Err(object_store::Error::InvalidPath { source }) => {
+                    unreadable.push(crate::one_line(&source.to_string()));
+                }
+                Err(e) => return Err(self.err("listing", "", e)),
+            }
+        }
         all.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(all)
+        Ok((all, unreadable))
     }
 
     /// Copies `key` to a new server-made key under `prefix` (a use prefix such as
