@@ -31,8 +31,13 @@ struct Flags {
     dry_run: bool,
 }
 
-fn parse(args: &[String]) -> Result<Flags, Error> {
-    let mut f = Flags::default();
+/// Walks `--name value` and `--name=value` arguments: `take` handles one flag, calling
+/// `value()` for a flag that has one, and says whether it knew the flag.
+fn each_flag(
+    command: &str,
+    args: &[String],
+    mut take: impl FnMut(&str, &mut dyn FnMut() -> Result<String, Error>) -> Result<bool, Error>,
+) -> Result<(), Error> {
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -45,6 +50,18 @@ fn parse(args: &[String]) -> Result<Flags, Error> {
                 .or_else(|| it.next().cloned())
                 .ok_or_else(|| Error::Config(format!("{name} needs a value\n{USAGE}")))
         };
+        if !take(name, &mut value)? {
+            return Err(Error::Config(format!(
+                "media {command}: unknown argument `{arg}`\n{USAGE}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn parse(args: &[String]) -> Result<Flags, Error> {
+    let mut f = Flags::default();
+    each_flag("sync", args, |name, value| {
         match name {
             "--from" => f.from.url = Some(value()?),
             "--to" => f.to.url = Some(value()?),
@@ -55,13 +72,10 @@ fn parse(args: &[String]) -> Result<Flags, Error> {
             "--from-profile" => f.from.profile = Some(value()?),
             "--to-profile" => f.to.profile = Some(value()?),
             "--dry-run" => f.dry_run = true,
-            _ => {
-                return Err(Error::Config(format!(
-                    "media sync: unknown argument `{arg}`\n{USAGE}"
-                )));
-            }
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if f.from.url.is_none() || f.to.url.is_none() {
         return Err(Error::Config(format!(
             "media sync needs --from and --to\n{USAGE}"
@@ -162,18 +176,7 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
 async fn gc(args: &[String]) -> Result<(), Error> {
     let mut side = Side::default();
     let (mut age, mut dry_run) = (std::time::Duration::from_secs(86_400), false);
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_owned())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| Error::Config(format!("{name} needs a value\n{USAGE}")))
-        };
+    each_flag("gc", args, |name, value| {
         match name {
             "--at" => side.url = Some(value()?),
             "--endpoint" => side.endpoint = Some(value()?),
@@ -181,13 +184,10 @@ async fn gc(args: &[String]) -> Result<(), Error> {
             "--profile" => side.profile = Some(value()?),
             "--older-than" => age = crate::parse_age(&value()?)?,
             "--dry-run" => dry_run = true,
-            _ => {
-                return Err(Error::Config(format!(
-                    "media gc: unknown argument `{arg}`\n{USAGE}"
-                )));
-            }
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     let env = Settings::from_env()?;
     if side.url.is_none() {
         side.url = Some(env.store.location.to_string());

@@ -112,74 +112,12 @@ impl Storage {
             name: file_name.chars().take(1000).collect(),
             expires: self.now_secs() + expiry.as_secs(),
         };
-        let pending = ticket.pending();
         let (url, headers) = match &self.inner.signer {
-            Some(signer) => {
-                let cache = policy
-                    .cache_control
-                    .clone()
-                    .unwrap_or_else(|| self.default_cache(Some(policy.visibility)));
-                let headers = vec![
-                    ("content-type".to_owned(), ticket.content_type.clone()),
-                    (
-                        "content-disposition".to_owned(),
-                        sniff::content_disposition(&ticket.content_type, &ticket.name),
-                    ),
-                    ("cache-control".to_owned(), cache),
-                    ("if-none-match".to_owned(), "*".to_owned()),
-                ];
-                let mut opts = SignedUrlOptions::default();
-                for (k, v) in &headers {
-                    let name = http::HeaderName::from_bytes(k.as_bytes()).expect("a header name");
-                    let value = http::HeaderValue::from_str(v).map_err(|_| Error::InvalidName {
-                        name: name::printable(&ticket.name),
-                        reason: "cannot be sent in a header".into(),
-                    })?;
-                    opts = opts.with_signed_header(name, value);
-                }
-                let url = signer
-                    .signed_url_opts(
-                        http::Method::PUT,
-                        &Path::from(pending.as_str()),
-                        expiry,
-                        &opts,
-                    )
-                    .await
-                    .map_err(|e| self.err("signing", &pending, e))?;
-                (url.to_string(), headers)
-            }
-            None => {
-                let expires = ticket.expires.to_string();
-                let size = size.to_string();
-                let sig = self.inner.key.sign(&[
-                    "PUT",
-                    &pending,
-                    &expires,
-                    &size,
-                    &ticket.content_type,
-                    &ticket.name,
-                ]);
-                let q = |s: &str| {
-                    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
-                        .to_string()
-                };
-                let url = format!(
-                    "{}{}?expires={expires}&size={size}&type={}&name={}&sig={sig}",
-                    self.base_url(),
-                    encode_key(&pending),
-                    q(&ticket.content_type),
-                    q(&ticket.name)
-                );
-                (
-                    url,
-                    vec![("content-type".to_owned(), ticket.content_type.clone())],
-                )
-            }
+            Some(signer) => self.presigned_put(signer.as_ref(), &ticket, policy).await?,
+            None => self.local_put(&ticket),
         };
-        let json = serde_json::to_string(&ticket).expect("a ticket serialises");
-        let payload = URL_SAFE_NO_PAD.encode(json);
-        let sig = self.inner.key.sign(&["ticket", &payload]);
         Ok(UploadTicket {
+            token: self.seal(&ticket),
             key: ticket.key,
             url,
             method: "PUT",
@@ -187,8 +125,89 @@ impl Storage {
             size,
             max_size: policy.max_size,
             expires_at: ticket.expires,
-            token: format!("{payload}.{sig}"),
         })
+    }
+
+    /// S3's presigned PUT of the pending key, with the headers the browser must send signed
+    /// in (type, disposition, cache, `If-None-Match: *`).
+    async fn presigned_put(
+        &self,
+        signer: &dyn object_store::signer::Signer,
+        ticket: &Ticket,
+        policy: &Policy,
+    ) -> Result<(String, Vec<(String, String)>), Error> {
+        let pending = ticket.pending();
+        let cache = policy
+            .cache_control
+            .clone()
+            .unwrap_or_else(|| self.default_cache(Some(policy.visibility)));
+        let headers = vec![
+            ("content-type".to_owned(), ticket.content_type.clone()),
+            (
+                "content-disposition".to_owned(),
+                sniff::content_disposition(&ticket.content_type, &ticket.name),
+            ),
+            ("cache-control".to_owned(), cache),
+            ("if-none-match".to_owned(), "*".to_owned()),
+        ];
+        let mut opts = SignedUrlOptions::default();
+        for (k, v) in &headers {
+            let name = http::HeaderName::from_bytes(k.as_bytes()).expect("a header name");
+            let value = http::HeaderValue::from_str(v).map_err(|_| Error::InvalidName {
+                name: name::printable(&ticket.name),
+                reason: "cannot be sent in a header".into(),
+            })?;
+            opts = opts.with_signed_header(name, value);
+        }
+        let expiry = self.inner.settings.url_expiry;
+        let url = signer
+            .signed_url_opts(
+                http::Method::PUT,
+                &Path::from(pending.as_str()),
+                expiry,
+                &opts,
+            )
+            .await
+            .map_err(|e| self.err("signing", &pending, e))?;
+        Ok((url.to_string(), headers))
+    }
+
+    /// The local service's PUT of the pending key: an HMAC over key, expiry, size, type and
+    /// name, which the service checks while it counts the bytes.
+    fn local_put(&self, ticket: &Ticket) -> (String, Vec<(String, String)>) {
+        let pending = ticket.pending();
+        let expires = ticket.expires.to_string();
+        let size = ticket.size.to_string();
+        let sig = self.inner.key.sign(&[
+            "PUT",
+            &pending,
+            &expires,
+            &size,
+            &ticket.content_type,
+            &ticket.name,
+        ]);
+        let q = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let url = format!(
+            "{}{}?expires={expires}&size={size}&type={}&name={}&sig={sig}",
+            self.base_url(),
+            encode_key(&pending),
+            q(&ticket.content_type),
+            q(&ticket.name)
+        );
+        (
+            url,
+            vec![("content-type".to_owned(), ticket.content_type.clone())],
+        )
+    }
+
+    /// The ticket as a token: its JSON, base64, and the storage key's signature of that.
+    fn seal(&self, ticket: &Ticket) -> String {
+        let json = serde_json::to_string(ticket).expect("a ticket serialises");
+        let payload = URL_SAFE_NO_PAD.encode(json);
+        let sig = self.inner.key.sign(&["ticket", &payload]);
+        format!("{payload}.{sig}")
     }
 
     /// The key a ticket's token will confirm to (its signature checked), for an app that
