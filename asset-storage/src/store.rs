@@ -242,6 +242,15 @@ impl StoreConfig {
     /// # Errors
     /// Not an S3 location, no credentials, or a bad endpoint.
     pub fn open_s3(&self) -> Result<S3Store, Error> {
+        let (store, prefix) = self.open_s3_parts()?;
+        Ok(PrefixStore::new(store, prefix))
+    }
+
+    /// The bucket's client and the key prefix [`StoreConfig::open_s3`] scopes it to.
+    ///
+    /// # Errors
+    /// As [`StoreConfig::open_s3`].
+    pub fn open_s3_parts(&self) -> Result<(AmazonS3, object_store::path::Path), Error> {
         let Location::S3 { bucket, prefix } = &self.location else {
             return Err(Error::Config(format!(
                 "{} is not an S3 location",
@@ -313,7 +322,7 @@ impl StoreConfig {
         // (object_store would percent-encode them in a path built from a string).
         let prefix = object_store::path::Path::parse(prefix)
             .map_err(|e| Error::Config(format!("{}: key prefix: {e}", self.location)))?;
-        Ok(PrefixStore::new(store, prefix))
+        Ok((store, prefix))
     }
 
     /// The URL at which an anonymous client reads `key` straight from the bucket (for a

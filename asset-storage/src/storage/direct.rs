@@ -16,16 +16,13 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use futures::TryStreamExt as _;
 use object_store::path::Path;
-use object_store::signer::SignedUrlOptions;
 use object_store::{Attribute, Attributes, ObjectStoreExt as _, PutOptions};
 
 use crate::Error;
-use crate::name::{self, META_DIR};
+use crate::name;
 use crate::sniff::{self, SNIFF_LEN};
 
-use super::write::STAGING_DIR;
 use super::{NewObject, Object, Policy, Storage, UploadTicket, encode_key};
 
 /// Where direct uploads wait for their confirmation: never served, never listed.
@@ -51,31 +48,6 @@ struct Ticket {
 impl Ticket {
     fn pending(&self) -> String {
         format!("{PENDING_DIR}/{}", self.key)
-    }
-}
-
-/// What [`Storage::collect_garbage`] removed (or, with `dry_run`, would remove).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GcSummary {
-    /// Pending uploads and tombstones, staging files of a folder's multipart uploads.
-    pub removed: Vec<String>,
-    pub bytes: u64,
-    pub dry_run: bool,
-}
-
-impl std::fmt::Display for GcSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {} unconfirmed uploads and staging files ({} bytes)",
-            if self.dry_run {
-                "would remove"
-            } else {
-                "removed"
-            },
-            self.removed.len(),
-            self.bytes
-        )
     }
 }
 
@@ -113,7 +85,7 @@ impl Storage {
             expires: self.now_secs() + expiry.as_secs(),
         };
         let (url, headers) = match &self.inner.signer {
-            Some(signer) => self.presigned_put(signer.as_ref(), &ticket, policy).await?,
+            Some(signer) => self.presigned_put(signer, &ticket, policy).await?,
             None => self.local_put(&ticket),
         };
         Ok(UploadTicket {
@@ -128,11 +100,12 @@ impl Storage {
         })
     }
 
-    /// S3's presigned PUT of the pending key, with the headers the browser must send signed
-    /// in (type, disposition, cache, `If-None-Match: *`).
+    /// S3's presigned PUT of the pending key, with the length and the headers the browser
+    /// must send signed in (type, disposition, cache, `If-None-Match: *`). The browser sets
+    /// `Content-Length` itself, so it is not among the headers handed out.
     async fn presigned_put(
         &self,
-        signer: &dyn object_store::signer::Signer,
+        signer: &super::presign::Presigner,
         ticket: &Ticket,
         policy: &Policy,
     ) -> Result<(String, Vec<(String, String)>), Error> {
@@ -150,26 +123,25 @@ impl Storage {
             ("cache-control".to_owned(), cache),
             ("if-none-match".to_owned(), "*".to_owned()),
         ];
-        let mut opts = SignedUrlOptions::default();
-        for (k, v) in &headers {
-            let name = http::HeaderName::from_bytes(k.as_bytes()).expect("a header name");
-            let value = http::HeaderValue::from_str(v).map_err(|_| Error::InvalidName {
-                name: name::printable(&ticket.name),
-                reason: "cannot be sent in a header".into(),
-            })?;
-            opts = opts.with_signed_header(name, value);
+        for (_, v) in &headers {
+            if http::HeaderValue::from_str(v).is_err() {
+                return Err(Error::InvalidName {
+                    name: name::printable(&ticket.name),
+                    reason: "cannot be sent in a header".into(),
+                });
+            }
         }
-        let expiry = self.inner.settings.url_expiry;
         let url = signer
-            .signed_url_opts(
-                http::Method::PUT,
-                &Path::from(pending.as_str()),
-                expiry,
-                &opts,
+            .put(
+                &pending,
+                ticket.size,
+                &headers,
+                self.inner.settings.url_expiry,
+                (self.inner.clock)(),
             )
             .await
             .map_err(|e| self.err("signing", &pending, e))?;
-        Ok((url.to_string(), headers))
+        Ok((url, headers))
     }
 
     /// The local service's PUT of the pending key: an HMAC over key, expiry, size, type and
@@ -390,62 +362,6 @@ impl Storage {
             self.write_sidecar(pending, &meta).await?;
         }
         Ok(())
-    }
-
-    /// Removes direct uploads nobody confirmed, tombstones of used tickets, and a folder's
-    /// multipart staging files, when they are older than `older_than` (which must be longer
-    /// than a ticket lives and may be confirmed: [`crate::Settings::url_expiry`] plus
-    /// [`CONFIRM_GRACE`]). Incomplete S3 multipart uploads are the bucket's lifecycle rule's
-    /// (see the README). With `dry_run`, only says what it would remove.
-    ///
-    /// # Errors
-    /// An age a live ticket could still need, or the store failed.
-    pub async fn collect_garbage(
-        &self,
-        older_than: Duration,
-        dry_run: bool,
-    ) -> Result<GcSummary, Error> {
-        let floor = self.inner.settings.url_expiry + CONFIRM_GRACE;
-        if older_than < floor {
-            return Err(Error::Config(format!(
-                "media gc: --older-than must be at least {} s (tickets live {} s and may be confirmed {} s after that)",
-                floor.as_secs(),
-                self.inner.settings.url_expiry.as_secs(),
-                CONFIRM_GRACE.as_secs()
-            )));
-        }
-        let now = i64::try_from(self.now_secs()).unwrap_or(i64::MAX);
-        let age = i64::try_from(older_than.as_secs()).unwrap_or(i64::MAX);
-        let cutoff = chrono::DateTime::from_timestamp(now.saturating_sub(age), 0)
-            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-        let mut summary = GcSummary {
-            dry_run,
-            ..GcSummary::default()
-        };
-        for dir in [PENDING_DIR, STAGING_DIR] {
-            let old: Vec<object_store::ObjectMeta> = self
-                .inner
-                .store
-                .list(Some(&Path::from(dir)))
-                .try_filter(|m| futures::future::ready(m.last_modified < cutoff))
-                .try_collect()
-                .await
-                .map_err(|e| self.err("listing", dir, e))?;
-            for m in old {
-                let key = m.location.to_string();
-                if !dry_run {
-                    if key.starts_with(META_DIR) {
-                        let _ = self.inner.store.delete(&m.location).await;
-                    } else {
-                        self.remove_quietly(&key).await;
-                    }
-                }
-                summary.bytes += m.size;
-                summary.removed.push(key);
-            }
-        }
-        summary.removed.sort();
-        Ok(summary)
     }
 }
 

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use object_store::ObjectStore;
-use object_store::signer::Signer;
 
 use crate::name::Visibility;
 use crate::store::Location;
 use crate::{Error, SigningKey};
 
 mod direct;
+mod gc;
+mod presign;
 mod read;
 mod records;
 mod settings;
@@ -21,7 +22,8 @@ mod types;
 mod urls;
 mod write;
 
-pub use direct::{CONFIRM_GRACE, GcSummary, PENDING_DIR};
+pub use direct::{CONFIRM_GRACE, PENDING_DIR};
+pub use gc::GcSummary;
 pub use settings::{Budgets, Policy, Settings};
 pub use types::{Download, ListEntry, Object, Page, UploadTicket};
 pub(crate) use types::{NewObject, Sidecar, entry};
@@ -32,7 +34,8 @@ pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 pub(crate) struct Inner {
     pub store: Arc<dyn ObjectStore>,
-    pub signer: Option<Arc<dyn Signer>>,
+    /// S3's presigned URLs; `None` on a folder, whose URLs the service checks (HMAC).
+    pub signer: Option<presign::Presigner>,
     pub settings: Settings,
     pub key: SigningKey,
     pub clock: Clock,
@@ -70,14 +73,17 @@ impl Storage {
     /// # Errors
     /// Missing S3 credentials, a bad endpoint, or a folder that cannot be created.
     pub fn new(settings: Settings) -> Result<Storage, Error> {
-        let (store, signer): (Arc<dyn ObjectStore>, Option<Arc<dyn Signer>>) =
-            match &settings.store.location {
-                Location::File { path } => (Arc::new(crate::store::open_folder(path)?), None),
-                Location::S3 { .. } => {
-                    let s3 = Arc::new(settings.store.open_s3()?);
-                    (s3.clone(), Some(s3))
-                }
-            };
+        let (store, signer): (Arc<dyn ObjectStore>, _) = match &settings.store.location {
+            Location::File { path } => (Arc::new(crate::store::open_folder(path)?), None),
+            Location::S3 { .. } => {
+                let (s3, prefix) = settings.store.open_s3_parts()?;
+                let scoped = object_store::prefix::PrefixStore::new(s3.clone(), prefix.clone());
+                (
+                    Arc::new(scoped),
+                    Some(presign::Presigner::new(s3, prefix)),
+                )
+            }
+        };
         let key = match &settings.signing_key {
             Some(k) => k.clone(),
             None => {

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use object_store::path::Path;
 use object_store::signer::SignedUrlOptions;
 
 use crate::Error;
@@ -63,16 +62,10 @@ impl Storage {
                     ("response-content-disposition", disposition),
                     ("response-content-type", object.content_type.clone()),
                 ]);
-                let url = signer
-                    .signed_url_opts(
-                        http::Method::GET,
-                        &Path::from(object.key.as_str()),
-                        expiry,
-                        &opts,
-                    )
+                signer
+                    .url(http::Method::GET, &object.key, expiry, &opts)
                     .await
-                    .map_err(|e| self.err("signing", &object.key, e))?;
-                Ok(url.to_string())
+                    .map_err(|e| self.err("signing", &object.key, e))
             }
             None => {
                 let expires = (self.now_secs() + expiry.as_secs()).to_string();
