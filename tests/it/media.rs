@@ -10,6 +10,7 @@ use futures::StreamExt as _;
 use hyper::Method;
 use sha2::Digest as _;
 use tests::s3::{BUCKET, TestS3};
+use tests::weed::Weed;
 
 /// A storage under test and what keeps it alive: a local folder served by the media service
 /// on a loopback port, or a prefix of the S3 emulator.
@@ -17,6 +18,7 @@ struct Backend {
     storage: Storage,
     name: &'static str,
     s3: Option<TestS3>,
+    weed: Option<Weed>,
     root: Option<tempfile::TempDir>,
 }
 
@@ -43,6 +45,7 @@ impl Backend {
             storage,
             name: "local",
             s3: None,
+            weed: None,
             root: Some(root),
         }
     }
@@ -56,16 +59,39 @@ impl Backend {
             storage,
             name: "s3",
             s3: Some(s3),
+            weed: None,
+            root: None,
+        }
+    }
+
+    /// A prefix of SeaweedFS, with authentication on and anonymous reads only under
+    /// `public/`.
+    async fn weed() -> Backend {
+        let weed = Weed::start().await;
+        let mut settings = weed.media("media");
+        settings.part_size = 5 << 20;
+        let storage = Storage::new(settings).unwrap();
+        Backend {
+            storage,
+            name: "seaweedfs",
+            s3: None,
+            weed: Some(weed),
             root: None,
         }
     }
 
     /// Multipart uploads the backend holds open (a folder's staging files, S3's uploads).
-    fn open_uploads(&self) -> Vec<String> {
+    async fn open_uploads(&self) -> Vec<String> {
+        if let Some(w) = &self.weed {
+            return w.open_uploads().await;
+        }
         match (&self.root, &self.s3) {
             (Some(r), _) => tests::read_tree(&r.path().join("media"))
                 .into_keys()
-                .filter(|k| k.rsplit_once('#').is_some_and(|(_, n)| n.parse::<u32>().is_ok()))
+                .filter(|k| {
+                    k.rsplit_once('#')
+                        .is_some_and(|(_, n)| n.parse::<u32>().is_ok())
+                })
                 .collect(),
             (_, Some(s3)) => s3.open_uploads(),
             _ => unreachable!(),
@@ -74,7 +100,10 @@ impl Backend {
 
     /// Every key stored (metadata records and thumbnails included), read from the backend
     /// itself rather than through the API under test.
-    fn files(&self) -> Vec<String> {
+    async fn files(&self) -> Vec<String> {
+        if let Some(w) = &self.weed {
+            return w.files("media").await;
+        }
         let dir = match (&self.root, &self.s3) {
             (Some(r), _) => r.path().join("media"),
             (_, Some(s3)) => s3.root.path().join(BUCKET).join("media"),
@@ -327,7 +356,7 @@ async fn conformance(b: Backend) {
         sha2::Sha256::digest(&zip),
         "{name}"
     );
-    let before = b.files();
+    let before = b.files().await;
     let capped = Policy::new("big").unwrap().max_size(7 << 20);
     let e = s
         .save(&capped, "data.zip", None, body(&zip, 64 << 10))
@@ -344,7 +373,11 @@ async fn conformance(b: Backend) {
         .await
         .unwrap_err();
     assert!(matches!(e, Error::TypeNotAllowed { .. }), "{name}: {e}");
-    assert_eq!(b.files(), before, "{name}: failed saves leave nothing");
+    assert_eq!(
+        b.files().await,
+        before,
+        "{name}: failed saves leave nothing"
+    );
 
     // Names given to the API stay inside the storage.
     for bad in [
@@ -376,6 +409,7 @@ async fn conformance(b: Backend) {
     s.delete(&saved.key).await.unwrap();
     assert!(
         !b.files()
+            .await
             .iter()
             .any(|k| k.contains(saved.key.split('/').nth(2).unwrap()))
     );
@@ -389,6 +423,11 @@ async fn the_storage_api_on_a_local_folder() {
 #[tokio::test]
 async fn the_storage_api_on_s3() {
     conformance(Backend::s3().await).await;
+}
+
+#[tokio::test]
+async fn the_storage_api_on_seaweedfs() {
+    conformance(Backend::weed().await).await;
 }
 
 #[tokio::test]
@@ -511,9 +550,7 @@ async fn signed_urls_fail_when_altered_or_expired_local() {
     assert_eq!(get(&earlier).await.status(), 200);
 }
 
-#[tokio::test]
-async fn signed_urls_fail_when_altered_or_expired_s3() {
-    let b = Backend::s3().await;
+async fn presigned_urls_fail_when_altered_or_expired(b: Backend) {
     let doc = b
         .storage
         .save(&Policy::new("d").unwrap(), "a.pdf", None, body(&pdf(), 100))
@@ -525,8 +562,8 @@ async fn signed_urls_fail_when_altered_or_expired_s3() {
         .await
         .unwrap();
     assert!(url.contains("response-content-disposition=inline"), "{url}");
-    check_signed(&url, "s3").await;
-    // The emulator checks the expiry against its own clock, from the signing time in whole
+    check_signed(&url, b.name).await;
+    // The server checks the expiry against its own clock, from the signing time in whole
     // seconds (rounded down): a 2-second link lives between 1 and 2 seconds, so it still
     // works when the first GET is slow on a busy machine, and is dead 3.1 seconds on.
     let short = b
@@ -537,6 +574,16 @@ async fn signed_urls_fail_when_altered_or_expired_s3() {
     assert_eq!(get(&short).await.status(), 200);
     tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(get(&short).await.status(), 403);
+}
+
+#[tokio::test]
+async fn signed_urls_fail_when_altered_or_expired_s3() {
+    presigned_urls_fail_when_altered_or_expired(Backend::s3().await).await;
+}
+
+#[tokio::test]
+async fn signed_urls_fail_when_altered_or_expired_seaweedfs() {
+    presigned_urls_fail_when_altered_or_expired(Backend::weed().await).await;
 }
 
 /// The browser's side of a direct upload: PUT with the ticket's headers.
@@ -587,7 +634,10 @@ async fn direct_uploads(b: Backend) {
     assert_eq!(put_ticket(&t, same_size).await, 412, "{name}");
     for bytes in [png(5, 5), vec![7u8; 9 << 20]] {
         let replay = put_ticket(&t, bytes).await;
-        assert!([403, 412, 413].contains(&replay.as_u16()), "{name}: {replay}");
+        assert!(
+            [403, 412, 413].contains(&replay.as_u16()),
+            "{name}: {replay}"
+        );
         assert_eq!(s.read(&t.key, u64::MAX).await.unwrap().1, image, "{name}");
     }
 
@@ -622,9 +672,12 @@ async fn direct_uploads(b: Backend) {
     }
     assert!(!s.exists(&t.key).await.unwrap());
     assert!(
-        !b.files().iter().any(|k| k.contains(t.key.split('/').nth(2).unwrap())),
+        !b.files()
+            .await
+            .iter()
+            .any(|k| k.contains(t.key.split('/').nth(2).unwrap())),
         "{name}: {:?}",
-        b.files()
+        b.files().await
     );
 
     // Tickets are checked when asked for, and confirm takes only this policy's tokens.
@@ -674,9 +727,9 @@ async fn direct_uploads(b: Backend) {
             .is_err()
     );
     assert!(
-        b.files().iter().any(|k| k.starts_with("pending/")),
+        b.files().await.iter().any(|k| k.starts_with("pending/")),
         "{name}: {:?}",
-        b.files()
+        b.files().await
     );
     let later = s.with_clock(std::sync::Arc::new(|| {
         SystemTime::now() + Duration::from_secs(3 * 86_400)
@@ -695,11 +748,11 @@ async fn direct_uploads(b: Backend) {
         .await
         .unwrap();
     assert_eq!((&gone.removed, &gone.aborted), (&dry.removed, &dry.aborted));
-    assert_eq!(b.open_uploads(), Vec::<String>::new(), "{name}");
+    assert_eq!(b.open_uploads().await, Vec::<String>::new(), "{name}");
     assert!(
-        !b.files().iter().any(|k| k.starts_with("pending/")),
+        !b.files().await.iter().any(|k| k.starts_with("pending/")),
         "{name}: {:?}",
-        b.files()
+        b.files().await
     );
     // What was confirmed stays.
     assert_eq!(s.read(&o.key, u64::MAX).await.unwrap().1, image);
@@ -721,12 +774,9 @@ async fn leave_a_half_write(b: &Backend) -> String {
         .put_multipart(&object_store::path::Path::from(key))
         .await
         .unwrap();
-    upload
-        .put_part(vec![1u8; 5 << 20].into())
-        .await
-        .unwrap();
+    upload.put_part(vec![1u8; 5 << 20].into()).await.unwrap();
     drop(upload);
-    assert_eq!(b.open_uploads().len(), 1, "{}", b.name);
+    assert_eq!(b.open_uploads().await.len(), 1, "{}", b.name);
     key.to_owned()
 }
 
@@ -738,6 +788,11 @@ async fn direct_uploads_local() {
 #[tokio::test]
 async fn direct_uploads_s3() {
     direct_uploads(Backend::s3().await).await;
+}
+
+#[tokio::test]
+async fn direct_uploads_seaweedfs() {
+    direct_uploads(Backend::weed().await).await;
 }
 
 #[tokio::test]
@@ -770,7 +825,7 @@ async fn a_local_ticket_is_bound_to_its_key_type_and_size() {
     longer.push(0);
     assert_eq!(put_ticket(&t, longer).await, 413);
     assert_eq!(put_ticket(&t, image[1..].to_vec()).await, 400);
-    assert_eq!(b.files(), Vec::<String>::new());
+    assert_eq!(b.files().await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -821,7 +876,11 @@ async fn the_local_service_answers_cors_for_configured_origins_only() {
 
 #[tokio::test]
 async fn markup_is_served_as_an_attachment_with_nosniff() {
-    for b in [Backend::local().await, Backend::s3().await] {
+    for b in [
+        Backend::local().await,
+        Backend::s3().await,
+        Backend::weed().await,
+    ] {
         let any = Policy::new("files").unwrap().types(TypeSet::any()).public();
         for (file, bytes, ctype) in [
             (
@@ -915,7 +974,11 @@ async fn post(url: &str, (ctype, bytes): (String, Vec<u8>)) -> (u16, serde_json:
 
 #[tokio::test]
 async fn uploads_through_the_handler_check_size_and_type_and_leave_nothing_on_failure() {
-    for b in [Backend::local().await, Backend::s3().await] {
+    for b in [
+        Backend::local().await,
+        Backend::s3().await,
+        Backend::weed().await,
+    ] {
         let url = upload_app(&b, images("uploads").public().max_size(4096)).await;
         let image = png(8, 8);
         let (status, v) = post(&url, multipart(b"cat.png", "image/png", &image)).await;
@@ -929,7 +992,7 @@ async fn uploads_through_the_handler_check_size_and_type_and_leave_nothing_on_fa
 
         let mut big = png(8, 8);
         big.resize(100_000, 7);
-        let before = b.files();
+        let before = b.files().await;
         let (status, v) = post(&url, multipart(b"big.png", "image/png", &big)).await;
         assert_eq!(
             (status, v["error"].as_str()),
@@ -956,7 +1019,7 @@ async fn uploads_through_the_handler_check_size_and_type_and_leave_nothing_on_fa
             b.name
         );
         assert_eq!(
-            b.files(),
+            b.files().await,
             before,
             "{}: nothing left by failed uploads",
             b.name
@@ -1006,11 +1069,11 @@ async fn hostile_file_names_are_stored_under_generated_keys() {
     // NUL and other control characters cannot be in a header: such a form is stored under a
     // clean name or refused as malformed, and then nothing is stored.
     for raw in [&b"a\0b.png"[..], b"a\x01b.png", b"a\r\nX-Evil: 1.png"] {
-        let before = b.files();
+        let before = b.files().await;
         let (status, v) = post(&url, multipart(raw, "image/png", &image)).await;
         match status {
             // A header cut short leaves a text field, not a file: nothing stored.
-            200 if v == serde_json::json!([]) => assert_eq!(b.files(), before),
+            200 if v == serde_json::json!([]) => assert_eq!(b.files().await, before),
             200 => {
                 let key = v[0]["key"].as_str().unwrap_or_else(|| panic!("{v}"));
                 asset_storage::check_key(key).unwrap();
@@ -1018,7 +1081,7 @@ async fn hostile_file_names_are_stored_under_generated_keys() {
                 assert_eq!(asset_storage::clean_file_name(last), last, "{key}");
                 assert!(key.starts_with("public/uploads/"), "{key}");
             }
-            400 => assert_eq!(b.files(), before),
+            400 => assert_eq!(b.files().await, before),
             s => panic!("{}: {s} {v}", String::from_utf8_lossy(raw)),
         }
     }
@@ -1058,7 +1121,7 @@ async fn an_endless_body_stops_at_the_cap_with_413() {
     if let Ok(r) = r {
         assert_eq!(r.status(), 413);
     }
-    assert_eq!(b.files(), Vec::<String>::new());
+    assert_eq!(b.files().await, Vec::<String>::new());
 }
 
 /// The listing of a storage for snapshots: key (random part redacted), size, type and
@@ -1220,7 +1283,7 @@ async fn an_endless_part_header_stops_at_its_budget_with_400() {
         let m = v["message"].as_str().unwrap();
         assert!(m.contains("longer than 16384 bytes"), "{m}");
     }
-    assert_eq!(b.files(), Vec::<String>::new());
+    assert_eq!(b.files().await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -1247,7 +1310,7 @@ async fn a_form_over_its_file_count_or_body_budget_leaves_nothing() {
             .unwrap()
             .contains("more than 10 files")
     );
-    assert_eq!(b.files(), Vec::<String>::new());
+    assert_eq!(b.files().await, Vec::<String>::new());
     // The body budget, here 5000 bytes: three fields of 2000 bytes pass every other limit.
     use axum::extract::State;
     async fn small(
@@ -1280,7 +1343,7 @@ async fn a_form_over_its_file_count_or_body_budget_leaves_nothing() {
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     let (status, v) = post(&format!("http://{addr}/small"), (ctype, body)).await;
     assert_eq!(status, 413, "{v}");
-    assert_eq!(b.files(), Vec::<String>::new());
+    assert_eq!(b.files().await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -1312,7 +1375,7 @@ async fn the_extension_checked_is_the_one_the_key_keeps() {
         .await
         .unwrap();
     assert!(o.key.ends_with("/data.dat"), "{}", o.key);
-    assert_eq!(b.files().len(), 1);
+    assert_eq!(b.files().await.len(), 1);
 }
 
 /// A body that sends `n` bytes of `first` and then never ends.
@@ -1335,10 +1398,13 @@ async fn dropped_saves_leave_nothing(b: Backend) {
                 .is_err()
         );
         s.settle().await;
-        assert_eq!(b.files(), Vec::<String>::new(), "{} after {n}", b.name);
-        if let Some(s3) = &b.s3 {
-            assert_eq!(s3.open_uploads(), Vec::<String>::new(), "{}", b.name);
-        }
+        assert_eq!(
+            b.files().await,
+            Vec::<String>::new(),
+            "{} after {n}",
+            b.name
+        );
+        assert_eq!(b.open_uploads().await, Vec::<String>::new(), "{}", b.name);
     }
 }
 
@@ -1353,8 +1419,17 @@ async fn a_dropped_save_leaves_nothing_s3() {
 }
 
 #[tokio::test]
+async fn a_dropped_save_leaves_nothing_seaweedfs() {
+    dropped_saves_leave_nothing(Backend::weed().await).await;
+}
+
+#[tokio::test]
 async fn a_dropped_form_deletes_the_files_it_had_saved() {
-    for b in [Backend::local().await, Backend::s3().await] {
+    for b in [
+        Backend::local().await,
+        Backend::s3().await,
+        Backend::weed().await,
+    ] {
         let boundary = "dropped";
         let image = png(3, 3);
         let mut first = Vec::new();
@@ -1383,7 +1458,7 @@ async fn a_dropped_form_deletes_the_files_it_had_saved() {
                 .is_err()
         );
         b.storage.settle().await;
-        assert_eq!(b.files(), Vec::<String>::new(), "{}", b.name);
+        assert_eq!(b.files().await, Vec::<String>::new(), "{}", b.name);
     }
 }
 
@@ -1459,5 +1534,5 @@ async fn sync_sets_foreign_names_aside_and_copies_the_rest() {
         .unwrap();
     assert_eq!(done.copied, 1, "{done:?}");
     assert!(done.ignored.len() >= 2, "{done:?}");
-    assert_eq!(to.files(), vec![o.key.clone()]);
+    assert_eq!(to.files().await, vec![o.key.clone()]);
 }

@@ -2,6 +2,7 @@
 //! and the in-process S3 emulator.
 
 pub mod s3;
+pub mod weed;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

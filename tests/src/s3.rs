@@ -270,7 +270,10 @@ async fn handle(
     }
     if req.method() == Method::GET
         && req.uri().path().trim_end_matches('/') == format!("/{BUCKET}")
-        && req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "uploads" || p == "uploads="))
+        && req
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "uploads" || p == "uploads="))
     {
         return Ok(list_uploads(&root, req.uri().query().unwrap_or_default()));
     }
@@ -380,8 +383,8 @@ fn list_uploads(root: &Path, query: &str) -> Response<Body> {
         let Some(key) = b64.decode(key).ok().and_then(|k| String::from_utf8(k).ok()) else {
             continue;
         };
-        let Ok(modified) = std::fs::metadata(root.join(format!(".upload-{id}.json")))
-            .and_then(|m| m.modified())
+        let Ok(modified) =
+            std::fs::metadata(root.join(format!(".upload-{id}.json"))).and_then(|m| m.modified())
         else {
             continue;
         };

@@ -15,9 +15,9 @@ use crate::Error;
 use crate::name::META_DIR;
 use crate::store::Location;
 
+use super::Storage;
 use super::direct::{CONFIRM_GRACE, PENDING_DIR};
 use super::write::STAGING_DIR;
-use super::Storage;
 
 /// What [`Storage::collect_garbage`] removed (or, with `dry_run`, would remove).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,8 +75,8 @@ impl Storage {
         }
         let now = i64::try_from(self.now_secs()).unwrap_or(i64::MAX);
         let age = i64::try_from(older_than.as_secs()).unwrap_or(i64::MAX);
-        let cutoff =
-            DateTime::from_timestamp(now.saturating_sub(age), 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let cutoff = DateTime::from_timestamp(now.saturating_sub(age), 0)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut summary = GcSummary {
             dry_run,
             ..GcSummary::default()
@@ -170,9 +170,10 @@ fn remove_half_written(
                 continue;
             }
             let name = entry.file_name();
-            let half_written = name.to_str().and_then(|n| n.rsplit_once('#')).is_some_and(
-                |(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()),
-            );
+            let half_written = name
+                .to_str()
+                .and_then(|n| n.rsplit_once('#'))
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
             let Ok(meta) = entry.metadata() else {
                 continue;
             };

@@ -78,10 +78,7 @@ impl Storage {
             Location::S3 { .. } => {
                 let (s3, prefix) = settings.store.open_s3_parts()?;
                 let scoped = object_store::prefix::PrefixStore::new(s3.clone(), prefix.clone());
-                (
-                    Arc::new(scoped),
-                    Some(presign::Presigner::new(s3, prefix)),
-                )
+                (Arc::new(scoped), Some(presign::Presigner::new(s3, prefix)))
             }
         };
         let key = match &settings.signing_key {

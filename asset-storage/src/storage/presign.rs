@@ -132,7 +132,12 @@ impl Presigner {
             let opts = SignedUrlOptions::default().with_query(query);
             let url = self
                 .s3
-                .signed_url_opts(http::Method::GET, &Path::default(), Duration::from_secs(300), &opts)
+                .signed_url_opts(
+                    http::Method::GET,
+                    &Path::default(),
+                    Duration::from_secs(300),
+                    &opts,
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             let response = client.get(url).send().await.map_err(|e| e.to_string())?;
@@ -178,7 +183,9 @@ fn parse_uploads(xml: &str, prefix: &str) -> Result<UploadsPage, String> {
             element(block, "UploadId"),
             element(block, "Initiated"),
         ) else {
-            return Err(format!("ListMultipartUploads: an upload without key, id or time: {block}"));
+            return Err(format!(
+                "ListMultipartUploads: an upload without key, id or time: {block}"
+            ));
         };
         let initiated = chrono::DateTime::parse_from_rfc3339(&initiated)
             .map_err(|e| format!("ListMultipartUploads: Initiated {initiated:?}: {e}"))?
@@ -343,7 +350,10 @@ mod tests {
             .map(|u| (u.key.as_str(), u.id.as_str()))
             .collect();
         assert_eq!(got, [("public/a/0f/x&y.png", "u1"), ("z", "u2")]);
-        assert_eq!(page.uploads[0].initiated.to_rfc3339(), "2026-12-01T10:00:00+00:00");
+        assert_eq!(
+            page.uploads[0].initiated.to_rfc3339(),
+            "2026-12-01T10:00:00+00:00"
+        );
         assert_eq!(page.next, Some(("media/z".into(), "u2".into())));
         assert!(parse_uploads("<Upload><Key>k</Key></Upload>", "").is_err());
     }
