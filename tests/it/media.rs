@@ -611,6 +611,13 @@ async fn direct_uploads(b: Backend) {
     assert_eq!(get(&url).await.status(), 404, "{name}");
     let pending = url.replace("/public/", "/pending/public/");
     assert!(get(&pending).await.status().is_client_error(), "{name}");
+    // Nor listed.
+    let listed = s.list("", None, 1000).await.unwrap();
+    assert!(
+        listed.objects.iter().all(|e| !e.key.starts_with("pending/")),
+        "{name}: {:?}",
+        listed.objects
+    );
     // A bare key is not a token.
     assert!(matches!(
         s.confirm_upload(&policy, &t.key).await,

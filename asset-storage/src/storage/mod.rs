@@ -13,6 +13,7 @@ use crate::store::Location;
 use crate::{Error, SigningKey};
 
 mod direct;
+mod folder_list;
 mod gc;
 mod presign;
 mod read;

@@ -10,8 +10,9 @@ use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectSt
 use crate::Error;
 use crate::name::{self, META_DIR};
 
-use super::PENDING_DIR;
 use super::{Download, ListEntry, NewObject, Object, Page, Storage, entry};
+use super::{PENDING_DIR, folder_list};
+use crate::store::Location;
 
 impl Storage {
     /// Metadata of `key`: size, content type, original name, modified (one request on S3,
@@ -205,38 +206,46 @@ impl Storage {
             name::check_key(a)?;
         }
         let limit = limit.max(1);
-        let p = (!prefix.is_empty()).then(|| Path::from(prefix));
-        let stream = match after {
-            Some(a) => self
-                .inner
-                .store
-                .list_with_offset(p.as_ref(), &Path::from(a)),
-            None => self.inner.store.list(p.as_ref()),
-        };
-        let keep = |m: &object_store::ObjectMeta| {
-            let k = m.location.as_ref();
-            !k.starts_with(META_DIR) && !k.contains("/_thumb/")
-        };
-        let mut entries: Vec<ListEntry> = if self.keeps_attributes() {
-            // S3 lists in key order: stop after one more than a page.
-            stream
-                .try_filter(|m| futures::future::ready(keep(m)))
-                .take(limit + 1)
-                .map_ok(entry)
-                .try_collect()
+        let mut entries: Vec<ListEntry> = match &self.inner.settings.store.location {
+            Location::File { path } => {
+                let (root, under, after) =
+                    (path.clone(), prefix.to_owned(), after.map(str::to_owned));
+                tokio::task::spawn_blocking(move || {
+                    folder_list::list(&root, &under, after.as_deref(), limit + 1)
+                })
                 .await
-        } else {
-            // A folder lists in no order: read it all, then sort.
-            let mut all: Vec<ListEntry> = stream
-                .try_filter(|m| futures::future::ready(keep(m)))
-                .map_ok(entry)
-                .try_collect()
-                .await
-                .map_err(|e| self.err("listing", prefix, e))?;
-            all.sort_by(|a, b| a.key.cmp(&b.key));
-            Ok(all)
-        }
-        .map_err(|e| self.err("listing", prefix, e))?;
+                .map_err(|e| Error::Config(format!("listing: {e}")))?
+                .map_err(|source| Error::Io {
+                    path: path.join(prefix),
+                    source,
+                })?
+                .entries
+            }
+            Location::S3 { .. } => {
+                let p = (!prefix.is_empty()).then(|| Path::from(prefix));
+                let stream = match after {
+                    Some(a) => self
+                        .inner
+                        .store
+                        .list_with_offset(p.as_ref(), &Path::from(a)),
+                    None => self.inner.store.list(p.as_ref()),
+                };
+                let keep = |m: &object_store::ObjectMeta| {
+                    let k = m.location.as_ref();
+                    !k.starts_with(META_DIR)
+                        && k.split('/').next() != Some(PENDING_DIR)
+                        && !k.contains("/_thumb/")
+                };
+                // S3 lists in key order: stop after one more than a page.
+                stream
+                    .try_filter(|m| futures::future::ready(keep(m)))
+                    .take(limit + 1)
+                    .map_ok(entry)
+                    .try_collect()
+                    .await
+                    .map_err(|e| self.err("listing", prefix, e))?
+            }
+        };
         let next = if entries.len() > limit {
             entries.truncate(limit);
             entries.last().map(|e| e.key.clone())
