@@ -157,6 +157,7 @@ impl Storage {
         }
     }
 
+    #[cfg(feature = "axum")]
     pub(crate) fn signing_key(&self) -> &SigningKey {
         &self.inner.key
     }
