@@ -30,6 +30,7 @@ use futures::StreamExt as _;
 
 use crate::form::Bounded;
 pub use crate::form::FormLimits;
+use crate::idle::Idle;
 use crate::{Error, Object, Policy, Storage};
 
 /// A `multipart/form-data` request body, not read yet: the extractor for
@@ -144,9 +145,11 @@ pub async fn save_multipart_with(
         limits.max_part_header,
     );
     let broken = bounded.broken.clone();
+    let idle = storage.settings().budgets.upload_idle;
+    let body = Idle::new(bounded, idle, "the form").reporting(broken.clone());
     let constraints =
         multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(max_body));
-    let mut form = multer::Multipart::with_constraints(bounded, form.boundary, constraints);
+    let mut form = multer::Multipart::with_constraints(body, form.boundary, constraints);
     let mut saved = Saved {
         storage: storage.clone(),
         keys: Vec::new(),
@@ -181,12 +184,15 @@ pub async fn save_multipart_with(
                     if files > limits.max_files {
                         return Err(Error::Body(format!("more than {} files", limits.max_files)));
                     }
-                    let rest = (&mut field).map(|c| c.map_err(|e| body_error(e).to_string()));
+                    let rest = (&mut field).map(|c| c.map_err(|e| one_line(&e.to_string())));
                     let body = futures::stream::once(async { Ok(first) }).chain(rest);
                     let policy = choose(&out.fields);
                     let object = storage
                         .save(&policy, &file_name, declared.as_deref(), body)
-                        .await?;
+                        .await
+                        // The budget the body broke, if it broke one (413, 408), rather than
+                        // the parser's word for it.
+                        .map_err(|e| broken.lock().expect("not poisoned").take().unwrap_or(e))?;
                     saved.keys.push(object.key.clone());
                     out.files.push(object);
                 }

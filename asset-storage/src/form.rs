@@ -57,7 +57,7 @@ pub(crate) struct Bounded<S> {
     scan: Scan,
     total: u64,
     max_body: u64,
-    pub(crate) broken: Arc<Mutex<Option<Error>>>,
+    pub(crate) broken: crate::idle::Broken,
 }
 
 impl<S> Bounded<S> {

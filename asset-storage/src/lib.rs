@@ -32,6 +32,7 @@ pub mod axum;
 pub mod cli;
 #[cfg(feature = "axum")]
 mod form;
+mod idle;
 mod name;
 #[cfg(feature = "axum")]
 mod serve;
@@ -79,6 +80,13 @@ pub enum Error {
     Body(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("{what}: nothing arrived for {} s", after.as_secs())]
+    Timeout {
+        what: &'static str,
+        after: std::time::Duration,
+    },
+    #[error("{0}")]
+    Busy(String),
     #[error("{key}: not an image we can read: {message}")]
     Image { key: String, message: String },
     #[error("{op} {key}: {message}")]
@@ -95,7 +103,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// The HTTP status for this error: 400 bad name or body, 403, 404, 409, 413 too large,
+    /// The HTTP status for this error: 400 bad name or body, 403, 404, 408 stalled, 409, 413
+    /// too large, 503 over the budget of uploads at once,
     /// 415 wrong type, 422 unreadable image, 500/502 for configuration and store failures.
     pub fn status(&self) -> http::StatusCode {
         use http::StatusCode as S;
@@ -106,6 +115,8 @@ impl Error {
             Error::NotFound { .. } => S::NOT_FOUND,
             Error::AlreadyExists { .. } => S::CONFLICT,
             Error::Forbidden(_) => S::FORBIDDEN,
+            Error::Timeout { .. } => S::REQUEST_TIMEOUT,
+            Error::Busy(_) => S::SERVICE_UNAVAILABLE,
             Error::Image { .. } => S::UNPROCESSABLE_ENTITY,
             Error::Store { .. } => S::BAD_GATEWAY,
             Error::Config(_) | Error::Io { .. } => S::INTERNAL_SERVER_ERROR,
@@ -124,6 +135,8 @@ impl Error {
             Error::AlreadyExists { .. } => "already_exists",
             Error::Body(_) => "bad_body",
             Error::Forbidden(_) => "forbidden",
+            Error::Timeout { .. } => "timeout",
+            Error::Busy(_) => "busy",
             Error::Image { .. } => "bad_image",
             Error::Store { .. } => "store",
             Error::Io { .. } => "io",

@@ -614,7 +614,10 @@ async fn direct_uploads(b: Backend) {
     // Nor listed.
     let listed = s.list("", None, 1000).await.unwrap();
     assert!(
-        listed.objects.iter().all(|e| !e.key.starts_with("pending/")),
+        listed
+            .objects
+            .iter()
+            .all(|e| !e.key.starts_with("pending/")),
         "{name}: {:?}",
         listed.objects
     );
@@ -1542,4 +1545,116 @@ async fn sync_sets_foreign_names_aside_and_copies_the_rest() {
     assert_eq!(done.copied, 1, "{done:?}");
     assert!(done.ignored.len() >= 2, "{done:?}");
     assert_eq!(to.files().await, vec![o.key.clone()]);
+}
+
+/// A body that sends `first`, then a byte every `every`, without end.
+fn trickle(
+    first: Vec<u8>,
+    every: Duration,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    let ticks = futures::stream::unfold((), move |()| async move {
+        tokio::time::sleep(every).await;
+        Some((Ok(Bytes::from_static(b"x")), ()))
+    });
+    futures::stream::iter([Ok(Bytes::from(first))]).chain(ticks)
+}
+
+#[tokio::test]
+async fn stalled_uploads_time_out_with_408_and_leave_nothing() {
+    let b = Backend::local_with(|s| s.budgets.upload_idle = Duration::from_secs(1)).await;
+    let s = &b.storage;
+    // A form whose file stops half-way.
+    let url = upload_app(&b, images("uploads")).await;
+    let (ctype, bytes) = multipart(b"a.png", "image/png", &png(64, 64));
+    let half = bytes[..bytes.len() / 2].to_vec();
+    let r = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", ctype)
+        .body(reqwest::Body::wrap_stream(stalled(half)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 408);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "timeout", "{v}");
+    // A form that stalls before its file, in a header block.
+    let boundary = "stall";
+    let head =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"").into_bytes();
+    let r = reqwest::Client::new()
+        .post(&url)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(reqwest::Body::wrap_stream(stalled(head)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 408);
+    // A direct upload to the local service that stops half-way.
+    let image = png(32, 32);
+    let t = s
+        .upload_ticket(&images("direct"), "d.png", "image/png", image.len() as u64)
+        .await
+        .unwrap();
+    let mut req = reqwest::Client::new()
+        .put(&t.url)
+        .header("content-length", image.len())
+        .body(reqwest::Body::wrap_stream(stalled(image[..100].to_vec())));
+    for (k, v) in &t.headers {
+        req = req.header(k, v);
+    }
+    assert_eq!(req.send().await.unwrap().status(), 408);
+    // A save from code.
+    let e = s
+        .save(&images("code"), "c.png", None, stalled(png(8, 8)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 408, "{e}");
+    s.settle().await;
+    assert_eq!(b.files().await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn uploads_past_the_budget_of_uploads_at_once_get_503_and_the_rest_go_on() {
+    let b = Backend::local_with(|s| {
+        s.budgets.uploads_at_once = 1;
+        s.budgets.upload_idle = Duration::from_secs(2);
+    })
+    .await;
+    let s = b.storage.clone();
+    // One upload streams slowly (a byte every 300 ms: never idle) and holds the only room.
+    let slow = tokio::spawn({
+        let s = s.clone();
+        async move {
+            s.save(
+                &Policy::new("slow").unwrap().types(TypeSet::any()),
+                "slow.bin",
+                None,
+                trickle(b"PK\x03\x04".to_vec(), Duration::from_millis(300)),
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let url = upload_app(&b, images("uploads")).await;
+    let r = post(&url, multipart(b"a.png", "image/png", &png(4, 4))).await;
+    assert_eq!(
+        (r.0, r.1["error"].as_str()),
+        (503, Some("busy")),
+        "{:?}",
+        r.1
+    );
+    let e = s
+        .save(&images("code"), "c.png", None, body(&png(4, 4), 100))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 503, "{e}");
+    // Once the slow one is gone, uploads go through again.
+    slow.abort();
+    let _ = slow.await;
+    s.settle().await;
+    let r = post(&url, multipart(b"a.png", "image/png", &png(4, 4))).await;
+    assert_eq!(r.0, 200, "{:?}", r.1);
 }

@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub cleanups: tokio_util::task::TaskTracker,
     /// Thumbnails being made at once (each within its pixel budget).
     pub thumbnails: Arc<tokio::sync::Semaphore>,
+    /// Uploads streaming at once (each holding at most one part in memory).
+    pub uploads: Arc<tokio::sync::Semaphore>,
 }
 
 /// Media storage over S3 or a local folder. Cheap to clone; share one per app.
@@ -106,6 +108,9 @@ impl Storage {
                 thumbnails: Arc::new(tokio::sync::Semaphore::new(
                     settings.budgets.thumbnails_at_once.max(1),
                 )),
+                uploads: Arc::new(tokio::sync::Semaphore::new(
+                    settings.budgets.uploads_at_once.max(1),
+                )),
                 settings,
             }),
         })
@@ -122,6 +127,7 @@ impl Storage {
                 clock,
                 cleanups: self.inner.cleanups.clone(),
                 thumbnails: self.inner.thumbnails.clone(),
+                uploads: self.inner.uploads.clone(),
             }),
         }
     }
@@ -154,6 +160,20 @@ impl Storage {
         match visibility {
             Some(Visibility::Private) => self.inner.settings.private_cache_control.clone(),
             _ => self.inner.settings.public_cache_control.clone(),
+        }
+    }
+
+    /// Room for one more upload ([`Budgets::uploads_at_once`]), waited for at most
+    /// [`Budgets::upload_idle`].
+    pub(crate) async fn upload_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
+        let budgets = &self.inner.settings.budgets;
+        let wait = self.inner.uploads.clone().acquire_owned();
+        match tokio::time::timeout(budgets.upload_idle, wait).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(Error::Busy(format!(
+                "{} uploads are already streaming (the budget of uploads at once); try again shortly",
+                budgets.uploads_at_once
+            ))),
         }
     }
 

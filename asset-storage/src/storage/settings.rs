@@ -32,7 +32,7 @@ pub struct Settings {
     pub part_size: usize,
     /// S3 storage class of new objects (`STANDARD_IA`, `INTELLIGENT_TIERING`, ...).
     pub storage_class: Option<String>,
-    /// What the work of one request may cost (thumbnails).
+    /// What the work of one request may cost (thumbnails, uploads at once, stalls).
     pub budgets: Budgets,
 }
 
@@ -52,6 +52,14 @@ pub struct Budgets {
     pub thumbnails_at_once: usize,
     /// Largest original read for a thumbnail: 64 MiB.
     pub thumbnail_source_bytes: u64,
+    /// Uploads (saves, forms' files, the local service's PUTs) streaming at once: 32. Each
+    /// holds at most one part ([`Settings::part_size`]) in memory and one open multipart
+    /// upload, so this bounds both. An upload that finds no room within
+    /// [`Budgets::upload_idle`] is refused with 503.
+    pub uploads_at_once: usize,
+    /// Longest wait for the next bytes of an upload (or for room to start one): 30 s. A
+    /// stalled upload fails with 408 and leaves nothing.
+    pub upload_idle: Duration,
 }
 
 impl Default for Budgets {
@@ -61,6 +69,8 @@ impl Default for Budgets {
             thumbnail_memory: 256 << 20,
             thumbnails_at_once: 2,
             thumbnail_source_bytes: 64 << 20,
+            uploads_at_once: 32,
+            upload_idle: Duration::from_secs(30),
         }
     }
 }

@@ -11,6 +11,7 @@ use object_store::{
 };
 
 use crate::Error;
+use crate::idle::Idle;
 use crate::name::{self, Visibility};
 use crate::sniff::{self, SNIFF_LEN};
 
@@ -37,8 +38,10 @@ impl Storage {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
+        let _permit = self.upload_permit().await?;
         let body = body.map(|c| c.map_err(|e| Error::Body(e.to_string())));
-        let mut body = std::pin::pin!(body);
+        let idle = self.inner.settings.budgets.upload_idle;
+        let mut body = std::pin::pin!(Idle::new(body, idle, "the upload"));
         let mut head = Vec::new();
         let mut total = 0u64;
         fill(
@@ -287,6 +290,9 @@ impl Storage {
         S: Stream<Item = Result<Bytes, Error>> + Send,
     {
         name::check_key(key)?;
+        let _permit = self.upload_permit().await?;
+        let idle = self.inner.settings.budgets.upload_idle;
+        let body = Idle::new(body, idle, "the upload");
         self.write(key, meta, Vec::new(), 0, body, max).await
     }
 }
