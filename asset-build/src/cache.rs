@@ -12,7 +12,7 @@ pub const TOOLS: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "; ",
     env!("ASSET_BUILD_TOOL_VERSIONS"),
-    "; brotli encoder 8; cache 6"
+    "; brotli encoder 8; cache 7"
 );
 
 /// The cache directory, or none (every lookup misses).

@@ -19,6 +19,17 @@ pub enum CssImports {
     Inline,
 }
 
+/// What to do with a CSS rule, declaration or media query browsers would drop as invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InvalidCss {
+    /// Drop it as browsers do, with a `path:line:col` warning; the rest ships minified.
+    #[default]
+    Warn,
+    /// Fail the build.
+    Error,
+}
+
 /// How a relative reference to a file that is not an asset is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -113,6 +124,7 @@ pub struct Config {
     pub(crate) out: PathBuf,
     pub(crate) targets: Targets,
     pub(crate) css_imports: CssImports,
+    pub(crate) invalid_css: InvalidCss,
     pub(crate) missing: Missing,
     pub(crate) minify: bool,
     pub(crate) source_maps: bool,
@@ -137,6 +149,7 @@ impl Config {
             out: out.into(),
             targets: Targets::default(),
             css_imports: CssImports::Keep,
+            invalid_css: InvalidCss::Warn,
             missing: Missing::Error,
             minify: true,
             source_maps: false,
@@ -167,6 +180,11 @@ impl Config {
     /// Keep `@import`ed files as their own assets (the default) or inline them.
     pub fn css_imports(mut self, mode: CssImports) -> Self {
         self.css_imports = mode;
+        self
+    }
+    /// Drop CSS that browsers drop as invalid, with a warning (the default), or fail.
+    pub fn invalid_css(mut self, mode: InvalidCss) -> Self {
+        self.invalid_css = mode;
         self
     }
     /// Fail (the default) or warn on references to files that are not assets.
@@ -299,7 +317,6 @@ impl Config {
         meta.apply(Config::new(&meta.dir, out))
     }
 
-    /// A stable description of the settings that change what the transform stage produces.
     /// Every setting the output tree depends on (for reusing the last run's outputs).
     pub(crate) fn output_fingerprint(&self) -> String {
         format!(
@@ -317,17 +334,31 @@ impl Config {
         )
     }
 
+    /// A stable description of everything besides a file's bytes and name that decides its
+    /// transform: the settings,
+    /// and where the tree and the load paths are (two apps' `css/app.scss` with the same
+    /// bytes read different partials).
     pub(crate) fn transform_fingerprint(&self) -> String {
         format!(
-            "targets={:?};imports={:?};minify={};maps={};load-paths={:?};jsx={:?}",
+            "tree={:?};targets={:?};imports={:?};invalid-css={:?};minify={};maps={};load-paths={:?};jsx={:?}",
+            canonical(&self.source),
             self.targets.0,
             self.css_imports,
+            self.invalid_css,
             self.minify,
             self.source_maps,
-            self.load_paths,
+            self.load_paths
+                .iter()
+                .map(|p| canonical(p))
+                .collect::<Vec<_>>(),
             self.jsx
         )
     }
+}
+
+/// `path` as the file system resolves it (as given when it cannot).
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_owned())
 }
 
 /// `[package.metadata.assets]`, as written in `Cargo.toml`.
@@ -338,6 +369,8 @@ pub struct Metadata {
     pub dir: PathBuf,
     pub targets: Option<Vec<String>>,
     pub css_imports: Option<CssImports>,
+    /// `"warn"` (default: dropped as browsers drop it) or `"error"`.
+    pub invalid_css: Option<InvalidCss>,
     pub missing_references: Option<Missing>,
     pub minify: Option<bool>,
     pub source_maps: Option<bool>,
@@ -454,6 +487,7 @@ impl Metadata {
             None => {}
         }
         c.css_imports = self.css_imports.unwrap_or(c.css_imports);
+        c.invalid_css = self.invalid_css.unwrap_or(c.invalid_css);
         c.missing = self.missing_references.unwrap_or(c.missing);
         c.minify = self.minify.unwrap_or(c.minify);
         c.source_maps = self.source_maps.unwrap_or(c.source_maps);

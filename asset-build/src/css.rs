@@ -12,7 +12,7 @@ use lightningcss::targets::{Browsers, Targets};
 use crate::config::Config;
 use crate::error::{Pos, Problem};
 use crate::sourcemap::Edit;
-use crate::transform::{Ref, RefKind, Transformed};
+use crate::transform::{Ref, RefKind, Transformed, Warning};
 
 /// Deeper nesting than this is refused before parsing: lightningcss recurses without a limit.
 const MAX_DEPTH: usize = 256;
@@ -25,13 +25,17 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
     let text = crate::transform::utf8(display, bytes)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     crate::depth::check(display, text, crate::depth::Lang::Css, MAX_DEPTH)?;
-    let warnings = Arc::new(RwLock::new(Vec::new()));
+    let recovered = Arc::new(RwLock::new(Vec::new()));
     let options = ParserOptions {
         filename: display.to_owned(),
-        warnings: Some(warnings.clone()),
+        // What browsers drop (an invalid rule, declaration or media query) is dropped, and
+        // reported below; a stylesheet that cannot be parsed at all still fails.
+        error_recovery: true,
+        warnings: Some(recovered.clone()),
         ..ParserOptions::default()
     };
     let mut sheet = StyleSheet::parse(text, options).map_err(|e| problem(display, &e))?;
+    let warnings = dropped(display, &recovered, sheet.rules.0.is_empty(), config)?;
     // Relative url()s in custom properties: marked absolute so that lightningcss reports
     // them as dependencies (it refuses relative ones there), and put back below.
     let mut in_place = InPlace::default();
@@ -87,8 +91,47 @@ pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transfo
         code,
         refs,
         map,
+        warnings,
         ..Default::default()
     })
+}
+
+/// What the parser dropped as browsers do: warnings. The first of them is the file's error
+/// with `invalid-css = "error"`, or when nothing was left (a file that is not CSS at all).
+fn dropped(
+    display: &str,
+    recovered: &RwLock<Vec<CssError<lightningcss::error::ParserError<'_>>>>,
+    nothing_left: bool,
+    config: &Config,
+) -> Result<Vec<Warning>, Problem> {
+    let recovered = recovered
+        .read()
+        .map_or_else(|e| e.into_inner().clone(), |w| w.clone());
+    let mut warnings = Vec::new();
+    for e in &recovered {
+        let Problem::Syntax { pos, message, .. } = problem(display, e) else {
+            continue;
+        };
+        if nothing_left {
+            return Err(Problem::Syntax {
+                path: display.to_owned(),
+                pos,
+                message,
+            });
+        }
+        if config.invalid_css == crate::config::InvalidCss::Error {
+            return Err(Problem::Syntax {
+                path: display.to_owned(),
+                pos,
+                message: format!("{message} (invalid-css = \"error\")"),
+            });
+        }
+        warnings.push(Warning {
+            pos,
+            message: format!("{message}: dropped, as browsers drop it"),
+        });
+    }
+    Ok(warnings)
 }
 
 /// Two changes to lightningcss's minified text that keep its meaning and compress better
@@ -512,9 +555,49 @@ mod tests {
         );
     }
 
+    fn warnings(input: &str) -> Vec<String> {
+        let t = transform("a.css", input.as_bytes(), &Config::new("a", "b")).unwrap();
+        t.warnings
+            .iter()
+            .map(|w| {
+                let p = w.pos.unwrap_or(Pos::START);
+                format!("{}:{}: {}", p.line, p.col, w.message)
+            })
+            .collect()
+    }
+
     #[test]
-    fn errors_have_one_based_positions() {
-        let e = transform("t.css", b"a{}\n\n  }}@media (", &Config::new("a", "b")).unwrap_err();
+    fn what_browsers_drop_is_dropped_with_a_warning_and_the_rest_ships() {
+        // Foundation 6.9's IE hack and Semantic UI 2.5's selector after a pseudo-element.
+        let css = "a{color:red}\n@media screen and (min-width:0\\0){.x{top:0}}\n[data-tooltip]:after .header{color:blue}\nb{color:green}\n";
+        let t = transform("a.css", css.as_bytes(), &Config::new("a", "b")).unwrap();
+        assert!(
+            t.code.contains("a{color:red}") && t.code.contains("b{color:green}"),
+            "{}",
+            t.code
+        );
+        assert!(!t.code.contains("header"), "{}", t.code);
+        let w = warnings(css);
+        assert!(!w.is_empty(), "{w:?}");
+        assert!(
+            w.iter().all(|m| m.contains("dropped, as browsers drop it")),
+            "{w:?}"
+        );
+        assert!(w.iter().any(|m| m.starts_with("3:")), "{w:?}");
+        // A setting makes them errors.
+        let strict = Config::new("a", "b").invalid_css(crate::config::InvalidCss::Error);
+        let e = transform("a.css", css.as_bytes(), &strict).unwrap_err();
+        assert!(e.to_string().starts_with("a.css:"), "{e}");
+        // Clean CSS has no warnings.
+        assert_eq!(warnings("a{color:red}"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn errors_and_warnings_have_one_based_positions() {
+        let w = warnings("a{color:red}\n\n  }}@media (");
+        assert!(w[0].starts_with("3:"), "{w:?}");
+        // Nothing left to ship: the file is not CSS, an error.
+        let e = transform("t.css", b"\n\n  }}@media (", &Config::new("a", "b")).unwrap_err();
         let Problem::Syntax { pos: Some(pos), .. } = e else {
             panic!("{e:?}")
         };

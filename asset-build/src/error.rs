@@ -54,6 +54,13 @@ pub enum Problem {
         pos: Pos,
         message: String,
     },
+    /// Something browsers drop as invalid, dropped (a warning).
+    #[error("{}: {message}", at(path, *pos))]
+    Dropped {
+        path: String,
+        pos: Option<Pos>,
+        message: String,
+    },
     /// The file cannot be an asset at all (name, encoding, link, emptiness).
     #[error("{}: {message}", at(path, *pos))]
     BadFile {
@@ -71,6 +78,7 @@ impl Problem {
             | Problem::MissingTarget { path, .. }
             | Problem::Escapes { path, .. }
             | Problem::Ambiguous { path, .. }
+            | Problem::Dropped { path, .. }
             | Problem::BadFile { path, .. } => path,
             Problem::Cycle { cycle } => &cycle[0],
         }

@@ -166,15 +166,15 @@ impl Graph {
                 message: format!("reading it failed: {e}"),
             })?;
             let text = crate::transform::utf8(&display, &bytes)?.to_owned();
-            g.inputs.push(Input {
-                path: path.canonicalize().unwrap_or(path),
-                sha256: crate::hash::sha256_hex(&bytes),
-            });
+            g.inputs
+                .push(Input::read(path.canonicalize().unwrap_or(path), &bytes));
             for (spec, pos) in static_imports(&display, &logical, &text)? {
                 match refs::classify_js(&spec) {
                     Class::Relative { path, .. } => {
-                        let target = refs::resolve(&logical, &path)
-                            .and_then(|t| find_module(&t, modules))
+                        let named = refs::resolve(&logical, &path);
+                        let target = named
+                            .as_deref()
+                            .and_then(|t| find_module(t, modules))
                             .ok_or_else(|| Problem::Syntax {
                                 path: display.clone(),
                                 pos: Some(pos),
@@ -182,6 +182,13 @@ impl Graph {
                                     "import `{spec}` names no script in the asset directory"
                                 ),
                             })?;
+                        // A script that would now be found first, or make the name
+                        // ambiguous, changes the bundle: the names looked for in vain count.
+                        for other in named.iter().flat_map(|n| looked_for(n)) {
+                            if other != target && !modules.contains(&other) {
+                                g.inputs.push(Input::absent(root.join(&other)));
+                            }
+                        }
                         queue.push_back(target.clone());
                         g.resolved.insert((logical.clone(), spec), target);
                     }
@@ -194,6 +201,13 @@ impl Graph {
         }
         Ok(g)
     }
+}
+
+/// Every name an import of `target` could find: itself, then the ways TypeScript allows.
+fn looked_for(target: &str) -> Vec<String> {
+    let mut names = vec![target.to_owned()];
+    names.extend(refs::import_candidates(target));
+    names
 }
 
 /// The script `target` names, directly or the ways TypeScript allows.

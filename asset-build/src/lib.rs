@@ -66,7 +66,7 @@ pub use check::check_tree;
 #[cfg(feature = "pipeline")]
 pub use compress::Encoding;
 #[cfg(feature = "pipeline")]
-pub use config::{Config, CssImports, Jsx, JsxRuntime, Metadata, Missing, Targets};
+pub use config::{Config, CssImports, InvalidCss, Jsx, JsxRuntime, Metadata, Missing, Targets};
 pub use error::{Error, Pos, Problem, Result};
 pub use manifest::Manifest;
 #[cfg(feature = "pipeline")]

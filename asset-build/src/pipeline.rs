@@ -18,7 +18,7 @@ use crate::refs::{self, Class};
 use crate::scan::{self, Kind, Lang, Source};
 use crate::sourcemap::Edit;
 use crate::state::{self, Stamp, State};
-use crate::transform::{Input, Ref, RefKind, Transformed};
+use crate::transform::{Ref, RefKind, Transformed};
 
 /// What a run produced.
 #[derive(Debug)]
@@ -502,11 +502,7 @@ fn sass_to_css(
                 crate::error::pos_of(text.as_bytes(), at)
             });
     }
-    t.inputs = compiled
-        .inputs
-        .into_iter()
-        .map(|(path, sha256)| Input { path, sha256 })
-        .collect();
+    t.inputs = compiled.inputs;
     Ok(t)
 }
 
@@ -547,6 +543,8 @@ fn resolve(
             }
             Some(Ok(t)) => t,
         };
+        g.warnings
+            .extend(t.warnings.iter().map(|w| dropped(src, w)));
         let targets: Vec<Target> = t
             .refs
             .iter()
@@ -560,6 +558,23 @@ fn resolve(
         warn_inlined_in_place(sources, &g.nodes, &mut g.warnings);
     }
     g
+}
+
+/// A transform's warning as a problem of the source; for Sass, whose positions are in the
+/// compiled CSS, with that line named in the message.
+fn dropped(src: &Source, w: &crate::transform::Warning) -> Problem {
+    match w.pos {
+        Some(p) if crate::sass::is_sass(&src.logical) => Problem::Dropped {
+            path: src.display.clone(),
+            pos: None,
+            message: format!("line {} of the compiled CSS: {}", p.line, w.message),
+        },
+        pos => Problem::Dropped {
+            path: src.display.clone(),
+            pos,
+            message: w.message.clone(),
+        },
+    }
 }
 
 /// The target of reference `r` of source `i`, recording the edge or the problem.

@@ -10,14 +10,15 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Pos, Problem};
+use crate::transform::Input;
 
 /// A compiled Sass entry.
 #[derive(Debug)]
 pub struct Compiled {
     pub css: String,
     /// Every file read besides the entry (partials, load-path files), as real paths, with
-    /// the sha256 of the bytes read.
-    pub inputs: Vec<(PathBuf, String)>,
+    /// the sha256 of the bytes read; and every file grass looked for and did not find.
+    pub inputs: Vec<Input>,
 }
 
 /// Whether `logical` names a Sass partial (`_x.scss`, `_x.sass`): imported, never shipped.
@@ -72,12 +73,17 @@ pub fn compile(
         }
     };
     let entry = path.canonicalize().unwrap_or_else(|_| path.to_owned());
-    let inputs = fs
+    let mut inputs: Vec<Input> = fs
         .read
         .into_inner()
         .into_iter()
         .filter(|(p, _)| p != path && *p != entry)
+        .map(|(path, sha256)| Input {
+            path,
+            sha256: Some(sha256),
+        })
         .collect();
+    inputs.extend(fs.absent.into_inner().into_iter().map(Input::absent));
     Ok(Compiled { css, inputs })
 }
 
@@ -139,10 +145,12 @@ fn lower_first(s: &str) -> String {
     text.trim_end_matches('.').to_owned()
 }
 
-/// The real file system, recording every file grass reads and the hash of what it read.
+/// The real file system, recording every file grass reads and the hash of what it read, and
+/// every file it looked for in vain (each import tries several names and folders in turn).
 #[derive(Debug, Default)]
 struct RecordingFs {
     read: RefCell<BTreeMap<PathBuf, String>>,
+    absent: RefCell<std::collections::BTreeSet<PathBuf>>,
 }
 
 impl grass_compiler::Fs for RecordingFs {
@@ -150,7 +158,11 @@ impl grass_compiler::Fs for RecordingFs {
         path.is_dir()
     }
     fn is_file(&self, path: &Path) -> bool {
-        path.is_file()
+        let found = path.is_file();
+        if !found {
+            self.absent.borrow_mut().insert(absolute(path));
+        }
+        found
     }
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_owned());
@@ -162,6 +174,18 @@ impl grass_compiler::Fs for RecordingFs {
     }
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(path)
+    }
+}
+
+/// `path` made absolute, its folder resolved as far as it exists (the file itself may not).
+fn absolute(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    match (
+        abs.parent().and_then(|p| p.canonicalize().ok()),
+        abs.file_name(),
+    ) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => abs,
     }
 }
 
@@ -196,7 +220,45 @@ mod tests {
         assert!(out.css.contains("color: #091b2c"), "{}", out.css);
         let partial = dir.path().join("css/_colors.scss");
         let hash = crate::hash::sha256_hex(&std::fs::read(&partial).unwrap());
-        assert_eq!(out.inputs, vec![(partial.canonicalize().unwrap(), hash)]);
+        let read: Vec<&Input> = out.inputs.iter().filter(|i| i.sha256.is_some()).collect();
+        assert_eq!(
+            read,
+            [&Input {
+                path: partial.canonicalize().unwrap(),
+                sha256: Some(hash)
+            }]
+        );
+    }
+
+    #[test]
+    fn the_names_an_import_looked_for_in_vain_are_inputs_too() {
+        let dir = tree(&[
+            ("vendor/_variables.scss", "$c: red;\n"),
+            (
+                "css/app.scss",
+                "@use \"variables\" as v;\na { color: v.$c; }\n",
+            ),
+        ]);
+        let entry = dir.path().join("css/app.scss");
+        let out = compile(
+            "css/app.scss",
+            &entry,
+            dir.path(),
+            &[dir.path().join("vendor")],
+        )
+        .unwrap();
+        assert!(out.css.contains("red"), "{}", out.css);
+        let shadow = dir
+            .path()
+            .canonicalize()
+            .unwrap()
+            .join("css/_variables.scss");
+        let absent: Vec<&Input> = out.inputs.iter().filter(|i| i.sha256.is_none()).collect();
+        assert!(absent.iter().any(|i| i.path == shadow), "{absent:?}");
+        assert!(out.inputs.iter().all(Input::unchanged));
+        // A partial that now takes precedence: the result no longer stands.
+        std::fs::write(&shadow, "$c: blue;\n").unwrap();
+        assert!(!out.inputs.iter().all(Input::unchanged));
     }
 
     #[test]

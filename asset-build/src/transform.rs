@@ -69,6 +69,17 @@ pub struct Transformed {
     /// cached result stands only while every one still has it.
     #[serde(default)]
     pub inputs: Vec<Input>,
+    /// What the transform dropped or changed that the user should hear about (invalid CSS
+    /// dropped as browsers drop it); kept with a cached result, so every build says it.
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
+}
+
+/// A warning about a transformed file, at a position in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    pub pos: Option<Pos>,
+    pub message: String,
 }
 
 /// Facts about a transformed JavaScript file.
@@ -82,19 +93,46 @@ pub struct Script {
     pub globals: bool,
 }
 
-/// A file a transform read besides its source.
+/// A file a transform read besides its source, or looked for and did not find (a file that
+/// appears there later would change the result: a partial that now shadows a load path's, a
+/// `x.js` beside the `x.ts` an import found).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Input {
     pub path: std::path::PathBuf,
-    pub sha256: String,
+    /// The sha256 of the bytes read; `None`: the file was not there.
+    pub sha256: Option<String>,
+}
+
+impl Input {
+    /// A file read, with its bytes.
+    pub fn read(path: std::path::PathBuf, bytes: &[u8]) -> Input {
+        Input {
+            path,
+            sha256: Some(crate::hash::sha256_hex(bytes)),
+        }
+    }
+
+    /// A file looked for and not found.
+    pub fn absent(path: std::path::PathBuf) -> Input {
+        Input { path, sha256: None }
+    }
+
+    /// Whether the file still has the bytes it had (or is still not there).
+    pub fn unchanged(&self) -> bool {
+        match &self.sha256 {
+            Some(hash) => {
+                std::fs::read(&self.path).is_ok_and(|b| crate::hash::sha256_hex(&b) == *hash)
+            }
+            None => !self.path.is_file(),
+        }
+    }
 }
 
 impl Transformed {
-    /// Whether every file it read besides its source still has the bytes it had.
+    /// Whether every file it read besides its source still has the bytes it had, and every
+    /// file it looked for in vain is still not there.
     pub fn inputs_unchanged(&self) -> bool {
-        self.inputs
-            .iter()
-            .all(|i| std::fs::read(&i.path).is_ok_and(|b| crate::hash::sha256_hex(&b) == i.sha256))
+        self.inputs.iter().all(Input::unchanged)
     }
 }
 

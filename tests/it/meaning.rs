@@ -1,0 +1,173 @@
+//! Built output means what its source means: cases a review found where a build succeeded
+//! (or failed) and the shipped file did not do what its source does. Invalid CSS dropped as
+//! browsers drop it; a transform cache keyed by everything that decides an output.
+
+use std::path::Path;
+
+use asset_build::{Config, InvalidCss, Output};
+use tests::write_file;
+
+fn build(config: Config) -> Output {
+    asset_build::run(&config).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn shipped(out: &Path, o: &Output, logical: &str) -> String {
+    let entry = o.manifest.assets.get(logical).unwrap_or_else(|| {
+        panic!(
+            "{logical} not in {:?}",
+            o.manifest.assets.keys().collect::<Vec<_>>()
+        )
+    });
+    std::fs::read_to_string(out.join(&entry.path)).unwrap()
+}
+
+/// Foundation 6.9's IE hack (a media query no browser matches, kept as one) and Semantic UI
+/// 2.5's selector after a pseudo-element, which browsers (and esbuild) drop: so does the
+/// build, with a warning at its line.
+const REAL_WORLD_HACKS: &str = "\
+.grid { display: flex; }
+@media screen and (min-width:0\\0) { .grid { display: block; } }
+[data-tooltip]:after .header { color: blue; }
+.cell { flex: 1; }
+";
+
+#[test]
+fn css_rules_browsers_drop_are_dropped_with_a_warning_and_the_rest_ships() {
+    let site = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_file(site.path(), "css/vendor.css", REAL_WORLD_HACKS);
+    write_file(
+        site.path(),
+        "css/theme.scss",
+        &format!("$x: 1;\n{REAL_WORLD_HACKS}"),
+    );
+    let o = build(Config::new(site.path(), out.path()));
+    for logical in ["css/vendor.css", "css/theme.scss"] {
+        let css = shipped(out.path(), &o, logical);
+        assert!(css.contains(".grid{display:flex}"), "{logical}: {css}");
+        assert!(css.contains(".cell{flex:1}"), "{logical}: {css}");
+        assert!(!css.contains("header"), "{logical}: {css}");
+    }
+    let warnings: Vec<String> = o
+        .warnings
+        .iter()
+        .map(|w| {
+            w.to_string()
+                .replace(&format!("{}/", site.path().display()), "")
+        })
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("css/vendor.css:3:")
+                && w.contains("dropped, as browsers drop it")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("css/theme.scss: line ") && w.contains("compiled CSS")),
+        "{warnings:?}"
+    );
+    // A cached rebuild says it again.
+    let again = build(Config::new(site.path(), out.path()));
+    assert_eq!(again.warnings.len(), o.warnings.len());
+
+    // The setting that makes them errors.
+    let e = asset_build::run(&Config::new(site.path(), out.path()).invalid_css(InvalidCss::Error))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("css/vendor.css:"), "{e}");
+    assert!(e.contains("invalid-css = \"error\""), "{e}");
+}
+
+#[test]
+fn two_trees_sharing_a_cache_get_their_own_outputs() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut built = Vec::new();
+    for color in ["red", "green"] {
+        let site = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        // The same entry bytes, a different partial and a different imported module.
+        write_file(
+            site.path(),
+            "css/app.scss",
+            "@use \"vars\";\na { color: vars.$c; }\n",
+        );
+        write_file(site.path(), "css/_vars.scss", &format!("$c: {color};\n"));
+        write_file(
+            site.path(),
+            "js/main.mjs",
+            "import { c } from \"./c.mjs\";\nconsole.log(c);\n",
+        );
+        write_file(
+            site.path(),
+            "js/c.mjs",
+            &format!("export const c = \"{color}\";\n"),
+        );
+        let o = build(
+            Config::new(site.path(), out.path())
+                .cache_dir(cache.path())
+                .bundle("js/main.bundle.mjs", ["js/main.mjs"]),
+        );
+        built.push((
+            shipped(out.path(), &o, "css/app.scss"),
+            shipped(out.path(), &o, "js/main.bundle.mjs"),
+        ));
+    }
+    assert!(
+        built[0].0.contains("red") && built[1].0.contains("green"),
+        "{built:?}"
+    );
+    assert!(
+        built[0].1.contains("red") && built[1].1.contains("green"),
+        "{built:?}"
+    );
+}
+
+#[test]
+fn a_file_that_would_now_be_found_first_rebuilds_what_looked_for_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let site = tempfile::tempdir().unwrap();
+    let vendor = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_file(vendor.path(), "_variables.scss", "$c: red;\n");
+    write_file(
+        site.path(),
+        "css/app.scss",
+        "@use \"variables\" as v;\na { color: v.$c; }\n",
+    );
+    write_file(
+        site.path(),
+        "js/main.mjs",
+        "import { c } from \"./x.js\";\nconsole.log(c);\n",
+    );
+    write_file(
+        site.path(),
+        "js/x.ts",
+        "export const c: string = \"from-ts\";\n",
+    );
+    let config = || {
+        Config::new(site.path(), out.path())
+            .cache_dir(cache.path())
+            .load_paths([vendor.path()])
+            .bundle("js/main.bundle.mjs", ["js/main.mjs"])
+    };
+    let o = build(config());
+    assert!(shipped(out.path(), &o, "css/app.scss").contains("red"));
+    assert!(shipped(out.path(), &o, "js/main.bundle.mjs").contains("from-ts"));
+    // The usual way to override a library's variables: a partial beside the entry, which
+    // Sass finds before the load path's.
+    write_file(site.path(), "css/_variables.scss", "$c: green;\n");
+    // `./x.js` now names a file of its own, which wins over `x.ts`.
+    write_file(site.path(), "js/x.js", "export const c = \"from-js\";\n");
+    let o = build(config());
+    assert!(
+        shipped(out.path(), &o, "css/app.scss").contains("green"),
+        "the shadowing partial"
+    );
+    assert!(
+        shipped(out.path(), &o, "js/main.bundle.mjs").contains("from-js"),
+        "the script found first"
+    );
+}
