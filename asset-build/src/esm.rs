@@ -293,7 +293,10 @@ impl Load for &Loader<'_> {
         let lang = scan::lang_of(&logical);
         let c: Option<&dyn Comments> = Some(&self.comments);
         let parsed = crate::js::parse(&self.cm, &fm, &display, Some(true), lang, c);
-        let mut program = match parsed {
+        let mut program = match parsed.and_then(|p| {
+            crate::js::refuse_commonjs(&display, &p, &self.cm)?;
+            Ok(p)
+        }) {
             Ok(p) => p,
             Err(p) => {
                 self.failed.borrow_mut().get_or_insert(p);

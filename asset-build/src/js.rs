@@ -131,6 +131,7 @@ fn run(job: &Job) -> Result<Transformed, Problem> {
         let comments = SingleThreadedComments::default();
         let c: Option<&dyn Comments> = Some(&comments);
         let mut program = parse(&cm, &fm, display, module, lang, c)?;
+        refuse_commonjs(display, &program, &cm)?;
         let token = placeholder_token(text);
         // Placeholders go into the program wherever it is printed (minified, or compiled
         // from TypeScript or JSX); a plain file kept as written has them put in its text.
@@ -494,6 +495,44 @@ fn lower(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// TypeScript's `import x = require("m")` and `export = x` compile to CommonJS (`require`,
+/// `module.exports`), which a browser's ES module does not have: tsc refuses both when it
+/// emits ES modules (TS1202, TS1203), and so does the build, at the statement.
+pub(crate) fn refuse_commonjs(
+    display: &str,
+    program: &Program,
+    cm: &SourceMap,
+) -> Result<(), Problem> {
+    use swc_core::ecma::ast::{ModuleDecl, ModuleItem, TsModuleRef};
+    let Program::Module(module) = program else {
+        return Ok(());
+    };
+    for item in &module.body {
+        let (span, message) = match item {
+            ModuleItem::ModuleDecl(ModuleDecl::TsImportEquals(d))
+                if !d.is_type_only
+                    && matches!(d.module_ref, TsModuleRef::TsExternalModuleRef(_)) =>
+            {
+                (
+                    d.span,
+                    "`import … = require(…)` is CommonJS, which a browser module cannot run: write `import x from \"…\"` (or `import * as x from \"…\"`)",
+                )
+            }
+            ModuleItem::ModuleDecl(ModuleDecl::TsExportAssignment(d)) => (
+                d.span,
+                "`export = …` is CommonJS, which a browser module cannot run: write `export default …`",
+            ),
+            _ => continue,
+        };
+        return Err(Problem::Syntax {
+            path: display.to_owned(),
+            pos: Some(position(cm, span)),
+            message: message.into(),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn position(cm: &SourceMap, span: Span) -> Pos {
     match cm.try_lookup_char_pos(span.lo) {
         Ok(loc) => Pos {
@@ -688,6 +727,27 @@ mod tests {
             assert!(t.code.contains(&r.placeholder), "{}", t.code);
         }
         assert!(t.code.contains("\"lodash\""), "{}", t.code);
+    }
+
+    #[test]
+    fn commonjs_forms_of_typescript_are_refused_where_they_stand() {
+        let ts = |src: &str| transform("m.ts", src.as_bytes(), None, &Config::new("a", "b"));
+        for (src, line) in [
+            (
+                "const a = 1;\nimport fs = require(\"./fs\");\nconsole.log(fs);\n",
+                2,
+            ),
+            ("export import y = require(\"./y\");\n", 1),
+            ("const a = 1;\n\nexport = a;\n", 3),
+        ] {
+            let e = ts(src).unwrap_err();
+            let shown = e.to_string();
+            assert!(shown.starts_with(&format!("m.ts:{line}:")), "{shown}");
+            assert!(shown.contains("CommonJS"), "{shown}");
+        }
+        // What compiles to plain JavaScript stays allowed.
+        ts("namespace N { export const x = 1; }\nimport x = N.x;\nconsole.log(x);\n").unwrap();
+        ts("import type T = require(\"./t\");\nlet v: T;\nconsole.log(v);\n").unwrap();
     }
 
     #[test]

@@ -171,3 +171,22 @@ fn a_file_that_would_now_be_found_first_rebuilds_what_looked_for_it() {
         "the script found first"
     );
 }
+
+#[test]
+fn typescript_s_commonjs_forms_are_refused_in_files_and_bundles() {
+    let site = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_file(
+        site.path(),
+        "js/main.ts",
+        "import { y } from \"./y\";\nconsole.log(y);\n",
+    );
+    write_file(site.path(), "js/y.ts", "const y = 1;\nexport = y;\n");
+    for config in [
+        Config::new(site.path(), out.path()),
+        Config::new(site.path(), out.path()).bundle("js/main.bundle.js", ["js/main.ts"]),
+    ] {
+        let e = asset_build::run(&config).unwrap_err().to_string();
+        assert!(e.contains("js/y.ts:2:1: `export = …` is CommonJS"), "{e}");
+    }
+}
