@@ -34,7 +34,7 @@ use swc_core::ecma::transforms::base::hygiene::hygiene;
 use swc_core::ecma::transforms::base::resolver;
 use swc_core::ecma::transforms::react;
 use swc_core::ecma::transforms::typescript;
-use swc_core::ecma::visit::{VisitMut, VisitMutWith};
+use swc_core::ecma::visit::{Visit, VisitMut, VisitMutWith, VisitWith};
 
 use crate::config::{Config, Jsx};
 use crate::error::{Pos, Problem};
@@ -297,12 +297,36 @@ fn script_facts(program: &Program) -> Script {
             s,
             Stmt::Decl(Decl::Var(_) | Decl::Fn(_) | Decl::Class(_) | Decl::Using(_))
         )
-    });
+    }) || {
+        let mut vars = ScriptVars::default();
+        script.visit_with(&mut vars);
+        vars.found
+    };
     Script {
         module: false,
         strict,
         globals,
     }
+}
+
+/// Finds a `var` that belongs to the script itself: anywhere but inside a function (in a
+/// block, a loop head, a `try`, a `switch`, it still declares a global of the page).
+#[derive(Default)]
+struct ScriptVars {
+    found: bool,
+}
+
+impl Visit for ScriptVars {
+    fn visit_var_decl(&mut self, d: &swc_core::ecma::ast::VarDecl) {
+        self.found |= d.kind == swc_core::ecma::ast::VarDeclKind::Var;
+        d.visit_children_with(self);
+    }
+    // Function bodies (methods, accessors, arrows, class static blocks) have their own.
+    fn visit_function(&mut self, _: &swc_core::ecma::ast::Function) {}
+    fn visit_arrow_expr(&mut self, _: &swc_core::ecma::ast::ArrowExpr) {}
+    fn visit_getter_prop(&mut self, _: &swc_core::ecma::ast::GetterProp) {}
+    fn visit_setter_prop(&mut self, _: &swc_core::ecma::ast::SetterProp) {}
+    fn visit_static_block(&mut self, _: &swc_core::ecma::ast::StaticBlock) {}
 }
 
 /// How many times the compressor runs over a script of `len` bytes: twice (swc's default),
@@ -748,6 +772,32 @@ mod tests {
         // What compiles to plain JavaScript stays allowed.
         ts("namespace N { export const x = 1; }\nimport x = N.x;\nconsole.log(x);\n").unwrap();
         ts("import type T = require(\"./t\");\nlet v: T;\nconsole.log(v);\n").unwrap();
+    }
+
+    #[test]
+    fn a_var_in_a_block_is_a_global_of_the_script() {
+        let facts = |src: &str| {
+            transform("s.js", src.as_bytes(), Some(false), &Config::new("a", "b"))
+                .unwrap()
+                .script
+                .unwrap()
+        };
+        for src in [
+            "\"use strict\";\nif (window.x) { var g = 1; }\n",
+            "\"use strict\";\nfor (var i = 0; i < 2; i++) console.log(i);\n",
+            "\"use strict\";\ntry { var t = f(); } catch (e) {}\n",
+        ] {
+            let f = facts(src);
+            assert!(f.strict && f.globals, "{src}: {f:?}");
+        }
+        for src in [
+            "\"use strict\";\n(function () { var local = 1; console.log(local); })();\n",
+            "\"use strict\";\nwindow.o = { get x() { var v = 1; return v; } };\n",
+            "\"use strict\";\n{ let scoped = 1; console.log(scoped); }\n",
+        ] {
+            let f = facts(src);
+            assert!(f.strict && !f.globals, "{src}: {f:?}");
+        }
     }
 
     #[test]

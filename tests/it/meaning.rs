@@ -190,3 +190,22 @@ fn typescript_s_commonjs_forms_are_refused_in_files_and_bundles() {
         assert!(e.contains("js/y.ts:2:1: `export = …` is CommonJS"), "{e}");
     }
 }
+
+#[test]
+fn a_strict_part_whose_global_is_a_var_in_a_block_is_not_wrapped_away() {
+    let site = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_file(
+        site.path(),
+        "js/strict.js",
+        "\"use strict\";\nif (typeof window === \"undefined\") { var shared = 1; }\n",
+    );
+    write_file(site.path(), "js/sloppy.js", "console.log(shared);\n");
+    let config =
+        Config::new(site.path(), out.path()).bundle("js/all.js", ["js/strict.js", "js/sloppy.js"]);
+    let e = asset_build::run(&config).unwrap_err().to_string();
+    assert!(
+        e.contains("`js/strict.js` is in strict mode and declares globals"),
+        "{e}"
+    );
+}
