@@ -40,7 +40,7 @@ use crate::config::{Config, Jsx};
 use crate::error::{Pos, Problem};
 use crate::refs::{Class, classify_js};
 use crate::scan::Lang;
-use crate::transform::{Ref, RefKind, Script, Transformed};
+use crate::transform::{PageNames, Ref, RefKind, Script, Transformed};
 
 /// Deepest bracket nesting parsed: swc's parser and minifier recurse per level, and this
 /// depth fits the 64 MiB stacks transforms run on with room to spare.
@@ -154,21 +154,24 @@ fn run(job: &Job) -> Result<Transformed, Problem> {
                 layer: None,
             });
         }
-        if !minify && lang == Lang::Plain {
-            let mut t = replace_in_text(text, fm.start_pos, &collect.found, refs, &token);
-            t.script = Some(script_facts(&program));
-            return Ok(t);
-        }
         let marks = Marks {
             unresolved: Mark::new(),
             top_level: Mark::new(),
         };
+        if !minify && lang == Lang::Plain {
+            let mut t = replace_in_text(text, fm.start_pos, &collect.found, refs, &token);
+            t.script = Some(script_facts(&program));
+            let marked = program.apply(resolver(marks.unresolved, marks.top_level, false));
+            t.page = page_names(&marked, marks.unresolved);
+            return Ok(t);
+        }
         program.mutate(paren_remover(c));
         program.mutate(resolver(
             marks.unresolved,
             marks.top_level,
             lang != Lang::Plain,
         ));
+        let page = page_names(&program, marks.unresolved);
         to_javascript(&mut program, lang, job.jsx, &cm, c, marks);
         let program = if minify {
             minified(program, &cm, &comments, marks, passes(text.len()))
@@ -189,6 +192,7 @@ fn run(job: &Job) -> Result<Transformed, Problem> {
             refs,
             map,
             script: Some(script_facts(&program)),
+            page,
             ..Default::default()
         })
     })
@@ -307,6 +311,88 @@ fn script_facts(program: &Program) -> Script {
         strict,
         globals,
     }
+}
+
+/// The names a classic script shares with the page while it loads, from a program the
+/// resolver has marked (`unresolved`: its free names).
+pub(crate) fn page_names(program: &Program, unresolved: Mark) -> Option<PageNames> {
+    let Program::Script(script) = program else {
+        return None;
+    };
+    let mut reads = LoadReads {
+        unresolved,
+        found: Default::default(),
+    };
+    script.visit_with(&mut reads);
+    let mut hoisted = Hoisted::default();
+    script.visit_with(&mut hoisted);
+    for s in &script.body {
+        if let Stmt::Decl(Decl::Fn(f)) = s {
+            hoisted.found.insert(f.ident.sym.to_string());
+        }
+    }
+    Some(PageNames {
+        reads: reads.found,
+        hoisted: hoisted.found,
+    })
+}
+
+/// Free names read outside function bodies: what a script reads from the page as it loads.
+struct LoadReads {
+    unresolved: Mark,
+    found: std::collections::BTreeSet<String>,
+}
+
+impl Visit for LoadReads {
+    fn visit_ident(&mut self, i: &swc_core::ecma::ast::Ident) {
+        if i.ctxt.outer() == self.unresolved {
+            self.found.insert(i.sym.to_string());
+        }
+    }
+    fn visit_function(&mut self, _: &swc_core::ecma::ast::Function) {}
+    fn visit_arrow_expr(&mut self, _: &swc_core::ecma::ast::ArrowExpr) {}
+    fn visit_getter_prop(&mut self, _: &swc_core::ecma::ast::GetterProp) {}
+    fn visit_setter_prop(&mut self, _: &swc_core::ecma::ast::SetterProp) {}
+    // A class's members run later; what it extends is read now.
+    fn visit_class(&mut self, c: &swc_core::ecma::ast::Class) {
+        c.super_class.visit_with(self);
+    }
+}
+
+/// The names of `var`s outside function bodies.
+#[derive(Default)]
+struct Hoisted {
+    found: std::collections::BTreeSet<String>,
+}
+
+impl Visit for Hoisted {
+    fn visit_var_decl(&mut self, d: &swc_core::ecma::ast::VarDecl) {
+        if d.kind == swc_core::ecma::ast::VarDeclKind::Var {
+            for v in &d.decls {
+                let mut names = BindingNames::default();
+                v.name.visit_with(&mut names);
+                self.found.extend(names.0);
+            }
+        }
+        d.visit_children_with(self);
+    }
+    fn visit_function(&mut self, _: &swc_core::ecma::ast::Function) {}
+    fn visit_arrow_expr(&mut self, _: &swc_core::ecma::ast::ArrowExpr) {}
+    fn visit_getter_prop(&mut self, _: &swc_core::ecma::ast::GetterProp) {}
+    fn visit_setter_prop(&mut self, _: &swc_core::ecma::ast::SetterProp) {}
+    fn visit_class(&mut self, _: &swc_core::ecma::ast::Class) {}
+}
+
+/// The names a binding pattern declares.
+#[derive(Default)]
+struct BindingNames(Vec<String>);
+
+impl Visit for BindingNames {
+    fn visit_binding_ident(&mut self, b: &swc_core::ecma::ast::BindingIdent) {
+        self.0.push(b.id.sym.to_string());
+    }
+    // Default values are expressions, not names declared.
+    fn visit_expr(&mut self, _: &Expr) {}
 }
 
 /// Finds a `var` that belongs to the script itself: anywhere but inside a function (in a
@@ -772,6 +858,26 @@ mod tests {
         // What compiles to plain JavaScript stays allowed.
         ts("namespace N { export const x = 1; }\nimport x = N.x;\nconsole.log(x);\n").unwrap();
         ts("import type T = require(\"./t\");\nlet v: T;\nconsole.log(v);\n").unwrap();
+    }
+
+    #[test]
+    fn a_script_s_load_time_reads_and_hoisted_names() {
+        let src = "var a = b + 1;\nif (c) { var d; }\nfunction e() { return f; }\nlet g = () => h;\nclass K extends L { m() { return n; } }\nnew K();\n";
+        for name in ["s.js", "s.min.js"] {
+            let t = transform(name, src.as_bytes(), Some(false), &Config::new("a", "b")).unwrap();
+            let page = t.page.unwrap();
+            let reads: Vec<&str> = page.reads.iter().map(String::as_str).collect();
+            assert_eq!(reads, ["L", "b", "c"], "{name}");
+            let hoisted: Vec<&str> = page.hoisted.iter().map(String::as_str).collect();
+            assert_eq!(hoisted, ["a", "d", "e"], "{name}");
+        }
+        let module = transform(
+            "m.mjs",
+            b"export const x = y;",
+            None,
+            &Config::new("a", "b"),
+        );
+        assert_eq!(module.unwrap().page, None);
     }
 
     #[test]

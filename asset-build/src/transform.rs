@@ -69,6 +69,10 @@ pub struct Transformed {
     /// cached result stands only while every one still has it.
     #[serde(default)]
     pub inputs: Vec<Input>,
+    /// For a classic script: the names it shares with the page while it loads (what joining
+    /// it with other scripts must check).
+    #[serde(default)]
+    pub page: Option<PageNames>,
     /// What the transform dropped or changed that the user should hear about (invalid CSS
     /// dropped as browsers drop it); kept with a cached result, so every build says it.
     #[serde(default)]
@@ -91,6 +95,15 @@ pub struct Script {
     pub strict: bool,
     /// A classic script that declares names at its top level (globals of the page).
     pub globals: bool,
+}
+
+/// The names a classic script shares with the page while it loads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageNames {
+    /// Globals it reads before any of its functions run (free names outside function bodies).
+    pub reads: std::collections::BTreeSet<String>,
+    /// Names it declares that hoist: `var`s outside functions, function declarations.
+    pub hoisted: std::collections::BTreeSet<String>,
 }
 
 /// A file a transform read besides its source, or looked for and did not find (a file that
