@@ -122,3 +122,63 @@ pub(super) fn url_in_place(spec: &str, hashed: &str, suffix: &str) -> String {
         None => format!("{name}{suffix}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fills `code` with one placeholder, `@P`, replaced by `text` (or `bare` as the whole
+    /// argument of `url()`), and checks the text and the edits' (line, col, delta), at positions in `code`.
+    fn check(code: &str, text: &str, bare: Option<&str>, filled: &str, edits: &[(u32, u32, i64)]) {
+        let replacements = [Replacement {
+            placeholder: "@P",
+            text: text.to_owned(),
+            bare_in_url: bare.map(str::to_owned),
+        }];
+        let (out, made) = fill(code, &replacements);
+        assert_eq!(out, filled);
+        let made: Vec<(u32, u32, i64)> = made.iter().map(|e| (e.line, e.col, e.delta)).collect();
+        assert_eq!(made, edits);
+    }
+
+    #[test]
+    fn each_placeholder_is_replaced_and_moves_the_columns_after_it() {
+        check(
+            "a @P b @P",
+            "xyz",
+            None,
+            "a xyz b xyz",
+            &[(0, 2, 1), (0, 7, 1)],
+        );
+        check("é\n@P", "x", None, "é\nx", &[(1, 0, -1)]);
+    }
+
+    #[test]
+    fn the_whole_argument_of_url_takes_the_bare_form() {
+        check(
+            "url(@P) @P",
+            "\"a.css\"",
+            Some("a.css"),
+            "url(a.css) \"a.css\"",
+            &[(0, 4, 3), (0, 8, 5)],
+        );
+    }
+
+    #[test]
+    fn an_inlined_stylesheet_takes_its_imports_conditions() {
+        assert_eq!(wrap("a{}", Some(""), Some("all"), None), "@layer{a{}}");
+        assert_eq!(
+            wrap("a{}", Some("x"), Some("print"), Some("(display:grid)")),
+            "@supports (display:grid){@media print{@layer x{a{}}}}"
+        );
+    }
+
+    #[test]
+    fn a_url_in_place_keeps_its_directory_and_suffix() {
+        assert_eq!(
+            url_in_place("../img/a.png?v#f", "img/a.0123.png", "?v#f"),
+            "../img/a.0123.png?v#f"
+        );
+        assert_eq!(url_in_place("a.png", "img/a.0123.png", ""), "a.0123.png");
+    }
+}

@@ -131,7 +131,7 @@ fn kept_name(scanned: &Scanned, comp: &[SourceId]) -> Option<Final> {
 
 impl Finished {
     /// What ships: every finished source and generated map, less the parts shipped only
-    /// inside their bundles. (Trees with bundles are never reused.)
+    /// inside their bundles.
     pub(super) fn shipped(self, config: &Config, scanned: &Scanned) -> Vec<ShippedFile> {
         let dropped: HashSet<&str> = scanned
             .bundles
@@ -173,6 +173,7 @@ struct Finisher<'a> {
 }
 
 impl Finisher<'_> {
+    /// Source `i` as scanned.
     fn source(&self, i: SourceId) -> &Source {
         &self.scanned.sources[i]
     }
@@ -395,6 +396,7 @@ impl Finisher<'_> {
         node.transformed.map.as_deref()
     }
 
+    /// File `i`'s node; only transformed files (and joined bundles) have one.
     fn node(&self, i: SourceId) -> &Node {
         self.graph.nodes[i]
             .as_ref()
@@ -456,6 +458,7 @@ impl Finisher<'_> {
         (prefix + &code, edits)
     }
 
+    /// Whether `target` is another stylesheet (which an `@import` of it may inline).
     fn is_stylesheet(&self, target: &Target) -> bool {
         matches!(target, Target::Asset(j, _) if self.source(*j).kind == Kind::Css)
     }

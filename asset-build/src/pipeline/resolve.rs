@@ -58,10 +58,9 @@ pub(super) fn resolve(
     transformed: TransformOutcome,
     diagnostics: &mut Diagnostics,
 ) -> Resolved {
-    let n = scanned.sources.iter().count();
     let mut g = Resolved {
         nodes: scanned.sources.map(|_| None),
-        edges: vec![Vec::new(); n],
+        edges: scanned.sources.iter().map(|_| Vec::new()).collect(),
         broken: scanned.sources.map(|_| false),
         joined: HashMap::new(),
     };

@@ -29,6 +29,7 @@ impl<T> PerSource<T> {
         (0..self.0.len()).map(SourceId)
     }
 
+    /// Every source's value, in order.
     pub(super) fn iter(&self) -> std::slice::Iter<'_, T> {
         self.0.iter()
     }
@@ -86,8 +87,9 @@ pub(super) struct Scanned {
     /// One sha256 of each file read: its transform cache key, its name when it ships as
     /// written, and its entry in the run state.
     pub(super) source_hashes: PerSource<Option<String>>,
-    /// Files found (bundles not counted) and their size.
+    /// Files found (bundles not counted).
     pub(super) files: usize,
+    /// Their size: as stamped for unread files, as read for the others.
     pub(super) bytes_in: u64,
 }
 
