@@ -422,7 +422,7 @@ fn every_broken_file_is_reported_in_one_run() {
         problems("many-errors", |c| c),
         [
             "css/one.css:2:22: url() `nope.png` points at `css/nope.png`, which is not an asset",
-            "css/two.css:1:5: unexpected end of input",
+            "css/two.css:1:11: unexpected end of input",
             "js/three.js:1:9: expression expected",
         ]
     );
