@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::error::Problem;
 use crate::scan::{self, Kind, Lang, Source};
-use crate::transform::Script;
+use crate::transform::{PageNames, Script};
 
 /// One bundle: its source index and its parts' indices, in order.
 #[derive(Debug, Clone)]
@@ -171,6 +171,35 @@ pub fn join(css: bool, parts: &[Part]) -> Result<(String, Vec<u32>), String> {
     Ok((body, lines))
 }
 
+/// Where joining classic scripts changes what a part sees while it loads: part `reader` reads
+/// a global that the later part `declarer` declares with a hoisting declaration (`var`,
+/// `function`). Separate `<script>`s would throw a ReferenceError there (or see what an
+/// earlier script set); one joined script finds the later declaration hoisted. Each finding
+/// is (reader, name, declarer).
+pub fn hoisted_across<'a>(
+    parts: &[(&'a str, Option<&'a PageNames>)],
+) -> Vec<(&'a str, &'a str, &'a str)> {
+    let mut found = Vec::new();
+    for (k, (reader, names)) in parts.iter().enumerate() {
+        let Some(names) = names else { continue };
+        // What an earlier part (or this one) declares is there either way.
+        let declared_before = |name: &str| {
+            parts[..=k]
+                .iter()
+                .any(|(_, n)| n.is_some_and(|n| n.hoisted.contains(name)))
+        };
+        for (declarer, later) in &parts[k + 1..] {
+            let Some(later) = later else { continue };
+            for name in names.reads.intersection(&later.hoisted) {
+                if !declared_before(name) {
+                    found.push((*reader, name.as_str(), *declarer));
+                }
+            }
+        }
+    }
+    found
+}
+
 /// One source map for a bundle from its parts' maps (each already true for the part's text),
 /// each moved to the line its part starts on, its source named by its path from the bundle.
 ///
@@ -271,6 +300,19 @@ mod tests {
             e.contains("`s.js` is in strict mode and declares globals"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn reads_of_a_later_part_s_hoisted_names_are_found() {
+        let names = |reads: &[&str], hoisted: &[&str]| PageNames {
+            reads: reads.iter().map(|s| s.to_string()).collect(),
+            hoisted: hoisted.iter().map(|s| s.to_string()).collect(),
+        };
+        let a = names(&["later", "jQuery", "shared"], &["shared"]);
+        let b = names(&[], &["later", "shared"]);
+        let found = hoisted_across(&[("a.js", Some(&a)), ("b.js", Some(&b))]);
+        assert_eq!(found, [("a.js", "later", "b.js")]);
+        assert!(hoisted_across(&[("b.js", Some(&b)), ("a.js", Some(&a))]).is_empty());
     }
 
     #[test]

@@ -61,6 +61,14 @@ pub enum Problem {
         pos: Option<Pos>,
         message: String,
     },
+    /// Shipped code that can behave differently from its source in a way no output avoids
+    /// (a warning; the README says when).
+    #[error("{}: {message}", at(path, *pos))]
+    Differs {
+        path: String,
+        pos: Option<Pos>,
+        message: String,
+    },
     /// The file cannot be an asset at all (name, encoding, link, emptiness).
     #[error("{}: {message}", at(path, *pos))]
     BadFile {
@@ -79,6 +87,7 @@ impl Problem {
             | Problem::Escapes { path, .. }
             | Problem::Ambiguous { path, .. }
             | Problem::Dropped { path, .. }
+            | Problem::Differs { path, .. }
             | Problem::BadFile { path, .. } => path,
             Problem::Cycle { cycle } => &cycle[0],
         }

@@ -209,3 +209,55 @@ fn a_strict_part_whose_global_is_a_var_in_a_block_is_not_wrapped_away() {
         "{e}"
     );
 }
+
+#[test]
+fn joined_scripts_warn_where_a_part_would_see_a_later_part_s_hoisted_names() {
+    let site = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_file(
+        site.path(),
+        "js/a.js",
+        "if (typeof later === \"function\") later(\"too early\");\nfunction ready() { later(\"fine: runs after both\"); }\n",
+    );
+    write_file(
+        site.path(),
+        "js/b.js",
+        "function later(m) { console.log(m); }\nready();\n",
+    );
+    let o = build(Config::new(site.path(), out.path()).bundle("js/all.js", ["js/a.js", "js/b.js"]));
+    let warnings: Vec<String> = o
+        .warnings
+        .iter()
+        .map(|w| {
+            w.to_string()
+                .replace(&format!("{}/", site.path().display()), "")
+        })
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "js/a.js: reads `later` while it loads, and the later part `js/b.js` declares it: joined into one script, `later` is hoisted (undefined, or the function) where separate scripts would not find it yet"
+        ]
+    );
+    // The other order: now `b.js` calls `ready` of the later `a.js` while it loads.
+    let o = build(Config::new(site.path(), out.path()).bundle("js/all.js", ["js/b.js", "js/a.js"]));
+    let w: Vec<String> = o.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        w.len() == 1 && w[0].contains("js/b.js: reads `ready`") && w[0].contains("part `js/a.js`"),
+        "{w:?}"
+    );
+    // Parts that only call each other from functions that run later have nothing to say.
+    write_file(
+        site.path(),
+        "js/b.js",
+        "function later(m) { console.log(m); }
+",
+    );
+    write_file(
+        site.path(),
+        "js/a.js",
+        "function ready() { later(\"fine\"); }\n",
+    );
+    let o = build(Config::new(site.path(), out.path()).bundle("js/all.js", ["js/a.js", "js/b.js"]));
+    assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+}

@@ -93,6 +93,7 @@ pub(super) fn resolve(
         warn_inlined_in_place(&scanned.sources, &g.nodes, diagnostics);
     }
     g.add_bundle_nodes(scanned);
+    g.warn_hoisted_across_parts(scanned, diagnostics);
     g
 }
 
@@ -232,6 +233,37 @@ impl Resolved {
             self.edges[at.0] = b.parts.clone();
             self.edges[at.0].sort_unstable();
             self.edges[at.0].dedup();
+        }
+    }
+
+    /// Classic scripts joined into one: a part that reads, while it loads, a name a later
+    /// part declares with `var` or `function` finds it hoisted (a warning at the part).
+    fn warn_hoisted_across_parts(&self, scanned: &Scanned, diagnostics: &mut Diagnostics) {
+        let in_order = scanned.bundles.iter().map(|b| SourceId(b.at));
+        for parts in in_order.filter_map(|b| self.joined.get(&b)) {
+            let named: Vec<(&str, Option<&crate::transform::PageNames>)> = parts
+                .iter()
+                .map(|&j| {
+                    let page = self.nodes[j]
+                        .as_ref()
+                        .and_then(|n| n.transformed.page.as_ref());
+                    (scanned.sources[j].logical.as_str(), page)
+                })
+                .collect();
+            for (reader, name, declarer) in crate::bundle::hoisted_across(&named) {
+                let display = parts
+                    .iter()
+                    .map(|&j| &scanned.sources[j])
+                    .find(|s| s.logical == reader)
+                    .map_or(reader, |s| s.display.as_str());
+                diagnostics.warn(Problem::Differs {
+                    path: display.to_owned(),
+                    pos: None,
+                    message: format!(
+                        "reads `{name}` while it loads, and the later part `{declarer}` declares it: joined into one script, `{name}` is hoisted (undefined, or the function) where separate scripts would not find it yet"
+                    ),
+                });
+            }
         }
     }
 
