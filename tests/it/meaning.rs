@@ -261,3 +261,35 @@ fn joined_scripts_warn_where_a_part_would_see_a_later_part_s_hoisted_names() {
     let o = build(Config::new(site.path(), out.path()).bundle("js/all.js", ["js/a.js", "js/b.js"]));
     assert!(o.warnings.is_empty(), "{:?}", o.warnings);
 }
+
+#[test]
+fn a_css_bundle_refuses_to_move_a_later_part_s_remote_import_ahead_of_earlier_rules() {
+    let site = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_file(site.path(), "css/base.css", "h1 { font-family: serif; }\n");
+    write_file(
+        site.path(),
+        "css/fonts.css",
+        "@import url(\"https://fonts.example.com/css?family=Inter\");\nh1 { font-weight: 700; }\n",
+    );
+    let inline = |parts: [&str; 2]| {
+        Config::new(site.path(), out.path())
+            .css_imports(asset_build::CssImports::Inline)
+            .bundle("css/all.css", parts)
+    };
+    let e = asset_build::run(&inline(["css/base.css", "css/fonts.css"]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("part `css/fonts.css` keeps `@import") && e.contains("reverse the cascade"),
+        "{e}"
+    );
+    // First, it keeps its place: nothing comes before it.
+    let o = build(inline(["css/fonts.css", "css/base.css"]));
+    let css = shipped(out.path(), &o, "css/all.css");
+    assert!(css.starts_with("@import"), "{css}");
+    assert!(
+        css.find("font-weight").unwrap() < css.find("serif").unwrap(),
+        "{css}"
+    );
+}

@@ -311,7 +311,21 @@ impl Finisher<'_> {
                     part.logical
                 )));
             }
+            let kept_before = imports.len();
             let (text, edits) = self.text(j, &src.logical, finals, &mut imports);
+            let earlier_rules = texts
+                .iter()
+                .any(|t: &bundle::Part| !t.text.trim().is_empty());
+            if css && imports.len() > kept_before && earlier_rules {
+                // An @import kept as a rule (remote, or not a stylesheet of the tree) can
+                // only stand first: moved there, it would come before the earlier parts'
+                // rules, and lose to them in the cascade where it used to win.
+                return Err(bad(format!(
+                    "part `{}` keeps `{}`, which must stand first in a stylesheet: moved ahead of the earlier parts' rules it would reverse the cascade; import it from the first part, or list it in a part of its own before the others",
+                    part.logical,
+                    imports[kept_before].trim()
+                )));
+            }
             part_maps.push(self.adjusted_map(j, &edits)?);
             texts.push(bundle::Part {
                 logical: &part.logical,
