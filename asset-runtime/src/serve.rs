@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::task::{Context, Poll};
 
+use asset_http::ByteRange;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -15,9 +16,9 @@ use http_body_util::Full;
 use crate::{Asset, Assets};
 
 /// `Cache-Control` of a hashed (content-addressed) path.
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub use asset_http::IMMUTABLE;
 /// `Cache-Control` of a logical (unhashed) path: revalidate every time.
-pub const REVALIDATE: &str = "public, no-cache";
+pub use asset_http::REVALIDATE;
 
 /// A content coding the service can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +62,8 @@ impl ServeAssets {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return r;
         }
-        let Some((asset, hashed)) = decode_path(path).and_then(|p| self.assets.by_served_path(&p))
+        let Some((asset, hashed)) =
+            asset_http::decode_path(path).and_then(|p| self.assets.by_served_path(&p))
         else {
             return plain(StatusCode::NOT_FOUND, "not found\n");
         };
@@ -101,22 +103,22 @@ impl ServeAssets {
         }
         let head = method == Method::HEAD;
         let body = Bytes::from_static(bytes);
-        match range.map(|r| parse_range(r, body.len() as u64)) {
-            Some(Range::Satisfiable(start, end)) => {
-                let part = body.slice(start as usize..=end as usize);
+        match range.map(|r| asset_http::range(r, body.len() as u64)) {
+            Some(ByteRange::Part(part)) => {
+                let bytes = body.slice(part.start as usize..part.end as usize);
                 let builder = builder.status(StatusCode::PARTIAL_CONTENT).header(
                     header::CONTENT_RANGE,
-                    format!("bytes {start}-{end}/{}", body.len()),
+                    asset_http::content_range(&part, body.len() as u64),
                 );
-                finish(builder, part, head)
+                finish(builder, bytes, head)
             }
-            Some(Range::Unsatisfiable) => {
+            Some(ByteRange::Unsatisfiable) => {
                 let builder = builder
                     .status(StatusCode::RANGE_NOT_SATISFIABLE)
                     .header(header::CONTENT_RANGE, format!("bytes */{}", body.len()));
                 finish(builder, Bytes::new(), head)
             }
-            Some(Range::Ignored) | None => finish(builder.status(StatusCode::OK), body, head),
+            Some(ByteRange::Whole) | None => finish(builder.status(StatusCode::OK), body, head),
         }
     }
 }
@@ -158,36 +160,6 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
-}
-
-/// The request path below the mount point, percent-decoded segment by segment (so `%2F` is
-/// never a separator); `None` for anything that could climb out or alias (`..`, `.`, empty
-/// segments, backslashes, NUL, an encoded `/`, escapes that are not `%` and two hex digits).
-pub(crate) fn decode_path(path: &str) -> Option<String> {
-    let path = path.strip_prefix('/').unwrap_or(path);
-    let mut segments = Vec::new();
-    for raw in path.split('/') {
-        let bytes = raw.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' {
-                let hi = (*bytes.get(i + 1)? as char).to_digit(16)?;
-                let lo = (*bytes.get(i + 2)? as char).to_digit(16)?;
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            } else {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-        let seg = String::from_utf8(out).ok()?;
-        if seg.is_empty() || seg == "." || seg == ".." || seg.contains(['/', '\\', '\0']) {
-            return None;
-        }
-        segments.push(seg);
-    }
-    Some(segments.join("/"))
 }
 
 fn etag(asset: &Asset, coding: Coding) -> String {
@@ -278,94 +250,4 @@ fn negotiate(headers: &HeaderMap, asset: &Asset) -> Coding {
         }
     }
     best.0
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Range {
-    Satisfiable(u64, u64),
-    Unsatisfiable,
-    /// Not a single byte range we serve (multiple ranges, other units, malformed): send it all.
-    Ignored,
-}
-
-fn parse_range(value: &str, len: u64) -> Range {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else {
-        return Range::Ignored;
-    };
-    if spec.contains(',') {
-        return Range::Ignored;
-    }
-    let Some((a, b)) = spec.trim().split_once('-') else {
-        return Range::Ignored;
-    };
-    let (a, b) = (a.trim(), b.trim());
-    let parsed = match (a.is_empty(), b.is_empty()) {
-        (true, true) => return Range::Ignored,
-        (true, false) => match b.parse::<u64>() {
-            Ok(0) => return Range::Unsatisfiable,
-            Ok(n) => Some((len.saturating_sub(n), len.saturating_sub(1))),
-            Err(_) => return Range::Ignored,
-        },
-        (false, _) => {
-            let Ok(start) = a.parse::<u64>() else {
-                return Range::Ignored;
-            };
-            let end = if b.is_empty() {
-                Ok(u64::MAX)
-            } else {
-                b.parse::<u64>()
-            };
-            match end {
-                Ok(end) if end >= start => Some((start, end.min(len.saturating_sub(1)))),
-                _ => return Range::Ignored,
-            }
-        }
-    };
-    match parsed {
-        Some((s, e)) if len > 0 && s < len && s <= e => Range::Satisfiable(s, e),
-        _ => Range::Unsatisfiable,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Range::Satisfiable(0, 9));
-        assert_eq!(parse_range("bytes=90-", 100), Range::Satisfiable(90, 99));
-        assert_eq!(parse_range("bytes=-10", 100), Range::Satisfiable(90, 99));
-        assert_eq!(parse_range("bytes=95-200", 100), Range::Satisfiable(95, 99));
-        assert_eq!(parse_range("bytes=100-", 100), Range::Unsatisfiable);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), Range::Ignored);
-        assert_eq!(parse_range("items=0-1", 100), Range::Ignored);
-        assert_eq!(parse_range("bytes=5-1", 100), Range::Ignored);
-    }
-
-    #[test]
-    fn paths_that_escape_or_alias_are_refused() {
-        assert_eq!(decode_path("/css/app.css").as_deref(), Some("css/app.css"));
-        assert_eq!(
-            decode_path("/img/sp%20ace.png").as_deref(),
-            Some("img/sp ace.png")
-        );
-        for bad in [
-            "/../x",
-            "/a/%2e%2e/x",
-            "/a//b",
-            "/a\\b",
-            "/%5c",
-            "/%00",
-            "/%zz",
-            "/%+5",
-            "/%2",
-            "/a%2Fb",
-            "/a%2fb",
-            "/",
-            "/./a",
-        ] {
-            assert_eq!(decode_path(bad), None, "{bad}");
-        }
-    }
 }

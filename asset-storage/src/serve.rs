@@ -8,6 +8,7 @@
 //!   cap (413 past it, nothing left), never over an existing object;
 //! - CORS for the configured origins (preflight included).
 
+use asset_http::ByteRange;
 use axum::body::Body;
 use axum::response::Response;
 use futures::StreamExt as _;
@@ -63,7 +64,7 @@ impl Storage {
     }
 
     async fn route(&self, req: Request<Body>) -> Response {
-        let Some(key) = decode_key(req.uri().path()) else {
+        let Some(key) = asset_http::decode_path(req.uri().path()) else {
             return plain(StatusCode::NOT_FOUND, "not found");
         };
         if name::check_key(&key).is_err() {
@@ -149,16 +150,16 @@ impl Storage {
                     Ok(o) => o,
                     Err(e) => return error(&e),
                 };
-                let wanted = match range.map(|r| parse_range(r, object.size)) {
-                    None | Some(Ranged::Ignore) => None,
-                    Some(Ranged::Unsatisfiable) => {
+                let wanted = match range.map(|r| asset_http::range(r, object.size)) {
+                    None | Some(ByteRange::Whole) => None,
+                    Some(ByteRange::Unsatisfiable) => {
                         return Response::builder()
                             .status(StatusCode::RANGE_NOT_SATISFIABLE)
                             .header(header::CONTENT_RANGE, format!("bytes */{}", object.size))
                             .body(Body::empty())
                             .expect("a response");
                     }
-                    Some(Ranged::Range(r)) => Some(r),
+                    Some(ByteRange::Part(r)) => Some(r),
                 };
                 let d = if head || object.size == 0 {
                     None
@@ -183,7 +184,7 @@ impl Storage {
             Some(r) => {
                 b = b.status(StatusCode::PARTIAL_CONTENT).header(
                     header::CONTENT_RANGE,
-                    format!("bytes {}-{}/{}", r.start, r.end - 1, object.size),
+                    asset_http::content_range(r, object.size),
                 );
                 r.end - r.start
             }
@@ -324,30 +325,6 @@ pub(crate) fn public_message(e: &Error) -> String {
     }
 }
 
-/// The key in a request path: `/`-separated segments, each percent-decoded on its own, so
-/// `%2F` never makes a separator; `None` for invalid escapes or UTF-8.
-fn decode_key(path: &str) -> Option<String> {
-    let mut segs = Vec::new();
-    for seg in path.trim_start_matches('/').split('/') {
-        let bytes = seg.as_bytes();
-        // Every `%` must start a two-hex-digit escape (`%+5` is not one).
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == b'%'
-                && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                    && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-            {
-                return None;
-            }
-        }
-        let d = percent_encoding::percent_decode(bytes).decode_utf8().ok()?;
-        if d.contains('/') {
-            return None;
-        }
-        segs.push(d.into_owned());
-    }
-    Some(segs.join("/"))
-}
-
 /// The request's query parameters, percent-decoded (`+` is a space).
 struct Query(Vec<(String, String)>);
 
@@ -376,87 +353,9 @@ impl Query {
     }
 }
 
-enum Ranged {
-    Ignore,
-    Unsatisfiable,
-    Range(std::ops::Range<u64>),
-}
-
-/// One `bytes=` range of a `len`-byte object; several ranges or another unit are ignored
-/// (the whole object is sent).
-fn parse_range(value: &str, len: u64) -> Ranged {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else {
-        return Ranged::Ignore;
-    };
-    if spec.contains(',') {
-        return Ranged::Ignore;
-    }
-    let Some((a, b)) = spec.trim().split_once('-') else {
-        return Ranged::Ignore;
-    };
-    let (a, b) = (a.trim(), b.trim());
-    let num = |s: &str| s.parse::<u64>().ok();
-    let range = match (a.is_empty(), b.is_empty()) {
-        (true, false) => match num(b) {
-            Some(0) => return Ranged::Unsatisfiable,
-            Some(n) => len.saturating_sub(n)..len,
-            None => return Ranged::Ignore,
-        },
-        (false, _) => {
-            let Some(start) = num(a) else {
-                return Ranged::Ignore;
-            };
-            let end = if b.is_empty() {
-                len
-            } else {
-                match num(b) {
-                    Some(e) if e >= start => (e + 1).min(len),
-                    _ => return Ranged::Ignore,
-                }
-            };
-            start..end
-        }
-        (true, true) => return Ranged::Ignore,
-    };
-    if range.start >= len || range.is_empty() {
-        Ranged::Unsatisfiable
-    } else {
-        Ranged::Range(range)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_decode_per_segment() {
-        assert_eq!(
-            decode_key("/public/a/b%20c.png").unwrap(),
-            "public/a/b c.png"
-        );
-        assert!(decode_key("/public/a%2F..%2Fb").is_none());
-        assert!(decode_key("/public/%+5").is_none());
-        assert!(decode_key("/public/%ff").is_none());
-        assert_eq!(decode_key("/public/%2e%2e/x").unwrap(), "public/../x");
-    }
-
-    #[test]
-    fn ranges() {
-        let r = |v: &str| match parse_range(v, 10) {
-            Ranged::Range(r) => format!("{}..{}", r.start, r.end),
-            Ranged::Unsatisfiable => "416".into(),
-            Ranged::Ignore => "all".into(),
-        };
-        assert_eq!(r("bytes=0-4"), "0..5");
-        assert_eq!(r("bytes=5-"), "5..10");
-        assert_eq!(r("bytes=-3"), "7..10");
-        assert_eq!(r("bytes=8-100"), "8..10");
-        assert_eq!(r("bytes=10-"), "416");
-        assert_eq!(r("bytes=0-1,3-4"), "all");
-        assert_eq!(r("items=0-1"), "all");
-        assert_eq!(r("bytes=4-2"), "all");
-    }
 
     #[test]
     fn queries_take_each_name_once() {

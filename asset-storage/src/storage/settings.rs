@@ -8,7 +8,7 @@ use crate::store::{Location, StoreConfig};
 use crate::{Error, SigningKey};
 
 /// `Cache-Control` of public objects: a key is never reused, so they never change.
-pub const PUBLIC_CACHE: &str = "public, max-age=31536000, immutable";
+pub const PUBLIC_CACHE: &str = asset_http::IMMUTABLE;
 /// `Cache-Control` of private objects.
 pub const PRIVATE_CACHE: &str = "private, max-age=3600";
 
