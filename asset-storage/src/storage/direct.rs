@@ -17,13 +17,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use object_store::path::Path;
-use object_store::{Attribute, Attributes, ObjectStoreExt as _, PutOptions};
+use object_store::{ObjectStoreExt as _, PutOptions};
 
 use crate::Error;
 use crate::name;
 use crate::sniff::{self, SNIFF_LEN};
 
-use super::{NewObject, Object, Policy, Storage, UploadTicket, encode_key};
+use super::{NewObject, Object, Policy, Storage, UploadTicket, UrlSigner, encode_key};
 
 /// Where direct uploads wait for their confirmation: never served, never listed.
 pub const PENDING_DIR: &str = "pending";
@@ -85,8 +85,8 @@ impl Storage {
             expires: self.now_secs() + expiry.as_secs(),
         };
         let (url, headers) = match &self.inner.signer {
-            Some(signer) => self.presigned_put(signer, &ticket, policy).await?,
-            None => self.local_put(&ticket),
+            UrlSigner::Presign(signer) => self.presigned_put(signer, &ticket, policy).await?,
+            UrlSigner::Hmac => self.local_put(&ticket),
         };
         Ok(UploadTicket {
             token: self.seal(&ticket),
@@ -307,45 +307,35 @@ impl Storage {
     /// Copies the checked pending bytes to the object's key (S3 keeps the attributes the
     /// ticket's PUT set; a folder gets a new record).
     async fn keep_pending(&self, ticket: &Ticket, policy: &Policy) -> Result<(), Error> {
-        let (from, to) = (
-            Path::from(ticket.pending()),
-            Path::from(ticket.key.as_str()),
-        );
-        let copied = if self.keeps_attributes() {
-            // Nobody else can write the object's key: it has 128 random bits and no ticket
-            // names it.
-            self.inner.store.copy(&from, &to).await
-        } else {
-            self.inner.store.copy_if_not_exists(&from, &to).await
-        };
-        match copied {
+        // Nobody else can write the object's key: it has 128 random bits and no ticket
+        // names it but this one.
+        match self.copy_bytes(&ticket.pending(), &ticket.key).await {
             Ok(()) => {}
             // Another confirm of the same ticket got there first, with the same bytes.
             Err(object_store::Error::AlreadyExists { .. }) => return Ok(()),
             Err(e) => return Err(self.err("keeping", &ticket.key, e)),
         }
-        if !self.keeps_attributes() {
-            let meta = NewObject {
-                content_type: ticket.content_type.clone(),
-                original_name: ticket.name.clone(),
-                cache_control: policy.cache_control.clone(),
-            };
-            if let Err(e) = self.write_sidecar(&ticket.key, &meta).await {
-                self.remove_quietly(&ticket.key).await;
-                return Err(e);
-            }
+        let meta = NewObject {
+            content_type: ticket.content_type.clone(),
+            original_name: ticket.name.clone(),
+            cache_control: policy.cache_control.clone(),
+        };
+        if let Err(e) = self.keep_record(&ticket.key, &meta).await {
+            self.remove_quietly(&ticket.key).await;
+            return Err(e);
         }
         Ok(())
     }
 
     /// Replaces a pending upload with an empty tombstone, so its ticket cannot store again.
     async fn retire(&self, pending: &str) -> Result<(), Error> {
-        let mut attributes = Attributes::new();
-        if self.keeps_attributes() {
-            attributes.insert(Attribute::ContentType, USED.into());
-        }
+        let meta = NewObject {
+            content_type: USED.into(),
+            original_name: String::new(),
+            cache_control: None,
+        };
         let opts = PutOptions {
-            attributes,
+            attributes: self.attributes(pending, &meta),
             ..Default::default()
         };
         self.inner
@@ -353,15 +343,7 @@ impl Storage {
             .put_opts(&Path::from(pending), Bytes::new().into(), opts)
             .await
             .map_err(|e| self.err("closing the ticket of", pending, e))?;
-        if !self.keeps_attributes() {
-            let meta = NewObject {
-                content_type: USED.into(),
-                original_name: String::new(),
-                cache_control: None,
-            };
-            self.write_sidecar(pending, &meta).await?;
-        }
-        Ok(())
+        self.keep_record(pending, &meta).await
     }
 }
 

@@ -15,9 +15,9 @@ use crate::Error;
 use crate::name::META_DIR;
 use crate::store::Location;
 
-use super::Storage;
 use super::direct::{CONFIRM_GRACE, PENDING_DIR};
 use super::write::STAGING_DIR;
+use super::{Storage, UrlSigner};
 
 /// What [`Storage::collect_garbage`] removed (or, with `dry_run`, would remove).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,7 +86,7 @@ impl Storage {
         }
         match (&self.inner.settings.store.location, &self.inner.signer) {
             (Location::File { path }, _) => remove_half_written(path, cutoff, &mut summary)?,
-            (_, Some(signer)) => {
+            (_, UrlSigner::Presign(signer)) => {
                 for upload in signer.incomplete_uploads().await.map_err(|e| {
                     Error::Config(format!("media gc: listing incomplete uploads: {e}"))
                 })? {

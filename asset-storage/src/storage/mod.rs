@@ -30,13 +30,23 @@ pub use types::{Download, ListEntry, Object, Page, UploadTicket};
 pub(crate) use types::{NewObject, Sidecar, entry};
 pub(crate) use urls::encode_key;
 
+/// Who signs a storage's URLs (private reads, direct uploads).
+#[derive(Debug, Clone)]
+pub(crate) enum UrlSigner {
+    /// S3's own presigned URLs, which the bucket checks.
+    Presign(presign::Presigner),
+    /// An HMAC with the storage's key ([`crate::SigningKey`]), which the local service
+    /// ([`Storage::service`]) checks.
+    Hmac,
+}
+
 /// The clock used for local signatures: injectable so expiry can be tested.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 pub(crate) struct Inner {
     pub store: Arc<dyn ObjectStore>,
-    /// S3's presigned URLs; `None` on a folder, whose URLs the service checks (HMAC).
-    pub signer: Option<presign::Presigner>,
+    /// Who signs URLs: S3's presigning, or the storage's key for the local service.
+    pub signer: UrlSigner,
     pub settings: Settings,
     pub key: SigningKey,
     pub clock: Clock,
@@ -77,11 +87,16 @@ impl Storage {
     /// Missing S3 credentials, a bad endpoint, or a folder that cannot be created.
     pub fn new(settings: Settings) -> Result<Storage, Error> {
         let (store, signer): (Arc<dyn ObjectStore>, _) = match &settings.store.location {
-            Location::File { path } => (Arc::new(crate::store::open_folder(path)?), None),
+            Location::File { path } => {
+                (Arc::new(crate::store::open_folder(path)?), UrlSigner::Hmac)
+            }
             Location::S3 { .. } => {
                 let (s3, prefix) = settings.store.open_s3_parts()?;
                 let scoped = object_store::prefix::PrefixStore::new(s3.clone(), prefix.clone());
-                (Arc::new(scoped), Some(presign::Presigner::new(s3, prefix)))
+                (
+                    Arc::new(scoped),
+                    UrlSigner::Presign(presign::Presigner::new(s3, prefix)),
+                )
             }
         };
         let key = match &settings.signing_key {
@@ -89,7 +104,7 @@ impl Storage {
             None => {
                 eprintln!(
                     "warning: MEDIA_SIGNING_KEY is not set: upload tickets{} are signed with a random key and stop working when the app restarts or on another instance (set it to 32+ random bytes in production)",
-                    if signer.is_none() {
+                    if matches!(signer, UrlSigner::Hmac) {
                         " and private media links"
                     } else {
                         ""
@@ -139,10 +154,6 @@ impl Storage {
     /// The object store underneath (scoped to the storage's prefix).
     pub fn object_store(&self) -> Arc<dyn ObjectStore> {
         self.inner.store.clone()
-    }
-
-    pub(crate) fn keeps_attributes(&self) -> bool {
-        self.inner.settings.store.keeps_attributes()
     }
 
     pub(crate) fn now_secs(&self) -> u64 {

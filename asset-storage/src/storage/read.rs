@@ -26,18 +26,7 @@ impl Storage {
             head: true,
             ..Default::default()
         };
-        let path = Path::from(key);
-        // A folder's record is another file: read both at once.
-        let (r, sidecar) = if self.keeps_attributes() {
-            (self.inner.store.get_opts(&path, head).await, None)
-        } else {
-            let (r, s) = tokio::join!(
-                self.inner.store.get_opts(&path, head),
-                self.read_sidecar(key)
-            );
-            (r, s?)
-        };
-        let r = r.map_err(|e| self.err("reading", key, e))?;
+        let (r, sidecar) = self.get_with_record(key, head).await?;
         let modified = Some(&r.meta.last_modified);
         Ok(self
             .describe_with(key, r.meta.size, modified, &r.attributes, sidecar)
@@ -67,31 +56,14 @@ impl Storage {
             range: range.map(GetRange::Bounded),
             ..Default::default()
         };
-        let path = Path::from(key);
-        // A folder's record is another file: read both at once.
-        let (r, sidecar) = if self.keeps_attributes() {
-            (self.inner.store.get_opts(&path, opts).await, None)
-        } else {
-            let (r, s) = tokio::join!(
-                self.inner.store.get_opts(&path, opts),
-                self.read_sidecar(key)
-            );
-            (r, Some(s?))
-        };
-        let r = r.map_err(|e| self.err("reading", key, e))?;
-        let (object, cache_control) = match sidecar {
-            Some(s) => self.describe_with(
-                key,
-                r.meta.size,
-                Some(&r.meta.last_modified),
-                &r.attributes,
-                s,
-            ),
-            None => {
-                self.describe(key, r.meta.size, Some(&r.meta.last_modified), &r.attributes)
-                    .await?
-            }
-        };
+        let (r, sidecar) = self.get_with_record(key, opts).await?;
+        let (object, cache_control) = self.describe_with(
+            key,
+            r.meta.size,
+            Some(&r.meta.last_modified),
+            &r.attributes,
+            sidecar,
+        );
         let range = r.range.clone();
         let config = self.inner.settings.store.clone();
         let owned_key = key.to_owned();
@@ -160,9 +132,7 @@ impl Storage {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(self.err("deleting", key, e)),
         }
-        if !self.keeps_attributes() {
-            let _ = self.inner.store.delete(&Self::sidecar_path(key)).await;
-        }
+        self.forget_record(key).await;
         // Derived objects live in `_thumb/` beside an object made by `save`.
         if let Some((dir, _)) = key.rsplit_once('/')
             && !dir.ends_with("/_thumb")
@@ -178,9 +148,7 @@ impl Storage {
             for m in derived {
                 let k = m.location.to_string();
                 let _ = self.inner.store.delete(&m.location).await;
-                if !self.keeps_attributes() {
-                    let _ = self.inner.store.delete(&Self::sidecar_path(&k)).await;
-                }
+                self.forget_record(&k).await;
             }
         }
         Ok(())
@@ -293,25 +261,17 @@ impl Storage {
         name::check_use_prefix(prefix)?;
         let source = self.metadata(key).await?;
         let new = name::new_key(source.visibility, prefix, &source.original_name)?;
-        let (from, to) = (Path::from(key), Path::from(new.as_str()));
-        if self.keeps_attributes() {
-            // S3's CopyObject keeps the attributes. Plain copy: copy-if-not-exists needs a
-            // lock configured on S3, and the new key has 128 random bits.
-            self.inner.store.copy(&from, &to).await
-        } else {
-            self.inner.store.copy_if_not_exists(&from, &to).await
-        }
-        .map_err(|e| self.err("copying", key, e))?;
-        if !self.keeps_attributes() {
-            let meta = NewObject {
-                content_type: source.content_type.clone(),
-                original_name: source.original_name.clone(),
-                cache_control: None,
-            };
-            if let Err(e) = self.write_sidecar(&new, &meta).await {
-                let _ = self.inner.store.delete(&to).await;
-                return Err(e);
-            }
+        self.copy_bytes(key, &new)
+            .await
+            .map_err(|e| self.err("copying", key, e))?;
+        let meta = NewObject {
+            content_type: source.content_type.clone(),
+            original_name: source.original_name.clone(),
+            cache_control: None,
+        };
+        if let Err(e) = self.keep_record(&new, &meta).await {
+            self.remove_quietly(&new).await;
+            return Err(e);
         }
         Ok(Object {
             key: new,

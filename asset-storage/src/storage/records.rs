@@ -1,8 +1,12 @@
 //! An object's record (type, original name, cache control): object attributes on S3, a
-//! `.meta/<key>.json` sidecar in a local folder, which keeps no attributes.
+//! `.meta/<key>.json` sidecar in a local folder, which keeps no attributes. [`Records`] is
+//! the one place that difference is decided: writing, reading, copying and deleting a
+//! record go through it.
 
 use object_store::path::Path;
-use object_store::{Attribute, Attributes, ObjectStoreExt as _};
+use object_store::{
+    Attribute, Attributes, GetOptions, GetResult, ObjectStore, ObjectStoreExt as _,
+};
 
 use crate::Error;
 use crate::name::{META_DIR, Visibility};
@@ -10,10 +14,29 @@ use crate::sniff::{self};
 
 use super::{NewObject, Object, Sidecar, Storage};
 
+/// Where a store keeps objects' records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Records {
+    /// With the object, as attributes and `x-amz-meta-*` (S3): written by the same request
+    /// as the bytes, copied with them.
+    Attributes,
+    /// In a file of its own under `.meta/` (a folder, which keeps no attributes).
+    Sidecar,
+}
+
 impl Storage {
+    pub(crate) fn records(&self) -> Records {
+        if self.inner.settings.store.keeps_attributes() {
+            Records::Attributes
+        } else {
+            Records::Sidecar
+        }
+    }
+
+    /// The attributes a write of `key` sends (none where records are sidecars).
     pub(crate) fn attributes(&self, key: &str, meta: &NewObject) -> Attributes {
         let mut a = Attributes::new();
-        if !self.keeps_attributes() {
+        if self.records() == Records::Sidecar {
             return a;
         }
         a.insert(Attribute::ContentType, meta.content_type.clone().into());
@@ -39,6 +62,54 @@ impl Storage {
             .into(),
         );
         a
+    }
+
+    /// After `key`'s bytes are stored: its record, where that is a file of its own.
+    pub(crate) async fn keep_record(&self, key: &str, meta: &NewObject) -> Result<(), Error> {
+        match self.records() {
+            Records::Attributes => Ok(()),
+            Records::Sidecar => self.write_sidecar(key, meta).await,
+        }
+    }
+
+    /// Reads `key` (or its head, per `opts`) with its record: one request where the record
+    /// is attributes, both files at once where it is a sidecar.
+    pub(crate) async fn get_with_record(
+        &self,
+        key: &str,
+        opts: GetOptions,
+    ) -> Result<(GetResult, Option<Sidecar>), Error> {
+        let path = Path::from(key);
+        let (r, sidecar) = match self.records() {
+            Records::Attributes => (self.inner.store.get_opts(&path, opts).await, None),
+            Records::Sidecar => {
+                let (r, s) = tokio::join!(
+                    self.inner.store.get_opts(&path, opts),
+                    self.read_sidecar(key)
+                );
+                (r, s?)
+            }
+        };
+        Ok((r.map_err(|e| self.err("reading", key, e))?, sidecar))
+    }
+
+    /// Copies `from`'s bytes to the new key `to`, which nothing else may write (128 random
+    /// bits): CopyObject keeps S3's attributes (copy-if-not-exists would need a lock
+    /// configured on S3); a folder's copy is create-only and its record comes after
+    /// ([`Storage::keep_record`]).
+    pub(crate) async fn copy_bytes(&self, from: &str, to: &str) -> object_store::Result<()> {
+        let (from, to) = (Path::from(from), Path::from(to));
+        match self.records() {
+            Records::Attributes => self.inner.store.copy(&from, &to).await,
+            Records::Sidecar => self.inner.store.copy_if_not_exists(&from, &to).await,
+        }
+    }
+
+    /// Deletes `key`'s record where it is a file of its own, ignoring failures.
+    pub(crate) async fn forget_record(&self, key: &str) {
+        if self.records() == Records::Sidecar {
+            let _ = self.inner.store.delete(&Self::sidecar_path(key)).await;
+        }
     }
 
     pub(crate) fn sidecar_path(key: &str) -> Path {
@@ -74,23 +145,8 @@ impl Storage {
         }
     }
 
-    /// The object's record from its attributes (S3) or sidecar (local), and its stored
+    /// The object `key` describes with its record (attributes or sidecar), and its stored
     /// Cache-Control.
-    pub(crate) async fn describe(
-        &self,
-        key: &str,
-        size: u64,
-        modified: Option<&chrono::DateTime<chrono::Utc>>,
-        attributes: &Attributes,
-    ) -> Result<(Object, Option<String>), Error> {
-        let sidecar = if self.keeps_attributes() {
-            None
-        } else {
-            self.read_sidecar(key).await?
-        };
-        Ok(self.describe_with(key, size, modified, attributes, sidecar))
-    }
-
     pub(crate) fn describe_with(
         &self,
         key: &str,
@@ -99,7 +155,7 @@ impl Storage {
         attributes: &Attributes,
         sidecar: Option<Sidecar>,
     ) -> (Object, Option<String>) {
-        let (content_type, original_name, cache) = if self.keeps_attributes() {
+        let (content_type, original_name, cache) = if self.records() == Records::Attributes {
             let get = |a: &Attribute| attributes.get(a).map(|v| v.to_string());
             let name = get(&Attribute::Metadata("original-name".into()))
                 .and_then(|n| {
@@ -144,8 +200,6 @@ impl Storage {
     /// tell (what they miss, `media gc` finds).
     pub(crate) async fn remove_quietly(&self, key: &str) {
         let _ = self.inner.store.delete(&Path::from(key)).await;
-        if !self.keeps_attributes() {
-            let _ = self.inner.store.delete(&Self::sidecar_path(key)).await;
-        }
+        self.forget_record(key).await;
     }
 }

@@ -9,7 +9,7 @@ use crate::Error;
 use crate::name::{self, Visibility};
 use crate::sniff::{self};
 
-use super::{Object, Storage};
+use super::{Object, Storage, UrlSigner};
 
 impl Storage {
     /// The public URL of `key`, from the base URL: no request to the store.
@@ -57,7 +57,7 @@ impl Storage {
         let expiry = expires_in.unwrap_or(self.inner.settings.url_expiry);
         let disposition = sniff::content_disposition(&object.content_type, &object.original_name);
         match &self.inner.signer {
-            Some(signer) => {
+            UrlSigner::Presign(signer) => {
                 let opts = SignedUrlOptions::default().with_query([
                     ("response-content-disposition", disposition),
                     ("response-content-type", object.content_type.clone()),
@@ -67,7 +67,7 @@ impl Storage {
                     .await
                     .map_err(|e| self.err("signing", &object.key, e))
             }
-            None => {
+            UrlSigner::Hmac => {
                 let expires = (self.now_secs() + expiry.as_secs()).to_string();
                 let sig = self.inner.key.sign(&["GET", &object.key, &expires]);
                 Ok(format!(

@@ -15,6 +15,7 @@ use crate::idle::Idle;
 use crate::name::{self, Visibility};
 use crate::sniff::{self, SNIFF_LEN};
 
+use super::records::Records;
 use super::{NewObject, Object, Policy, Storage};
 
 impl Storage {
@@ -147,7 +148,7 @@ impl Storage {
                 .map(|t| total = t)
         };
         let written = match written {
-            Ok(()) if !self.keeps_attributes() => self.write_sidecar(key, meta).await,
+            Ok(()) => self.keep_record(key, meta).await,
             other => other,
         };
         match written {
@@ -224,10 +225,11 @@ impl Storage {
             attributes: self.attributes(key, meta),
             ..Default::default()
         };
-        let staging = if self.keeps_attributes() {
-            None
-        } else {
-            Some(format!("{STAGING_DIR}/{}", name::random_hex()?))
+        // S3 completes a multipart upload atomically, create-only with `If-None-Match`; a
+        // folder's parts are put together aside, then linked into place create-only.
+        let staging = match self.records() {
+            Records::Attributes => None,
+            Records::Sidecar => Some(format!("{STAGING_DIR}/{}", name::random_hex()?)),
         };
         let target = Path::from(staging.as_deref().unwrap_or(key));
         let upload = self
