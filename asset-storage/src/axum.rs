@@ -30,7 +30,7 @@ use futures::StreamExt as _;
 
 use crate::form::Bounded;
 pub use crate::form::FormLimits;
-use crate::idle::Idle;
+use crate::idle::{Broken, Idle};
 use crate::{Error, Object, Policy, Storage};
 
 /// A `multipart/form-data` request body, not read yet: the extractor for
@@ -136,86 +136,13 @@ pub async fn save_multipart_with(
     form: UploadForm,
     choose: impl Fn(&BTreeMap<String, String>) -> Policy,
 ) -> Result<Uploaded, UploadError> {
-    let limits = form.limits.clone();
-    let max_body = limits.body_budget(choose(&BTreeMap::new()).max());
-    let bounded = Bounded::new(
-        form.body.into_data_stream(),
-        &form.boundary,
-        max_body,
-        limits.max_part_header,
-    );
-    let broken = bounded.broken.clone();
-    let idle = storage.settings().budgets.upload_idle;
-    let body = Idle::new(bounded, idle, "the form").reporting(broken.clone());
-    let constraints =
-        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(max_body));
-    let mut form = multer::Multipart::with_constraints(body, form.boundary, constraints);
+    let mut reader = FormReader::new(storage, form, &choose);
     let mut saved = Saved {
         storage: storage.clone(),
         keys: Vec::new(),
     };
     let mut out = Uploaded::default();
-    let body_error = |e: multer::Error| -> Error {
-        broken
-            .lock()
-            .expect("not poisoned")
-            .take()
-            .unwrap_or_else(|| Error::Body(one_line(&e.to_string())))
-    };
-    let result = async {
-        let (mut parts, mut files) = (0, 0);
-        while let Some(mut field) = form.next_field().await.map_err(body_error)? {
-            parts += 1;
-            if parts > limits.max_parts {
-                return Err(Error::Body(format!("more than {} parts", limits.max_parts)));
-            }
-            let name = field.name().unwrap_or("").to_owned();
-            match field.file_name().map(str::to_owned) {
-                Some(file_name) => {
-                    let declared = field.content_type().map(|m| m.to_string());
-                    // A file input left empty sends a part with no name and no bytes.
-                    let Some(first) = field.chunk().await.map_err(body_error)? else {
-                        if file_name.is_empty() {
-                            continue;
-                        }
-                        return Err(Error::Body(format!("the file `{file_name}` is empty")));
-                    };
-                    files += 1;
-                    if files > limits.max_files {
-                        return Err(Error::Body(format!("more than {} files", limits.max_files)));
-                    }
-                    let rest = (&mut field).map(|c| c.map_err(|e| one_line(&e.to_string())));
-                    let body = futures::stream::once(async { Ok(first) }).chain(rest);
-                    let policy = choose(&out.fields);
-                    let object = storage
-                        .save(&policy, &file_name, declared.as_deref(), body)
-                        .await
-                        // The budget the body broke, if it broke one (413, 408), rather than
-                        // the parser's word for it.
-                        .map_err(|e| broken.lock().expect("not poisoned").take().unwrap_or(e))?;
-                    saved.keys.push(object.key.clone());
-                    out.files.push(object);
-                }
-                None => {
-                    let mut value = Vec::new();
-                    while let Some(c) = field.chunk().await.map_err(body_error)? {
-                        if value.len() + c.len() > limits.max_field {
-                            return Err(Error::Body(format!(
-                                "the field `{name}` is longer than {} bytes",
-                                limits.max_field
-                            )));
-                        }
-                        value.extend_from_slice(&c);
-                    }
-                    out.fields
-                        .insert(name, String::from_utf8_lossy(&value).into_owned());
-                }
-            }
-        }
-        Ok(())
-    }
-    .await;
-    match result {
+    match reader.read_all(&choose, &mut saved, &mut out).await {
         Ok(()) => {
             saved.keys.clear();
             Ok(out)
@@ -224,6 +151,149 @@ pub async fn save_multipart_with(
             saved.delete().await;
             Err(UploadError(e))
         }
+    }
+}
+
+/// One form being read within its budget: the parser over the bounded, timed body, and the
+/// counts the limits apply to.
+struct FormReader<'s> {
+    storage: &'s Storage,
+    parts: multer::Multipart<'static>,
+    limits: FormLimits,
+    /// The budget the body broke, if it broke one (413, 408, 400), rather than the parser's
+    /// word for it.
+    broken: Broken,
+    count: usize,
+    files: usize,
+}
+
+impl<'s> FormReader<'s> {
+    fn new(
+        storage: &'s Storage,
+        form: UploadForm,
+        choose: &impl Fn(&BTreeMap<String, String>) -> Policy,
+    ) -> FormReader<'s> {
+        let limits = form.limits.clone();
+        let max_body = limits.body_budget(choose(&BTreeMap::new()).max());
+        let bounded = Bounded::new(
+            form.body.into_data_stream(),
+            &form.boundary,
+            max_body,
+            limits.max_part_header,
+        );
+        let broken = bounded.broken.clone();
+        let idle = storage.settings().budgets.upload_idle;
+        let body = Idle::new(bounded, idle, "the form").reporting(broken.clone());
+        let constraints =
+            multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(max_body));
+        FormReader {
+            storage,
+            parts: multer::Multipart::with_constraints(body, form.boundary, constraints),
+            limits,
+            broken,
+            count: 0,
+            files: 0,
+        }
+    }
+
+    /// The error to answer with: the budget the body broke, else `e`.
+    fn failed(&self, e: Error) -> Error {
+        self.broken
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .unwrap_or(e)
+    }
+
+    fn body_error(&self, e: &multer::Error) -> Error {
+        self.failed(Error::Body(one_line(&e.to_string())))
+    }
+
+    /// Every part: files saved (their keys in `saved` as they are), text fields collected.
+    async fn read_all(
+        &mut self,
+        choose: &impl Fn(&BTreeMap<String, String>) -> Policy,
+        saved: &mut Saved,
+        out: &mut Uploaded,
+    ) -> Result<(), Error> {
+        while let Some(field) = self
+            .parts
+            .next_field()
+            .await
+            .map_err(|e| self.body_error(&e))?
+        {
+            self.count += 1;
+            if self.count > self.limits.max_parts {
+                return Err(Error::Body(format!(
+                    "more than {} parts",
+                    self.limits.max_parts
+                )));
+            }
+            match field.file_name().map(str::to_owned) {
+                Some(file_name) => {
+                    let policy = choose(&out.fields);
+                    if let Some(object) = self.save_file(field, &file_name, &policy).await? {
+                        saved.keys.push(object.key.clone());
+                        out.files.push(object);
+                    }
+                }
+                None => {
+                    let (name, value) = self.read_text(field).await?;
+                    out.fields.insert(name, value);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams a file part into the storage; `None` for a file input left empty (a part
+    /// with no name and no bytes).
+    async fn save_file(
+        &mut self,
+        mut field: multer::Field<'static>,
+        file_name: &str,
+        policy: &Policy,
+    ) -> Result<Option<Object>, Error> {
+        let declared = field.content_type().map(|m| m.to_string());
+        let Some(first) = field.chunk().await.map_err(|e| self.body_error(&e))? else {
+            if file_name.is_empty() {
+                return Ok(None);
+            }
+            return Err(Error::Body(format!("the file `{file_name}` is empty")));
+        };
+        self.files += 1;
+        if self.files > self.limits.max_files {
+            return Err(Error::Body(format!(
+                "more than {} files",
+                self.limits.max_files
+            )));
+        }
+        let rest = field.map(|c| c.map_err(|e| one_line(&e.to_string())));
+        let body = futures::stream::once(async { Ok(first) }).chain(rest);
+        self.storage
+            .save(policy, file_name, declared.as_deref(), body)
+            .await
+            .map(Some)
+            .map_err(|e| self.failed(e))
+    }
+
+    /// A text field, within its budget.
+    async fn read_text(
+        &mut self,
+        mut field: multer::Field<'static>,
+    ) -> Result<(String, String), Error> {
+        let name = field.name().unwrap_or("").to_owned();
+        let mut value = Vec::new();
+        while let Some(c) = field.chunk().await.map_err(|e| self.body_error(&e))? {
+            if value.len() + c.len() > self.limits.max_field {
+                return Err(Error::Body(format!(
+                    "the field `{name}` is longer than {} bytes",
+                    self.limits.max_field
+                )));
+            }
+            value.extend_from_slice(&c);
+        }
+        Ok((name, String::from_utf8_lossy(&value).into_owned()))
     }
 }
 
