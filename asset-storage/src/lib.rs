@@ -53,6 +53,8 @@ pub use storage::{
     Budgets, CONFIRM_GRACE, Download, GcSummary, ListEntry, Object, PENDING_DIR, Page, Policy,
     Settings, Storage, UploadTicket,
 };
+#[cfg(feature = "axum")]
+pub use serve::MediaService;
 pub use store::{Location, StoreConfig};
 pub use sync::{SyncSummary, sync};
 #[cfg(feature = "thumbnails")]
