@@ -47,14 +47,14 @@ mod thumb;
 use std::path::PathBuf;
 
 pub use name::{MAX_FILE_NAME, MAX_KEY, Visibility, check_key, clean_file_name};
+#[cfg(feature = "axum")]
+pub use serve::MediaService;
 pub use sign::SigningKey;
 pub use sniff::{Family, Kind, TypeSet};
 pub use storage::{
     Budgets, CONFIRM_GRACE, Download, GcSummary, ListEntry, Object, PENDING_DIR, Page, Policy,
     Settings, Storage, UploadTicket,
 };
-#[cfg(feature = "axum")]
-pub use serve::MediaService;
 pub use store::{Location, StoreConfig};
 pub use sync::{SyncSummary, sync};
 #[cfg(feature = "thumbnails")]

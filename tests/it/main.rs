@@ -3,6 +3,7 @@
 mod browser;
 mod meaning;
 mod media;
+mod module_graphs;
 mod pipeline;
 mod publish;
 mod serve;
