@@ -11,7 +11,9 @@ static BASE: RwLock<&'static str> = RwLock::new(DEFAULT_PREFIX);
 /// A base URL that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseUrlError {
+    /// The base URL as given.
     pub value: String,
+    /// Why it cannot be used.
     pub reason: &'static str,
 }
 

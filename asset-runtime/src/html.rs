@@ -64,7 +64,7 @@ impl Asset {
 }
 
 /// Escapes `&`, `<`, `>`, `"` and `'` for an attribute value.
-pub fn escape_into(out: &mut String, value: &str) {
+pub(crate) fn escape_into(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '&' => out.push_str("&amp;"),

@@ -15,10 +15,7 @@ use http_body_util::Full;
 
 use crate::{Asset, Assets};
 
-/// `Cache-Control` of a hashed (content-addressed) path.
-pub use asset_http::IMMUTABLE;
-/// `Cache-Control` of a logical (unhashed) path: revalidate every time.
-pub use asset_http::REVALIDATE;
+use asset_http::{IMMUTABLE, REVALIDATE};
 
 /// A content coding the service can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -80,7 +80,9 @@ impl<S: Send + Sync> FromRequest<S> for UploadForm {
 /// What a multipart upload held: the files saved (in order) and the text fields.
 #[derive(Debug, Clone, Default)]
 pub struct Uploaded {
+    /// The files saved, in the order they came.
     pub files: Vec<Object>,
+    /// The text fields, by name (a name sent twice keeps its last value).
     pub fields: BTreeMap<String, String>,
 }
 

@@ -20,9 +20,13 @@ use crate::Error;
 pub struct FormLimits {
     /// Bytes of the whole request body; `None`: derived from the policy (see above).
     pub max_body: Option<u64>,
+    /// Files in one form (a file input left empty does not count): 10.
     pub max_files: usize,
+    /// Parts in one form, files and text fields: 100.
     pub max_parts: usize,
+    /// Bytes of one text field: 64 KiB.
     pub max_field: usize,
+    /// Bytes of one part's header block, and of the preamble: 16 KiB.
     pub max_part_header: usize,
 }
 

@@ -52,8 +52,8 @@ pub use serve::MediaService;
 pub use sign::SigningKey;
 pub use sniff::{Family, Kind, TypeSet};
 pub use storage::{
-    Budgets, CONFIRM_GRACE, Download, GcSummary, ListEntry, Object, PENDING_DIR, Page, Policy,
-    Settings, Storage, UploadTicket,
+    Budgets, CONFIRM_GRACE, Clock, Download, GcSummary, ListEntry, Object, PENDING_DIR,
+    PRIVATE_CACHE, PUBLIC_CACHE, Page, Policy, Settings, Storage, UploadTicket,
 };
 pub use store::{Location, StoreConfig};
 pub use sync::{SyncSummary, sync};
@@ -64,42 +64,92 @@ pub use thumb::ThumbSize;
 /// answer with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Settings that cannot work (500).
     #[error("{0}")]
     Config(String),
+    /// A key or file name that cannot be used (400), and why.
     #[error("invalid name `{name}`: {reason}")]
-    InvalidName { name: String, reason: String },
+    InvalidName {
+        /// The name, made printable.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// More bytes than the policy, ticket or budget allows (413).
     #[error("the file is larger than the limit of {limit} bytes")]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// A type the policy does not accept (415).
     #[error("files of type {detected} are not accepted here (accepted: {allowed})")]
-    TypeNotAllowed { detected: String, allowed: String },
+    TypeNotAllowed {
+        /// The type the bytes (or the declaration) have.
+        detected: String,
+        /// What the policy accepts, for the message.
+        allowed: String,
+    },
+    /// Bytes that are not what the client or the name says (415).
     #[error("the file's bytes are {detected}, which does not match {claimed}")]
-    TypeMismatch { detected: String, claimed: String },
+    TypeMismatch {
+        /// The type sniffed from the bytes.
+        detected: String,
+        /// What was claimed (a type or an extension).
+        claimed: String,
+    },
+    /// No object at the key (404).
     #[error("no object `{key}`")]
-    NotFound { key: String },
+    NotFound {
+        /// The key asked for.
+        key: String,
+    },
+    /// An object at the key already (409): keys are never overwritten.
     #[error("an object `{key}` already exists")]
-    AlreadyExists { key: String },
+    AlreadyExists {
+        /// The key.
+        key: String,
+    },
+    /// A request body that is malformed or breaks a form's limits (400).
     #[error("reading the upload: {0}")]
     Body(String),
+    /// A token or signature that does not hold (403).
     #[error("{0}")]
     Forbidden(String),
+    /// A client that sent nothing for longer than the budget allows (408).
     #[error("{what}: nothing arrived for {} s", after.as_secs())]
     Timeout {
+        /// What stalled (`the upload`, `the form`).
         what: &'static str,
+        /// The budget it broke ([`Budgets::upload_idle`]).
         after: std::time::Duration,
     },
+    /// No room within the budget of uploads at once (503).
     #[error("{0}")]
     Busy(String),
+    /// An original a thumbnail cannot be made from (422).
     #[error("{key}: not an image we can read: {message}")]
-    Image { key: String, message: String },
-    #[error("{op} {key}: {message}")]
-    Store {
-        op: &'static str,
+    Image {
+        /// The original's key.
         key: String,
+        /// Why.
         message: String,
     },
+    /// The store failed (502); the message stays in the server's log.
+    #[error("{op} {key}: {message}")]
+    Store {
+        /// What was being done (`saving`, `reading`, ...).
+        op: &'static str,
+        /// The key it was done to.
+        key: String,
+        /// The store's message, credentials redacted.
+        message: String,
+    },
+    /// A local file could not be read or written (500).
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The system's error.
         source: std::io::Error,
     },
 }

@@ -19,11 +19,14 @@ pub(crate) const META_DIR: &str = ".meta";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
+    /// Readable by anyone at its plain URL (under `public/`).
     Public,
+    /// Readable only through a signed, expiring URL (under `private/`).
     Private,
 }
 
 impl Visibility {
+    /// The key's first segment for this visibility.
     pub fn as_str(self) -> &'static str {
         match self {
             Visibility::Public => "public",
@@ -46,7 +49,7 @@ impl Visibility {
 ///
 /// # Errors
 /// Anything else.
-pub fn check_use_prefix(prefix: &str) -> Result<(), Error> {
+pub(crate) fn check_use_prefix(prefix: &str) -> Result<(), Error> {
     let ok = !prefix.is_empty()
         && prefix.len() <= 100
         && prefix.split('/').all(|s| {
@@ -67,7 +70,11 @@ pub fn check_use_prefix(prefix: &str) -> Result<(), Error> {
 ///
 /// # Errors
 /// The system's random source failed.
-pub fn new_key(visibility: Visibility, prefix: &str, file_name: &str) -> Result<String, Error> {
+pub(crate) fn new_key(
+    visibility: Visibility,
+    prefix: &str,
+    file_name: &str,
+) -> Result<String, Error> {
     Ok(format!(
         "{}/{prefix}/{}/{}",
         visibility.as_str(),
@@ -142,7 +149,7 @@ pub fn clean_file_name(name: &str) -> String {
 /// The extension of a name (lowercase, without the dot): 1 to 10 ASCII letters and digits
 /// after the last dot, what a web server or static host picks a type by. The type check
 /// compares it with the bytes, on the clean name, which is the one the key keeps.
-pub fn extension(name: &str) -> Option<String> {
+pub(crate) fn extension(name: &str) -> Option<String> {
     name.rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
         .filter(|e| (1..=10).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_alphanumeric()))

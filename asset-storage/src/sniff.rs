@@ -9,11 +9,17 @@ use crate::Error;
 /// A family of types, for allowlists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
+    /// PNG, JPEG, GIF, WebP, AVIF, BMP, ICO.
     Image,
+    /// PDF documents.
     Pdf,
+    /// UTF-8 text (plain, CSV, JSON, Markdown...).
     Text,
+    /// MP3, WAV, Ogg, FLAC.
     Audio,
+    /// MP4, WebM.
     Video,
+    /// ZIP (and the office formats made of it), gzip.
     Archive,
     /// HTML, SVG, XML: markup a browser would run scripts in. Never inline.
     Markup,
@@ -22,7 +28,9 @@ pub enum Family {
 /// A type we can recognise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kind {
+    /// Its media type, as stored and served.
     pub mime: &'static str,
+    /// Its family, for allowlists.
     pub family: Family,
     /// Extensions a file of this type may have (lowercase, no dot).
     pub extensions: &'static [&'static str],
@@ -36,14 +44,23 @@ const fn kind(mime: &'static str, family: Family, extensions: &'static [&'static
     }
 }
 
+/// PNG images.
 pub const PNG: Kind = kind("image/png", Family::Image, &["png"]);
+/// JPEG images.
 pub const JPEG: Kind = kind("image/jpeg", Family::Image, &["jpg", "jpeg", "jpe", "jfif"]);
+/// GIF images.
 pub const GIF: Kind = kind("image/gif", Family::Image, &["gif"]);
+/// WebP images.
 pub const WEBP: Kind = kind("image/webp", Family::Image, &["webp"]);
+/// AVIF images.
 pub const AVIF: Kind = kind("image/avif", Family::Image, &["avif"]);
+/// BMP images.
 pub const BMP: Kind = kind("image/bmp", Family::Image, &["bmp"]);
+/// Icons.
 pub const ICO: Kind = kind("image/x-icon", Family::Image, &["ico"]);
+/// PDF documents.
 pub const PDF: Kind = kind("application/pdf", Family::Pdf, &["pdf"]);
+/// UTF-8 text without markup.
 pub const TEXT: Kind = kind(
     "text/plain; charset=utf-8",
     Family::Text,
@@ -51,12 +68,19 @@ pub const TEXT: Kind = kind(
         "txt", "text", "log", "md", "csv", "tsv", "json", "yaml", "yml", "toml", "ini",
     ],
 );
+/// MP3 audio.
 pub const MP3: Kind = kind("audio/mpeg", Family::Audio, &["mp3"]);
+/// WAV audio.
 pub const WAV: Kind = kind("audio/wav", Family::Audio, &["wav"]);
+/// Ogg audio.
 pub const OGG: Kind = kind("audio/ogg", Family::Audio, &["ogg", "oga", "opus"]);
+/// FLAC audio.
 pub const FLAC: Kind = kind("audio/flac", Family::Audio, &["flac"]);
+/// MP4 video (and QuickTime, M4A).
 pub const MP4: Kind = kind("video/mp4", Family::Video, &["mp4", "m4v", "m4a", "mov"]);
+/// WebM video (and Matroska).
 pub const WEBM: Kind = kind("video/webm", Family::Video, &["webm", "mkv"]);
+/// ZIP archives and the formats made of them (office documents, EPUB, JAR).
 pub const ZIP: Kind = kind(
     "application/zip",
     Family::Archive,
@@ -64,9 +88,13 @@ pub const ZIP: Kind = kind(
         "zip", "docx", "xlsx", "pptx", "odt", "ods", "odp", "epub", "jar",
     ],
 );
+/// gzip archives.
 pub const GZIP: Kind = kind("application/gzip", Family::Archive, &["gz", "tgz"]);
+/// HTML: markup a browser runs scripts in.
 pub const HTML: Kind = kind("text/html", Family::Markup, &["html", "htm", "xhtml"]);
+/// SVG: an image that can hold scripts.
 pub const SVG: Kind = kind("image/svg+xml", Family::Markup, &["svg", "svgz"]);
+/// XML: markup.
 pub const XML: Kind = kind("application/xml", Family::Markup, &["xml"]);
 
 /// Extensions that web servers run or browsers treat as active content, beyond the types
@@ -271,6 +299,8 @@ impl TypeSet {
         }
         self
     }
+
+    /// Whether `kind` (`None`: a type not recognised) is accepted.
     pub fn allows(&self, kind: Option<Kind>) -> bool {
         match kind {
             Some(k) => self.kinds.contains(&k.mime),

@@ -19,9 +19,17 @@ use crate::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// A bucket and a key prefix (no leading or trailing `/`; may be empty).
-    S3 { bucket: String, prefix: String },
+    S3 {
+        /// The bucket's name.
+        bucket: String,
+        /// The key prefix.
+        prefix: String,
+    },
     /// A folder on this machine.
-    File { path: PathBuf },
+    File {
+        /// The folder.
+        path: PathBuf,
+    },
 }
 
 impl Location {
@@ -88,18 +96,25 @@ impl std::fmt::Display for Location {
 /// How to reach a [`Location`]: everything but what one use (publish, media) adds.
 #[derive(Clone)]
 pub struct StoreConfig {
+    /// Where the objects are.
     pub location: Location,
     /// `AWS_ENDPOINT_URL`: R2, Spaces, MinIO, a local emulator (`http://` works).
     pub endpoint: Option<String>,
+    /// `AWS_REGION` (default `us-east-1`).
     pub region: Option<String>,
     /// Virtual-hosted addressing (`bucket.host`) instead of path-style.
     pub virtual_hosted: bool,
+    /// `AWS_ACCESS_KEY_ID` (or from `AWS_PROFILE`).
     pub access_key_id: Option<String>,
+    /// `AWS_SECRET_ACCESS_KEY` (or from `AWS_PROFILE`).
     pub secret_access_key: Option<String>,
+    /// `AWS_SESSION_TOKEN`, for temporary credentials.
     pub session_token: Option<String>,
     /// Retries of one request on 5xx, timeouts and dropped connections, with backoff.
     pub max_retries: usize,
+    /// The longest one request may take.
     pub request_timeout: Duration,
+    /// The longest a connection may take to open.
     pub connect_timeout: Duration,
 }
 

@@ -15,12 +15,17 @@ use crate::{Error, Storage};
 /// What a sync did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncSummary {
+    /// Objects copied (or that would be).
     pub copied: usize,
+    /// Objects the destination has already.
     pub skipped: usize,
+    /// Bytes copied.
     pub bytes: u64,
     /// Keys that are not ours (outside `public/` and `private/`, or malformed): left alone.
     pub ignored: Vec<String>,
+    /// Whether this only says what a run would copy.
     pub dry_run: bool,
+    /// How long it took.
     pub millis: u128,
 }
 

@@ -19,7 +19,9 @@ use crate::{Error, Object, Storage};
 pub struct ThumbSize {
     /// Part of the thumbnail's key: lowercase letters, digits, `-`, `_`.
     pub name: String,
+    /// The box's width, in pixels.
     pub width: u32,
+    /// The box's height, in pixels.
     pub height: u32,
     /// `true`: fill the box and crop the overflow (centred); `false`: fit inside it.
     pub crop: bool,

@@ -29,6 +29,7 @@ pub struct GcSummary {
     pub aborted: Vec<String>,
     /// Bytes of the removed files (an aborted upload's parts are not counted).
     pub bytes: u64,
+    /// Whether this only says what a run would remove.
     pub dry_run: bool,
 }
 

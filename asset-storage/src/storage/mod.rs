@@ -25,7 +25,7 @@ mod write;
 
 pub use direct::{CONFIRM_GRACE, PENDING_DIR};
 pub use gc::GcSummary;
-pub use settings::{Budgets, Policy, Settings};
+pub use settings::{Budgets, PRIVATE_CACHE, PUBLIC_CACHE, Policy, Settings};
 pub use types::{Download, ListEntry, Object, Page, UploadTicket};
 pub(crate) use types::{NewObject, Sidecar, entry};
 pub(crate) use urls::encode_key;
@@ -147,6 +147,7 @@ impl Storage {
         }
     }
 
+    /// The settings it was opened with.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
     }

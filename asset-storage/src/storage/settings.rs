@@ -15,6 +15,7 @@ pub const PRIVATE_CACHE: &str = "private, max-age=3600";
 /// Settings of a [`Storage`], from code or from the environment ([`Settings::from_env`]).
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Where the objects are and how to reach them.
     pub store: StoreConfig,
     /// Where public objects are read: a CDN or custom domain in front of the bucket, or
     /// where the app mounts [`Storage::service`] for a local folder. Default: the bucket's
@@ -24,7 +25,9 @@ pub struct Settings {
     pub signing_key: Option<SigningKey>,
     /// How long signed URLs and upload tickets stay valid.
     pub url_expiry: Duration,
+    /// `Cache-Control` of public objects ([`PUBLIC_CACHE`]).
     pub public_cache_control: String,
+    /// `Cache-Control` of private objects ([`PRIVATE_CACHE`]).
     pub private_cache_control: String,
     /// Origins that may read and PUT through the local service (CORS).
     pub cors_origins: Vec<String>,
@@ -154,22 +157,27 @@ impl Policy {
             cache_control: None,
         })
     }
+    /// The types accepted (default: documents).
     pub fn types(mut self, types: TypeSet) -> Policy {
         self.types = types;
         self
     }
+    /// The largest file accepted, in bytes (default: 10 MiB).
     pub fn max_size(mut self, bytes: u64) -> Policy {
         self.max_size = bytes;
         self
     }
+    /// Objects readable by anyone at their plain URL.
     pub fn public(mut self) -> Policy {
         self.visibility = Visibility::Public;
         self
     }
+    /// Objects read only through signed, expiring URLs (the default).
     pub fn private(mut self) -> Policy {
         self.visibility = Visibility::Private;
         self
     }
+    /// Public or private, from a value.
     pub fn visibility(mut self, v: Visibility) -> Policy {
         self.visibility = v;
         self
@@ -179,9 +187,11 @@ impl Policy {
         self.cache_control = Some(value.to_owned());
         self
     }
+    /// The largest file accepted, in bytes.
     pub fn max(&self) -> u64 {
         self.max_size
     }
+    /// The use prefix (`avatars`): the second segment of every key it makes.
     pub fn prefix(&self) -> &str {
         &self.prefix
     }

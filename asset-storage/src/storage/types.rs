@@ -12,11 +12,15 @@ use crate::name::Visibility;
 /// request to the store.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Object {
+    /// `<public|private>/<use>/<32 hex digits>/<clean name>`, made by the server.
     pub key: String,
+    /// Bytes.
     pub size: u64,
+    /// The type sniffed from the bytes (never only the client's word).
     pub content_type: String,
     /// The client's file name as given (for display and downloads only, never a path).
     pub original_name: String,
+    /// Public or private, as the key says.
     pub visibility: Visibility,
     /// Milliseconds since the Unix epoch, where the store says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26,6 +30,7 @@ pub struct Object {
 /// One page of a listing.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Page {
+    /// The objects, in key order.
     pub objects: Vec<ListEntry>,
     /// Pass as `after` for the next page; `None` on the last page.
     pub next: Option<String>,
@@ -34,17 +39,25 @@ pub struct Page {
 /// A listed object (no metadata: that costs a request each).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ListEntry {
+    /// The object's key.
     pub key: String,
+    /// Bytes.
     pub size: u64,
+    /// As the key says (`None` for a key that is not ours).
     pub visibility: Option<Visibility>,
+    /// Last modified, milliseconds since the Unix epoch.
     pub modified_ms: u64,
 }
 
 /// An object being read: its metadata, the byte range being sent and the bytes.
 pub struct Download {
+    /// The object's record.
     pub object: Object,
+    /// The bytes being sent (end exclusive): all of them, or the range asked for.
     pub range: Range<u64>,
+    /// The `Cache-Control` stored with it, if any.
     pub cache_control: Option<String>,
+    /// The bytes, streamed.
     pub body: BoxStream<'static, Result<Bytes, Error>>,
 }
 
@@ -64,8 +77,11 @@ impl std::fmt::Debug for Download {
 pub struct UploadTicket {
     /// The object's key once confirmed (the bytes wait under `pending/` until then).
     pub key: String,
+    /// Where the browser sends the file.
     pub url: String,
+    /// `PUT`.
     pub method: &'static str,
+    /// The headers the browser must send, exactly (they are signed).
     pub headers: Vec<(String, String)>,
     /// The exact size the file must have.
     pub size: u64,
