@@ -3,7 +3,6 @@
 mod browser;
 mod meaning;
 mod media;
-mod module_graphs;
 mod pipeline;
 mod publish;
 mod serve;
