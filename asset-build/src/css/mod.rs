@@ -11,8 +11,13 @@ use lightningcss::targets::{Browsers, Targets};
 
 use crate::config::Config;
 use crate::error::{Pos, Problem};
-use crate::sourcemap::Edit;
 use crate::transform::{Ref, RefKind, Transformed, Warning};
+
+mod tweaks;
+mod visit;
+
+use tweaks::print_tweaks;
+use visit::{InPlace, TightCommas};
 
 /// Deeper nesting than this is refused before parsing: lightningcss recurses without a limit.
 const MAX_DEPTH: usize = 256;
@@ -134,133 +139,6 @@ fn dropped(
     Ok(warnings)
 }
 
-/// Two changes to lightningcss's minified text that keep its meaning and compress better
-/// (measured on the corpus; esbuild prints both ways too):
-/// - no space after a hex escape where the next character could not continue it
-///   (`.\32 xl\:p-4` -> `.\32xl\:p-4`): on Tailwind 2, whose 2xl variants all start so,
-///   brotli's output is 19% smaller;
-/// - private-use characters in strings (icon fonts' `content`) as escapes (`"\f101"`): raw
-///   they are 3-4 bytes of noise each to brotli, escaped they are hex digits (Bootstrap
-///   Icons: 4% smaller brotli; still fewer raw bytes than esbuild's output).
-///
-/// Comments are left as written. Returns the code and its edits, for the source map.
-fn print_tweaks(code: &str) -> (String, Vec<Edit>) {
-    if !code.contains('\\') && !code.chars().any(private_use) {
-        return (code.to_owned(), Vec::new());
-    }
-    let mut w = Tweaked {
-        out: String::with_capacity(code.len() + code.len() / 8),
-        edits: Vec::new(),
-        line: 0,
-        col: 0,
-    };
-    let mut quote: Option<char> = None;
-    let mut chars = code.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '/' if quote.is_none() && code[i..].starts_with("/*") => {
-                let end = code[i + 2..]
-                    .find("*/")
-                    .map_or(code.len(), |e| i + 2 + e + 2);
-                code[i..end].chars().for_each(|ch| w.push(ch));
-                while chars.peek().is_some_and(|&(j, _)| j < end) {
-                    chars.next();
-                }
-            }
-            '\\' => w.escape(&mut chars),
-            '"' | '\'' => {
-                quote = match quote {
-                    None => Some(c),
-                    Some(q) if q == c => None,
-                    q => q,
-                };
-                w.push(c);
-            }
-            c if quote.is_some() && private_use(c) => {
-                let after = chars.peek().map(|&(_, c)| c);
-                w.private_use(c, after);
-            }
-            c => w.push(c),
-        }
-    }
-    (w.out, w.edits)
-}
-
-fn private_use(c: char) -> bool {
-    matches!(c, '\u{e000}'..='\u{f8ff}' | '\u{f0000}'..)
-}
-
-/// Whether a hex escape followed by `next` needs a space to end it.
-fn continues_escape(next: Option<char>) -> bool {
-    next.is_none_or(|c| c.is_ascii_hexdigit() || c.is_ascii_whitespace())
-}
-
-/// [`print_tweaks`]'s output and edits; `line` and `col` (UTF-16) count the code before the
-/// edits, as source map edits do.
-struct Tweaked {
-    out: String,
-    edits: Vec<Edit>,
-    line: u32,
-    col: u32,
-}
-
-impl Tweaked {
-    fn push(&mut self, ch: char) {
-        self.out.push(ch);
-        if ch == '\n' {
-            (self.line, self.col) = (self.line + 1, 0);
-        } else {
-            self.col += ch.len_utf16() as u32;
-        }
-    }
-
-    /// After a backslash: its hex digits, and the space after them only if needed.
-    fn escape(&mut self, chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) {
-        self.push('\\');
-        let mut hex = 0;
-        while hex < 6 && chars.peek().is_some_and(|&(_, h)| h.is_ascii_hexdigit()) {
-            self.push(chars.next().expect("peeked").1);
-            hex += 1;
-        }
-        if hex == 0 {
-            // `\x`: an escaped character, copied as is.
-            if let Some((_, ch)) = chars.next() {
-                self.push(ch);
-            }
-        } else if chars.peek().is_some_and(|&(_, c)| c == ' ') {
-            chars.next();
-            if continues_escape(chars.peek().map(|&(_, c)| c)) {
-                self.push(' ');
-            } else {
-                self.edits.push(Edit {
-                    line: self.line,
-                    col: self.col,
-                    delta: -1,
-                    before: false,
-                });
-                self.col += 1;
-            }
-        }
-    }
-
-    /// A private-use character in a string, as a hex escape.
-    fn private_use(&mut self, c: char, after: Option<char>) {
-        let mut escaped = format!("\\{:x}", c as u32);
-        if after.is_some() && continues_escape(after) {
-            escaped.push(' ');
-        }
-        let units = c.len_utf16() as u32;
-        self.out.push_str(&escaped);
-        self.edits.push(Edit {
-            line: self.line,
-            col: self.col + units,
-            delta: escaped.len() as i64 - i64::from(units),
-            before: true,
-        });
-        self.col += units;
-    }
-}
-
 /// The references lightningcss reported, as refs: custom-property urls put back as written
 /// (`UrlInPlace`), each `@import` with its layer, repeats (prefixed copies) once.
 fn references(deps: Vec<Dependency>, in_place: &InPlace, layers: Vec<Option<String>>) -> Vec<Ref> {
@@ -335,117 +213,6 @@ fn import_layers(sheet: &StyleSheet) -> Vec<Option<String>> {
             _ => None,
         })
         .collect()
-}
-
-/// The relative url()s of custom properties, each replaced by a marker that lightningcss
-/// takes for an absolute URL.
-#[derive(Default)]
-struct InPlace {
-    originals: Vec<String>,
-}
-
-const IN_PLACE_MARK: &str = "/\u{1}in-place/";
-
-impl InPlace {
-    fn original(&self, url: &str) -> Option<String> {
-        let n: usize = url.strip_prefix(IN_PLACE_MARK)?.parse().ok()?;
-        self.originals.get(n).cloned()
-    }
-
-    fn tokens(&mut self, list: &mut lightningcss::properties::custom::TokenList<'_>) {
-        use lightningcss::properties::custom::TokenOrValue;
-        for t in &mut list.0 {
-            match t {
-                TokenOrValue::Url(u) if !u.is_absolute() => {
-                    let mark = format!("{IN_PLACE_MARK}{}", self.originals.len());
-                    self.originals.push(u.url.to_string());
-                    u.url = mark.into();
-                }
-                TokenOrValue::Function(f) => self.tokens(&mut f.arguments),
-                TokenOrValue::Var(v) => {
-                    if let Some(fb) = &mut v.fallback {
-                        self.tokens(fb);
-                    }
-                }
-                TokenOrValue::Env(e) => {
-                    if let Some(fb) = &mut e.fallback {
-                        self.tokens(fb);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-impl<'i> lightningcss::visitor::Visitor<'i> for InPlace {
-    type Error = std::convert::Infallible;
-
-    fn visit_types(&self) -> lightningcss::visitor::VisitTypes {
-        lightningcss::visit_types!(PROPERTIES)
-    }
-
-    fn visit_property(
-        &mut self,
-        property: &mut lightningcss::properties::Property<'i>,
-    ) -> Result<(), Self::Error> {
-        if let lightningcss::properties::Property::Custom(c) = property {
-            self.tokens(&mut c.value);
-        }
-        Ok(())
-    }
-}
-
-/// Drops the whitespace after commas in values lightningcss keeps as tokens (those with
-/// `var()`: `rgba(239, 68, 68, var(--o))` -> `rgba(239,68,68,var(--o))`), as esbuild does.
-/// Only in standard properties, whose values are parsed by their grammar once substituted:
-/// custom property values stay exactly as written (scripts can read them).
-struct TightCommas;
-
-impl<'i> lightningcss::visitor::Visitor<'i> for TightCommas {
-    type Error = std::convert::Infallible;
-
-    fn visit_types(&self) -> lightningcss::visitor::VisitTypes {
-        lightningcss::visit_types!(PROPERTIES)
-    }
-
-    fn visit_property(
-        &mut self,
-        property: &mut lightningcss::properties::Property<'i>,
-    ) -> Result<(), Self::Error> {
-        if let lightningcss::properties::Property::Unparsed(u) = property {
-            tighten_commas(&mut u.value, false);
-        }
-        Ok(())
-    }
-}
-
-fn tighten_commas(list: &mut lightningcss::properties::custom::TokenList<'_>, fallback: bool) {
-    use lightningcss::properties::custom::{Token, TokenOrValue};
-    // A fallback's leading whitespace follows the comma of its `var(`/`env(`.
-    let mut after_comma = fallback;
-    list.0.retain(|t| {
-        let drop = after_comma && t.is_whitespace();
-        // Whitespace dropped after a comma keeps the next whitespace droppable too.
-        after_comma = drop || matches!(t, TokenOrValue::Token(Token::Comma));
-        !drop
-    });
-    for t in &mut list.0 {
-        match t {
-            TokenOrValue::Function(f) => tighten_commas(&mut f.arguments, false),
-            TokenOrValue::Var(v) => {
-                if let Some(f) = &mut v.fallback {
-                    tighten_commas(f, true);
-                }
-            }
-            TokenOrValue::Env(e) => {
-                if let Some(f) = &mut e.fallback {
-                    tighten_commas(f, true);
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 fn problem<T: std::fmt::Display>(display: &str, e: &CssError<T>) -> Problem {
