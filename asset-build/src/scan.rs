@@ -155,35 +155,13 @@ fn walk(
         };
         let file_type = entry.file_type().map_err(Error::io(&path))?;
         let (is_dir, is_file) = if file_type.is_symlink() {
-            match path.canonicalize() {
-                Ok(target) if target.is_dir() && ancestors.contains(&target) => {
+            match followed(&path, canon_root, ancestors) {
+                Ok(kind) => kind,
+                Err(message) => {
                     problems.push(Problem::BadFile {
                         path: path.display().to_string(),
                         pos: None,
-                        message: format!(
-                            "symbolic link loop: points at {}, which contains it",
-                            target.display()
-                        ),
-                    });
-                    continue;
-                }
-                Ok(target) if target.starts_with(canon_root) => (target.is_dir(), target.is_file()),
-                Ok(target) => {
-                    problems.push(Problem::BadFile {
-                        path: path.display().to_string(),
-                        pos: None,
-                        message: format!(
-                            "symbolic link to {} leaves the asset directory",
-                            target.display()
-                        ),
-                    });
-                    continue;
-                }
-                Err(e) => {
-                    problems.push(Problem::BadFile {
-                        path: path.display().to_string(),
-                        pos: None,
-                        message: format!("broken symbolic link: {e}"),
+                        message,
                     });
                     continue;
                 }
@@ -202,6 +180,28 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// What the symbolic link at `path` leads to, `(is_dir, is_file)`, or why it cannot be
+/// followed: a loop back to a directory being walked, a target outside the asset directory,
+/// a broken link.
+fn followed(
+    path: &Path,
+    canon_root: &Path,
+    ancestors: &[PathBuf],
+) -> std::result::Result<(bool, bool), String> {
+    match path.canonicalize() {
+        Ok(target) if target.is_dir() && ancestors.contains(&target) => Err(format!(
+            "symbolic link loop: points at {}, which contains it",
+            target.display()
+        )),
+        Ok(target) if target.starts_with(canon_root) => Ok((target.is_dir(), target.is_file())),
+        Ok(target) => Err(format!(
+            "symbolic link to {} leaves the asset directory",
+            target.display()
+        )),
+        Err(e) => Err(format!("broken symbolic link: {e}")),
+    }
 }
 
 impl Kind {
