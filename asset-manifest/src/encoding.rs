@@ -65,18 +65,14 @@ impl std::fmt::Display for Encoding {
     }
 }
 
-/// A `Content-Encoding` token that is not one of ours.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("content coding `{0}`: expected br or gzip")]
-pub struct UnknownEncoding(pub String);
-
 impl std::str::FromStr for Encoding {
-    type Err = UnknownEncoding;
-    fn from_str(s: &str) -> Result<Encoding, UnknownEncoding> {
+    type Err = crate::Error;
+    /// The encoding of a `Content-Encoding` token (`br`, `gzip`).
+    fn from_str(s: &str) -> Result<Encoding, crate::Error> {
         Encoding::ALL
             .into_iter()
             .find(|e| e.as_str() == s)
-            .ok_or_else(|| UnknownEncoding(s.to_owned()))
+            .ok_or_else(|| crate::Error::UnknownEncoding(s.to_owned()))
     }
 }
 
@@ -93,7 +89,10 @@ mod tests {
             assert_eq!(e.as_str().parse::<Encoding>().unwrap(), e);
             assert_eq!(Encoding::from_extension(e.extension()), Some(e));
         }
-        assert!("deflate".parse::<Encoding>().is_err());
+        assert_eq!(
+            "deflate".parse::<Encoding>().unwrap_err().to_string(),
+            "content coding `deflate`: expected br or gzip"
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use encoding::{Encoding, UnknownEncoding};
+pub use encoding::Encoding;
 pub use url::percent_encode_path;
 
 /// The format version written into every manifest.
@@ -83,7 +83,7 @@ pub struct Variant {
     pub size: u64,
 }
 
-/// A manifest that cannot be read.
+/// A manifest (or an encoding's name) that cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Not JSON of the manifest's shape.
@@ -95,6 +95,9 @@ pub enum Error {
         /// The version the manifest declares.
         found: u32,
     },
+    /// A `Content-Encoding` token that is not one of ours.
+    #[error("content coding `{0}`: expected br or gzip")]
+    UnknownEncoding(String),
 }
 
 impl Manifest {

@@ -263,6 +263,52 @@ async fn a_second_publish_puts_nothing_and_a_change_uploads_only_its_objects() {
     assert_eq!(get(&s3.url(&format!("p/{old}"))).await.status(), 200);
 }
 
+/// Counts what a publish reports.
+#[derive(Default)]
+struct Counted {
+    started: std::sync::Mutex<Vec<(usize, u64)>>,
+    uploaded: std::sync::atomic::AtomicU64,
+    finished: std::sync::Mutex<Vec<bool>>,
+}
+
+impl publish::Progress for Counted {
+    fn uploads_started(&self, files: usize, bytes: u64) {
+        self.started.lock().unwrap().push((files, bytes));
+    }
+    fn uploaded(&self, upload: &publish::Upload) {
+        self.uploaded
+            .fetch_add(upload.size, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn uploads_finished(&self, ok: bool) {
+        self.finished.lock().unwrap().push(ok);
+    }
+}
+
+#[tokio::test]
+async fn progress_hears_of_every_upload_and_nothing_when_all_is_there() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    let settings = s3.settings("prog");
+    let options = PublishOptions::default();
+    let progress = Counted::default();
+    let (summary, _) = publish::publish(&settings, &b.manifest, &b.tree, &options, &progress)
+        .await
+        .unwrap();
+    let bytes: u64 = b.manifest.files().map(|(_, size)| size).sum();
+    assert_eq!(
+        *progress.started.lock().unwrap(),
+        [(summary.uploaded, bytes)]
+    );
+    assert_eq!(progress.uploaded.into_inner(), bytes);
+    assert_eq!(*progress.finished.lock().unwrap(), [true]);
+
+    let again = Counted::default();
+    publish::publish(&settings, &b.manifest, &b.tree, &options, &again)
+        .await
+        .unwrap();
+    assert!(again.started.lock().unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn dry_run_writes_nothing() {
     let s3 = TestS3::start().await;
