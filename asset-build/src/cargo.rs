@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pipeline::Output;
 
-pub use crate::manifest::TREE;
+pub use asset_manifest::TREE;
 /// The generated Rust inside `OUT_DIR`, included by `asset_runtime::include_assets!()`.
 pub const CODE: &str = "asset_runtime.rs";
 

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::manifest::{FILE_NAME, Manifest};
 use crate::refs::{self, Class};
+use asset_manifest::{FILE_NAME, Manifest};
 
 /// What is wrong with the tree at `out`, one line each (empty when all is well).
 ///

@@ -4,8 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::manifest::Manifest;
-use crate::refs::percent_encode_path;
+use asset_manifest::{Encoding, Manifest};
 
 /// The generated code for `manifest`, whose files are under `$OUT_DIR/<tree>`.
 pub fn generate(manifest: &Manifest, tree: &str, embed: bool) -> String {
@@ -28,9 +27,9 @@ pub fn generate(manifest: &Manifest, tree: &str, embed: bool) -> String {
         manifest.assets.len()
     );
     for (logical, e) in &manifest.assets {
-        let variant = |tok: &str| {
+        let variant = |encoding: Encoding| {
             e.encodings
-                .get(tok)
+                .get(&encoding)
                 .map_or("::core::option::Option::None".to_owned(), |v| {
                     include(&v.path)
                 })
@@ -39,14 +38,14 @@ pub fn generate(manifest: &Manifest, tree: &str, embed: bool) -> String {
             s,
             "    ::asset_runtime::Asset::__new({logical:?}, {:?}, {:?}, {}, {:?}, {:?}, {:?}, {}, {}, {}),",
             e.path,
-            percent_encode_path(&e.path),
+            e.url_path(),
             e.size,
             e.content_type,
             e.integrity,
             e.sha256,
             include(&e.path),
-            variant("br"),
-            variant("gzip"),
+            variant(Encoding::Br),
+            variant(Encoding::Gzip),
         );
     }
     s.push_str("];\n\n");

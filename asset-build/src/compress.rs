@@ -2,34 +2,14 @@
 
 use std::io::Write as _;
 
-/// A compressed variant of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Encoding {
-    Br,
-    Gzip,
-}
+use asset_manifest::Encoding;
 
-impl Encoding {
-    /// The `Content-Encoding` token.
-    pub fn token(self) -> &'static str {
-        match self {
-            Encoding::Br => "br",
-            Encoding::Gzip => "gzip",
-        }
-    }
-    /// The encoder that makes it, for cache keys: another encoder gives other bytes.
-    pub fn encoder(self) -> &'static str {
-        match self {
-            Encoding::Br => "mbrotli-0.4",
-            Encoding::Gzip => "zlib-rs",
-        }
-    }
-    /// The file suffix of the variant.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Encoding::Br => ".br",
-            Encoding::Gzip => ".gz",
-        }
+/// The encoder that makes `encoding`'s variants, for cache keys: another encoder gives other
+/// bytes.
+pub fn encoder(encoding: Encoding) -> &'static str {
+    match encoding {
+        Encoding::Br => "mbrotli-0.4",
+        Encoding::Gzip => "zlib-rs",
     }
 }
 

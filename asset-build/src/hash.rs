@@ -1,26 +1,13 @@
-//! Content hashes: sha256 for names and cache keys, sha384 for Subresource Integrity.
+//! Content hashes: sha256 for names and cache keys, sha384 for Subresource Integrity. The
+//! plain sha256 and hex that publishing shares are `asset_manifest::hash`'s.
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256, Sha384};
 
+pub use asset_manifest::hash::{hex, sha256_hex};
+
 /// Hex digits of sha256 kept in a hashed file name (64 bits).
 pub const NAME_HASH_LEN: usize = 16;
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
-}
-
-/// Full sha256 of `bytes`, hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
 
 /// sha256 over several parts, each length-prefixed so that no two lists collide.
 pub fn sha256_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
@@ -61,14 +48,6 @@ pub fn hashed_path(logical: &str, hash: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sha256_matches_known_vector() {
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 
     #[test]
     fn integrity_matches_known_vector() {

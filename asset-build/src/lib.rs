@@ -13,73 +13,45 @@
 //! asset_build::build_script_with(|c| c.gzip(None).source_maps(true));
 //! ```
 
-// Without the pipeline (a publishing tool), some shared helpers go unused.
-#![cfg_attr(not(feature = "pipeline"), allow(dead_code))]
-
-#[cfg(feature = "pipeline")]
 mod bundle;
-#[cfg(feature = "pipeline")]
 mod cache;
-#[cfg(feature = "pipeline")]
 mod cargo;
 pub mod check;
-#[cfg(feature = "pipeline")]
 mod codegen;
-#[cfg(feature = "pipeline")]
 mod compress;
-#[cfg(feature = "pipeline")]
 mod config;
-#[cfg(feature = "pipeline")]
 mod css;
-#[cfg(feature = "pipeline")]
 mod depth;
 mod error;
-#[cfg(feature = "pipeline")]
 mod esm;
-#[cfg(feature = "pipeline")]
 mod graph;
 mod hash;
-#[cfg(feature = "pipeline")]
 mod js;
-pub mod manifest;
-#[cfg(feature = "pipeline")]
 mod pipeline;
-#[cfg(feature = "publish")]
-pub mod publish;
 mod refs;
-#[cfg(feature = "pipeline")]
 mod sass;
-#[cfg(feature = "pipeline")]
 mod scan;
-#[cfg(feature = "pipeline")]
 mod sourcemap;
-#[cfg(feature = "pipeline")]
 mod state;
-#[cfg(feature = "pipeline")]
 mod transform;
-#[cfg(feature = "pipeline")]
 mod write;
 
-#[cfg(feature = "pipeline")]
 pub use cargo::{cache_dir_for, config_from_env, report};
 pub use check::check_tree;
-#[cfg(feature = "pipeline")]
-pub use compress::Encoding;
-#[cfg(feature = "pipeline")]
 pub use config::{Config, CssImports, InvalidCss, Jsx, JsxRuntime, Metadata, Missing, Targets};
 pub use error::{Error, Pos, Problem, Result};
-pub use manifest::Manifest;
-#[cfg(feature = "pipeline")]
 pub use pipeline::{Output, Stats, run};
 
-#[cfg(feature = "pipeline")]
+/// The manifest's crate: the contract a build's output follows.
+pub use asset_manifest;
+pub use asset_manifest::{Encoding, Entry, Manifest, Variant};
+
 /// The whole build script: settings from `[package.metadata.assets]`, output into `OUT_DIR`.
 /// On failure prints every problem for cargo and exits non-zero.
 pub fn build_script() -> Output {
     build_script_with(|c| c)
 }
 
-#[cfg(feature = "pipeline")]
 /// Like [`build_script`], with the settings adjusted in code first.
 pub fn build_script_with(adjust: impl FnOnce(Config) -> Config) -> Output {
     match config_from_env().and_then(|c| cargo::run(&adjust(c))) {
@@ -88,7 +60,6 @@ pub fn build_script_with(adjust: impl FnOnce(Config) -> Config) -> Output {
     }
 }
 
-#[cfg(feature = "pipeline")]
 /// Runs the build-script step with explicit settings (output tree in `config.out()`, generated
 /// code beside it).
 ///
@@ -98,7 +69,6 @@ pub fn run_for_cargo(config: &Config) -> Result<Output> {
     cargo::run(config)
 }
 
-#[cfg(feature = "pipeline")]
 /// Generated Rust for a manifest (what the build script writes), for tools and tests.
 pub fn generate_code(manifest: &Manifest, embed: bool) -> String {
     codegen::generate(manifest, cargo::TREE, embed)
@@ -106,6 +76,5 @@ pub fn generate_code(manifest: &Manifest, embed: bool) -> String {
 
 /// sha256 of `bytes` (the digest the pipeline names files by), for benchmarks.
 pub fn hash_block(bytes: &[u8]) -> [u8; 32] {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes).into()
+    asset_manifest::hash::sha256(bytes)
 }

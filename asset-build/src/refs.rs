@@ -77,36 +77,8 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
 }
 
-/// Percent-encodes what may not stand literally in a URL path (keeps `/`, letters, digits,
-/// `-._~` and the sub-delimiters that need no quoting in CSS or JS strings, but not `+`,
-/// which S3 and form decoders read as a space).
-pub fn percent_encode_path(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'/' | b'-'
-                    | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b'@'
-                    | b':'
-            )
-        {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Percent-encodes a URL path: the manifest's rule, which the runtime's URLs follow too.
+pub use asset_manifest::percent_encode_path;
 
 /// Resolves `path` against the directory of the logical path `from`. `None` if it climbs
 /// above the root.

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::{FILE_NAME, Manifest};
+use asset_manifest::{FILE_NAME, Manifest};
 
 pub const VERSION: u32 = 1;
 /// Stamps this close to (or after) the start of the run that took them are re-checked: the

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::manifest::FILE_NAME;
+use asset_manifest::FILE_NAME;
 
 /// Writes `files` (relative path, bytes) and the manifest into `out`, keeping the files
 /// `kept` names (outputs of the last run that still stand).

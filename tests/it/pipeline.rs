@@ -299,7 +299,11 @@ fn precompressed_variants_only_where_smaller_and_for_text() {
             assert!(v.size < e.size, "{path} {tok} is smaller");
         }
     }
-    assert!(m.assets["css/app.css"].encodings.contains_key("br"));
+    assert!(
+        m.assets["css/app.css"]
+            .encodings
+            .contains_key(&asset_build::Encoding::Br)
+    );
 }
 
 #[test]
@@ -825,7 +829,7 @@ fn variants_decode_with_node_at_every_quality_the_pipeline_picks() {
     let br = |logical: &str| {
         m.assets[logical]
             .encodings
-            .get("br")
+            .get(&asset_build::Encoding::Br)
             .unwrap_or_else(|| panic!("{logical}: {:?}", m.assets[logical]))
             .size
     };

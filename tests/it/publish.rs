@@ -4,8 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use asset_build::Manifest;
-use asset_build::publish::{self, Location, PruneOptions, StoreSettings, Variants};
+use asset_manifest::{Encoding, Manifest};
+use asset_publish::{
+    self as publish, Location, PruneOptions, PublishOptions, Quiet, StoreSettings, Variants,
+    VerifyOptions,
+};
 use hyper::Method;
 use tests::s3::{ACCESS_KEY, BUCKET, Fault, SECRET_KEY, TestS3};
 use tests::{copy_tree, fixture};
@@ -47,8 +50,6 @@ fn changed_build(base: &Build, file: &str, text: &str) -> Build {
     build_from(&src, dir)
 }
 
-fn quiet(_: &str) {}
-
 /// Every key in the bucket below `prefix` (one listing), with its size and the headers an
 /// anonymous client gets.
 async fn bucket_listing(s3: &TestS3, settings: &StoreSettings, prefix: &str) -> String {
@@ -81,9 +82,26 @@ async fn bucket_listing(s3: &TestS3, settings: &StoreSettings, prefix: &str) -> 
 }
 
 async fn publish(settings: &StoreSettings, b: &Build) -> Result<publish::Summary, publish::Error> {
-    publish::publish(settings, &b.manifest, &b.tree, false, &quiet)
+    publish_with(settings, b, &PublishOptions::default()).await
+}
+
+async fn publish_with(
+    settings: &StoreSettings,
+    b: &Build,
+    options: &PublishOptions,
+) -> Result<publish::Summary, publish::Error> {
+    publish::publish(settings, &b.manifest, &b.tree, options, &Quiet)
         .await
         .map(|(s, _)| s)
+}
+
+/// What `verify` finds wrong at the destination.
+async fn verify(settings: &StoreSettings, deep: bool) -> Vec<String> {
+    let options = VerifyOptions {
+        deep,
+        ..VerifyOptions::default()
+    };
+    publish::verify(settings, &options).await.unwrap().wrong
 }
 
 async fn get(url: &str) -> reqwest::Response {
@@ -121,12 +139,12 @@ async fn publish_uploads_every_object_with_its_headers_then_the_manifest() {
             std::fs::read(b.tree.join(&e.path)).unwrap(),
             "{logical}"
         );
-        for (token, v) in &e.encodings {
+        for (&encoding, v) in &e.encodings {
             let r = get(&s3.url(&format!("site/static/{}", v.path))).await;
-            assert_eq!(r.headers()["content-encoding"], token.as_str());
+            assert_eq!(r.headers()["content-encoding"], encoding.as_str());
             assert_eq!(r.headers()["content-type"], e.content_type.as_str());
             let body = r.bytes().await.unwrap();
-            let plain = if token == "br" {
+            let plain = if encoding == Encoding::Br {
                 tests::decompress_br(&body)
             } else {
                 tests::decompress_gzip(&body)
@@ -152,27 +170,24 @@ async fn publish_uploads_every_object_with_its_headers_then_the_manifest() {
         bucket_listing(&s3, &settings, "site/static").await
     );
 
-    let (_, wrong) = publish::verify(&settings, true).await.unwrap();
+    let wrong = verify(&settings, true).await;
     assert_eq!(wrong, Vec::<String>::new());
 }
 
 /// `verify --deep` finds nothing wrong at the destination.
 async fn assert_verified(settings: &StoreSettings) {
-    assert_eq!(
-        publish::verify(settings, true).await.unwrap().1,
-        Vec::<String>::new()
-    );
+    assert_eq!(verify(settings, true).await, Vec::<String>::new());
 }
 
 #[tokio::test]
 async fn an_object_deleted_by_hand_is_found_by_verify_and_put_back_by_relist() {
     let s3 = TestS3::start().await;
     let b = example_build();
-    let mut settings = s3.settings("r");
+    let settings = s3.settings("r");
     publish(&settings, &b).await.unwrap();
     let logo = &b.manifest.assets["img/logo.png"].path;
     std::fs::remove_file(s3.root.path().join(BUCKET).join("r").join(logo)).unwrap();
-    let (_, wrong) = publish::verify(&settings, false).await.unwrap();
+    let wrong = verify(&settings, false).await;
     assert_eq!(wrong.len(), 1, "{wrong:?}");
     assert!(wrong[0].contains(logo.as_str()), "{wrong:?}");
 
@@ -181,8 +196,11 @@ async fn an_object_deleted_by_hand_is_found_by_verify_and_put_back_by_relist() {
     let s = publish(&settings, &b).await.unwrap();
     assert_eq!((s.uploaded, s3.faults.count(&Method::PUT)), (0, 0));
     // ... and --relist lists, finds the hole and fills it, without rewriting the manifest.
-    settings.relist = true;
-    let s = publish(&settings, &b).await.unwrap();
+    let relist = PublishOptions {
+        relist: true,
+        ..PublishOptions::default()
+    };
+    let s = publish_with(&settings, &b, &relist).await.unwrap();
     assert_eq!((s.uploaded, s.committed), (1, false));
     assert_eq!(s3.faults.count(&Method::PUT), 1);
     assert_verified(&settings).await;
@@ -245,13 +263,64 @@ async fn a_second_publish_puts_nothing_and_a_change_uploads_only_its_objects() {
     assert_eq!(get(&s3.url(&format!("p/{old}"))).await.status(), 200);
 }
 
+/// Counts what a publish reports.
+#[derive(Default)]
+struct Counted {
+    started: std::sync::Mutex<Vec<(usize, u64)>>,
+    uploaded: std::sync::atomic::AtomicU64,
+    finished: std::sync::Mutex<Vec<bool>>,
+}
+
+impl publish::Progress for Counted {
+    fn uploads_started(&self, files: usize, bytes: u64) {
+        self.started.lock().unwrap().push((files, bytes));
+    }
+    fn uploaded(&self, upload: &publish::Upload) {
+        self.uploaded
+            .fetch_add(upload.size, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn uploads_finished(&self, ok: bool) {
+        self.finished.lock().unwrap().push(ok);
+    }
+}
+
+#[tokio::test]
+async fn progress_hears_of_every_upload_and_nothing_when_all_is_there() {
+    let s3 = TestS3::start().await;
+    let b = example_build();
+    let settings = s3.settings("prog");
+    let options = PublishOptions::default();
+    let progress = Counted::default();
+    let (summary, _) = publish::publish(&settings, &b.manifest, &b.tree, &options, &progress)
+        .await
+        .unwrap();
+    let bytes: u64 = b.manifest.files().map(|(_, size)| size).sum();
+    assert_eq!(
+        *progress.started.lock().unwrap(),
+        [(summary.uploaded, bytes)]
+    );
+    assert_eq!(progress.uploaded.into_inner(), bytes);
+    assert_eq!(*progress.finished.lock().unwrap(), [true]);
+
+    let again = Counted::default();
+    publish::publish(&settings, &b.manifest, &b.tree, &options, &again)
+        .await
+        .unwrap();
+    assert!(again.started.lock().unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn dry_run_writes_nothing() {
     let s3 = TestS3::start().await;
     let b = example_build();
-    let (summary, plan) = publish::publish(&s3.settings("d"), &b.manifest, &b.tree, true, &quiet)
-        .await
-        .unwrap();
+    let dry_run = PublishOptions {
+        dry_run: true,
+        ..PublishOptions::default()
+    };
+    let (summary, plan) =
+        publish::publish(&s3.settings("d"), &b.manifest, &b.tree, &dry_run, &Quiet)
+            .await
+            .unwrap();
     assert!(summary.dry_run && summary.committed);
     assert_eq!(plan.uploads.len(), b.manifest.files().count());
     assert_eq!(s3.faults.count(&Method::PUT), 0);
@@ -355,7 +424,7 @@ async fn prune_keeps_the_kept_generations_whole_and_removes_the_rest() {
     .await
     .unwrap();
     assert_eq!(r.kept_generations, std::slice::from_ref(&third.manifest.id));
-    let (_, wrong) = publish::verify(&settings, true).await.unwrap();
+    let wrong = verify(&settings, true).await;
     assert_eq!(wrong, Vec::<String>::new());
 }
 
@@ -376,7 +445,7 @@ async fn transient_faults_are_retried() {
         s3.faults.count(&Method::PUT) > b.manifest.files().count() + 2,
         "retries happened"
     );
-    let (_, wrong) = publish::verify(&settings, true).await.unwrap();
+    let wrong = verify(&settings, true).await;
     assert_eq!(wrong, Vec::<String>::new());
 }
 
@@ -596,6 +665,7 @@ async fn an_interrupted_publish_aborts_its_multipart_uploads_and_writes_no_manif
     let s3 = TestS3::start().await;
     let b = example_build();
     let mut settings = s3.settings("int");
+    let options = PublishOptions::default();
     settings.multipart_threshold = 200;
     settings.concurrency = 2;
     // Parts (PUTs) take long, so the interrupt lands while uploads are open.
@@ -617,9 +687,9 @@ async fn an_interrupted_publish_aborts_its_multipart_uploads_and_writes_no_manif
             "no multipart upload started"
         );
         assert!(!s3.open_uploads().is_empty(), "an upload is open");
-        settings.interrupt.trigger();
+        options.interrupt.trigger();
     };
-    let (result, ()) = tokio::join!(publish(&settings, &b), interrupter);
+    let (result, ()) = tokio::join!(publish_with(&settings, &b, &options), interrupter);
     let e = result.unwrap_err();
     assert!(matches!(e, publish::Error::Interrupted), "{e}");
     assert_eq!(s3.open_uploads(), Vec::<String>::new(), "aborted");
@@ -754,8 +824,11 @@ async fn other_compression_levels_publish_without_conflicts_and_stay_verified() 
         .cache_dir(keep.path().join("cache"));
     let fast = asset_build::run(&config).unwrap_or_else(|e| panic!("{e}"));
     let differs = fast.manifest.assets.iter().any(|(k, e)| {
-        e.encodings.get("br").map(|v| v.size)
-            != best.manifest.assets[k].encodings.get("br").map(|v| v.size)
+        e.encodings.get(&Encoding::Br).map(|v| v.size)
+            != best.manifest.assets[k]
+                .encodings
+                .get(&Encoding::Br)
+                .map(|v| v.size)
     });
     assert!(differs, "the levels change some variant's size");
     let fast = Build {
@@ -777,7 +850,7 @@ async fn other_compression_levels_publish_without_conflicts_and_stay_verified() 
 
     // A variant that decodes to something else is a conflict, never overwritten.
     let css = &best.manifest.assets["css/app.scss"];
-    let br = &css.encodings["br"].path;
+    let br = &css.encodings[&Encoding::Br].path;
     let path = s3.root.path().join(BUCKET).join("other").join(br);
     publish(&s3.settings("other"), &best).await.unwrap();
     let bogus = mbrotli::Compressor::new(mbrotli::EncoderConfig::default())

@@ -216,8 +216,8 @@ impl TestS3 {
     }
 
     /// Publish settings for this emulator with `prefix`.
-    pub fn settings(&self, prefix: &str) -> asset_build::publish::StoreSettings {
-        let mut s = asset_build::publish::StoreSettings::from_env(
+    pub fn settings(&self, prefix: &str) -> asset_publish::StoreSettings {
+        let mut s = asset_publish::StoreSettings::from_env(
             asset_storage::Location::parse("s3://unused").expect("location"),
         );
         s.connection = self.connection(prefix);

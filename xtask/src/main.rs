@@ -1,6 +1,6 @@
 //! `cargo xtask`: the asset pipeline's commands.
 //!
-//! `publish`, `verify` and `prune` are asset-build's and `media sync`/`media gc` are asset-storage's, so
+//! `publish`, `verify` and `prune` are asset-publish's and `media sync`/`media gc` are asset-storage's, so
 //! users' own xtasks get them too. This package links neither minifier, no S3 emulator and no
 //! test server: the main job, `cargo xtask publish`, compiles only what publishing needs (the
 //! app's build script compiles the pipeline once). `build` and `corpus` run the `xtask-build`
@@ -23,7 +23,7 @@ usage: cargo xtask <command> [options]
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("publish" | "verify" | "prune") => asset_build::publish::cli::main(args),
+        Some("publish" | "verify" | "prune") => asset_publish::cli::main(args),
         Some("media") => asset_storage::cli::main(args.into_iter().skip(1)),
         // The pipeline commands, in the dev profile (its minifier crates are optimised).
         Some("build" | "corpus") => forward("xtask-build", None, &args),

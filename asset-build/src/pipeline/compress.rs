@@ -7,20 +7,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::finish::ShippedFile;
 use super::parallel::parallel;
 use crate::cache::{self, Cache};
-use crate::compress::{self, Encoding};
+use asset_manifest::Encoding;
+
+use crate::compress;
 use crate::config::Config;
 use crate::scan;
 
 /// One precompressed variant of a shipped file.
 pub(super) struct Encoded {
-    /// The `Content-Encoding` token (`br`, `gzip`).
-    pub(super) token: &'static str,
-    /// Its path in the output tree: the file's hashed path plus the encoding's suffix.
+    /// Its content coding (`br`, `gzip`).
+    pub(super) encoding: Encoding,
+    /// Its path in the output tree: the file's hashed path plus the encoding's extension.
     pub(super) path: String,
     pub(super) bytes: Vec<u8>,
 }
 
-/// A shipped file with its variants, by token.
+/// A shipped file with its variants, in the manifest's order.
 pub(super) struct CompressedFile {
     pub(super) shipped: ShippedFile,
     pub(super) variants: Vec<Encoded>,
@@ -94,13 +96,13 @@ pub(super) fn compress_all(
         let Some(bytes) = bytes else { continue };
         let f = &mut files[job.file];
         f.variants.push(Encoded {
-            token: job.encoding.token(),
-            path: format!("{}{}", f.shipped.file.hashed, job.encoding.suffix()),
+            encoding: job.encoding,
+            path: job.encoding.variant_path(&f.shipped.file.hashed),
             bytes,
         });
     }
     for f in &mut files {
-        f.variants.sort_by_key(|v| v.token);
+        f.variants.sort_by_key(|v| v.encoding);
     }
     Compressed {
         compressed: jobs.len() - cached,
@@ -114,9 +116,9 @@ pub(super) fn compress_all(
 fn through_cache(cache: &Cache, job: &Job, shipped: &ShippedFile) -> (Option<Vec<u8>>, bool) {
     let f = &shipped.file;
     let key = cache::key(
-        job.encoding.token(),
+        job.encoding.as_str(),
         &[
-            job.encoding.encoder().as_bytes(),
+            compress::encoder(job.encoding).as_bytes(),
             job.level.to_string().as_bytes(),
             f.sha256.as_bytes(),
         ],

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::error::{Problem, Result};
-use crate::manifest::Manifest;
+use asset_manifest::Manifest;
 
 use diagnostics::Diagnostics;
 

@@ -10,9 +10,9 @@ use super::scan::Scanned;
 use crate::config::Config;
 use crate::error::Result;
 use crate::hash;
-use crate::manifest::{Entry, Manifest, Variant};
 use crate::scan;
 use crate::state::{self, State};
+use asset_manifest::{Entry, Manifest, Variant};
 
 /// Writes the output tree: every new file and variant, the reused ones kept, the manifest.
 ///
@@ -72,7 +72,7 @@ fn new_entry(f: &CompressedFile) -> Entry {
                 path: v.path.clone(),
                 size: v.bytes.len() as u64,
             };
-            (v.token.to_owned(), variant)
+            (v.encoding, variant)
         })
         .collect();
     Entry {

@@ -1,5 +1,5 @@
 //! Cold compile time of a small axum app that uses asset-build from its `build.rs`, by
-//! feature set and profile setting, beside the same app without asset-build. Each case is
+//! profile setting (and with asset-publish too, as an app with its own xtask has it), beside the same app without asset-build. Each case is
 //! a fresh package under `target/bench/compile/<case>` with its own target directory.
 //! Then a newcomer's first run: a fresh clone of this workspace (its last commit), an empty
 //! target directory, `cargo xtask publish` to completion, with this workspace's profiles and
@@ -35,7 +35,8 @@ const HOT: &[&str] = &[
 struct Case {
     name: &'static str,
     asset_build: bool,
-    features: &'static str,
+    /// asset-publish as well (an xtask's dependency in the same workspace).
+    publish: bool,
     profile: String,
 }
 
@@ -48,31 +49,31 @@ fn cases() -> Vec<Case> {
         Case {
             name: "without asset-build",
             asset_build: false,
-            features: "",
+            publish: false,
             profile: String::new(),
         },
         Case {
             name: "default (cargo's dev profile)",
             asset_build: true,
-            features: "",
+            publish: false,
             profile: String::new(),
         },
         Case {
             name: "hot crates at opt-level 2 (README's advice)",
             asset_build: true,
-            features: "",
+            publish: false,
             profile: hot,
         },
         Case {
             name: "build-override opt-level 3",
             asset_build: true,
-            features: "",
+            publish: false,
             profile: "[profile.dev.build-override]\nopt-level = 3\n".into(),
         },
         Case {
-            name: "feature publish (for an xtask)",
+            name: "with asset-publish (for an xtask)",
             asset_build: true,
-            features: "\"publish\"",
+            publish: true,
             profile: String::new(),
         },
     ]
@@ -259,11 +260,16 @@ fn write_app(app: &Path, case: &Case, root: &Path) -> anyhow::Result<()> {
     );
     let main = if case.asset_build {
         toml.push_str(&format!(
-            "asset-runtime = {{ path = \"{}\" }}\n\n[build-dependencies]\nasset-build = {{ path = \"{}\", features = [{}] }}\n",
+            "asset-runtime = {{ path = \"{}\" }}\n\n[build-dependencies]\nasset-build = {{ path = \"{}\" }}\n",
             path("asset-runtime"),
             path("asset-build"),
-            case.features
         ));
+        if case.publish {
+            toml.push_str(&format!(
+                "asset-publish = {{ path = \"{}\" }}\n",
+                path("asset-publish")
+            ));
+        }
         std::fs::write(
             app.join("build.rs"),
             "fn main() {\n    asset_build::build_script();\n}\n",

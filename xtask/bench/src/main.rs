@@ -439,7 +439,11 @@ fn cold(
         .manifest
         .assets
         .values()
-        .map(|e| e.encodings.get("br").map_or(e.size, |v| v.size))
+        .map(|e| {
+            e.encodings
+                .get(&asset_build::Encoding::Br)
+                .map_or(e.size, |v| v.size)
+        })
         .sum();
     Ok((median(times), o.stats, peak, br))
 }

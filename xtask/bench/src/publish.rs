@@ -111,12 +111,12 @@ fn ours_twice(
         s3.faults.reset_counts();
         let start = Instant::now();
         let (summary, _) = rt
-            .block_on(asset_build::publish::publish(
+            .block_on(asset_publish::publish(
                 &settings,
                 manifest,
                 out,
-                false,
-                &|_| {},
+                &asset_publish::PublishOptions::default(),
+                &asset_publish::Quiet,
             ))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         ours.push(pass, secs(start.elapsed()));

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
-use asset_build::Manifest;
+use asset_build::{Encoding, Manifest};
 use asset_runtime::{Asset, Assets};
 use axum::Router;
 use tower_http::services::ServeDir;
@@ -50,7 +50,12 @@ fn embedded(out: &Path, manifest: &Manifest) -> anyhow::Result<&'static Assets> 
     };
     let mut list = Vec::new();
     for (logical, e) in &manifest.assets {
-        let variant = |token: &str| e.encodings.get(token).map(|v| read(&v.path)).transpose();
+        let variant = |encoding| {
+            e.encodings
+                .get(&encoding)
+                .map(|v| read(&v.path))
+                .transpose()
+        };
         list.push(Asset::__new(
             text(logical),
             text(&e.path),
@@ -60,8 +65,8 @@ fn embedded(out: &Path, manifest: &Manifest) -> anyhow::Result<&'static Assets> 
             text(&e.integrity),
             text(&e.sha256),
             Some(read(&e.path)?),
-            variant("br")?,
-            variant("gzip")?,
+            variant(Encoding::Br)?,
+            variant(Encoding::Gzip)?,
         ));
     }
     let list: &'static [Asset] = Box::leak(list.into_boxed_slice());
@@ -96,7 +101,7 @@ pub fn bench(out: &Path, quick: bool, runs: usize) -> anyhow::Result<Vec<Figure>
     ] {
         let e = &manifest.assets[logical];
         let body = encoding
-            .and_then(|t| e.encodings.get(t))
+            .and_then(|t| e.encodings.get(&t.parse::<Encoding>().ok()?))
             .map_or(e.size, |v| v.size);
         let path = format!("/static/{}", e.path);
         let (mut a, mut b) = (Vec::new(), Vec::new());

@@ -226,7 +226,11 @@ mod tests {
             "6",
         ]);
         let e = &o.manifest.assets["js/app.js"];
-        assert!(e.encodings.contains_key("gzip"), "{:?}", e.encodings);
+        assert!(
+            e.encodings.contains_key(&asset_build::Encoding::Gzip),
+            "{:?}",
+            e.encodings
+        );
 
         // An unknown key is an error naming the file.
         std::fs::write(&settings, "minfy = false\n").unwrap();

@@ -6,8 +6,23 @@
 
 use futures::StreamExt as _;
 
-use super::Error;
-use crate::manifest::Manifest;
+use asset_manifest::Manifest;
+
+use crate::Error;
+
+/// Where `verify` reads the assets as a browser would (see [`crate::VerifyOptions::public`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicCheck {
+    /// The public URL of the destination's prefix (a CDN), `http(s)://…`.
+    pub base_url: String,
+    /// The page's origin sent in `Origin`.
+    pub origin: String,
+}
+
+impl PublicCheck {
+    /// The origin `--origin` defaults to.
+    pub const DEFAULT_ORIGIN: &str = "https://example.com";
+}
 
 /// The assets a page loads with CORS: stylesheets, scripts, fonts.
 fn needs_cors(content_type: &str) -> bool {
@@ -48,7 +63,7 @@ pub async fn check_public(
         .values()
         .filter(|e| needs_cors(&e.content_type))
         .map(|e| {
-            let url = format!("{base}{}", crate::refs::percent_encode_path(&e.path));
+            let url = format!("{base}{}", e.url_path());
             let client = &client;
             async move {
                 let r = match client

@@ -1,6 +1,7 @@
 //! `verify`: every object the destination's `manifest.json` names exists with the right
 //! size and headers; `--deep` also fetches each one and compares its sha256 (variants are
-//! decompressed first).
+//! decompressed first); `--base-url` also reads the assets through the public URL
+//! ([`crate::check_public`]).
 
 use std::io::Read as _;
 
@@ -9,16 +10,52 @@ use std::collections::HashMap;
 
 use object_store::{Attribute, Attributes, GetOptions, ObjectStore};
 
-use super::plan::{Upload, objects};
-use super::upload::{current_manifest, key, listing};
-use super::{Error, StoreSettings};
-use crate::manifest::{FILE_NAME, Manifest};
+use asset_manifest::{Encoding, FILE_NAME, Manifest};
 
-/// What is wrong at the destination, one line each (empty: all is well), and the manifest.
+use crate::plan::{Upload, objects};
+use crate::upload::{current_manifest, key, listing};
+use crate::{Error, PublicCheck, StoreSettings};
+
+/// What `verify` checks beyond presence, size and headers.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Fetch every object and compare its sha256 with the build's, variants decoded first
+    /// (`--deep`).
+    pub deep: bool,
+    /// Also read the stylesheets, scripts and fonts through the public URL, as a page on
+    /// another origin does (`--base-url`, `--origin`).
+    pub public: Option<PublicCheck>,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// The destination's `manifest.json`.
+    pub manifest: Manifest,
+    /// What is wrong, one line each, sorted (empty: all is well).
+    pub wrong: Vec<String>,
+}
+
+/// Checks the destination of `settings` against its own `manifest.json`.
 ///
 /// # Errors
-/// The destination cannot be listed, or has no readable `manifest.json`.
+/// The destination cannot be listed, or has no readable `manifest.json`, or the public
+/// check's base URL is not http(s).
 pub async fn verify(
+    settings: &StoreSettings,
+    options: &VerifyOptions,
+) -> Result<VerifyReport, Error> {
+    let (manifest, mut wrong) = verify_store(settings, options.deep).await?;
+    if let Some(public) = &options.public {
+        let origin = &public.origin;
+        let base = &public.base_url;
+        wrong.extend(crate::check_public(&manifest, base, origin, settings.concurrency).await?);
+    }
+    Ok(VerifyReport { manifest, wrong })
+}
+
+/// The manifest and what is wrong with the objects it names.
+async fn verify_store(
     settings: &StoreSettings,
     deep: bool,
 ) -> Result<(Manifest, Vec<String>), Error> {
@@ -33,7 +70,7 @@ pub async fn verify(
         .map_err(|e| Error::Config(format!("{}/{FILE_NAME}: {e}", settings.location())))?;
     let list = listing(store.as_ref(), settings).await?;
     let needed = objects(&manifest, std::path::Path::new(""), settings.variants);
-    let sha_of = super::plan::sha256_of_keys(&manifest);
+    let sha_of = crate::plan::sha256_of_keys(&manifest);
     let checks = needed.iter().map(|u| {
         let sha = sha_of.get(u.key.as_str()).copied().unwrap_or_default();
         check_object(store.as_ref(), settings, &list, u, sha, deep)
@@ -60,7 +97,7 @@ async fn check_object(
     match list.get(&u.key) {
         None => return vec![format!("{}: missing", u.key)],
         // Another compression of the same bytes is as good: `--deep` decodes it.
-        Some((size, _)) if *size != u.size && !super::plan::is_variant(u) => {
+        Some((size, _)) if *size != u.size && !crate::plan::is_variant(u) => {
             wrong.push(format!("{}: {size} bytes, expected {}", u.key, u.size))
         }
         Some(_) => {}
@@ -79,14 +116,15 @@ async fn check_object(
     if deep {
         match result.bytes().await {
             Ok(body) => match decode(&body, u.content_encoding) {
-                Ok(plain) if crate::hash::sha256_hex(&plain) == sha => {}
+                Ok(plain) if asset_manifest::hash::sha256_hex(&plain) == sha => {}
                 Ok(_) => wrong.push(format!(
                     "{}: content differs from the build (sha256)",
                     u.key
                 )),
                 Err(e) => wrong.push(format!(
                     "{}: cannot decode {:?}: {e}",
-                    u.key, u.content_encoding
+                    u.key,
+                    u.content_encoding.map(Encoding::as_str)
                 )),
             },
             Err(e) => wrong.push(format!("{}: {}", u.key, settings.redact(&e.to_string()))),
@@ -112,7 +150,7 @@ fn wrong_headers(settings: &StoreSettings, u: &Upload, attributes: &Attributes) 
         (
             Attribute::ContentEncoding,
             "Content-Encoding",
-            u.content_encoding,
+            u.content_encoding.map(Encoding::as_str),
         ),
     ];
     expected
@@ -129,16 +167,17 @@ fn wrong_headers(settings: &StoreSettings, u: &Upload, attributes: &Attributes) 
         .collect()
 }
 
-pub(crate) fn decode(body: &[u8], encoding: Option<&str>) -> std::io::Result<Vec<u8>> {
+/// `body` decoded from `encoding` (as is without one).
+pub(crate) fn decode(body: &[u8], encoding: Option<Encoding>) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     match encoding {
-        Some("gzip") => {
+        Some(Encoding::Gzip) => {
             flate2::read::GzDecoder::new(body).read_to_end(&mut out)?;
         }
-        Some("br") => {
+        Some(Encoding::Br) => {
             out = unbrotli(body)?;
         }
-        _ => out.extend_from_slice(body),
+        None => out.extend_from_slice(body),
     }
     Ok(out)
 }

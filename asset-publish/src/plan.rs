@@ -9,8 +9,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{Error, Variants};
-use crate::manifest::Manifest;
+use asset_manifest::{Encoding, Manifest};
+
+use crate::{Error, Variants};
 
 /// One object to upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,14 +20,18 @@ pub struct Upload {
     pub key: String,
     /// The local file with the bytes.
     pub file: PathBuf,
+    /// Its size in bytes.
     pub size: u64,
+    /// The `Content-Type` it is stored with.
     pub content_type: String,
-    pub content_encoding: Option<&'static str>,
+    /// The `Content-Encoding` it is stored with: a variant, or gzip under the main key.
+    pub content_encoding: Option<Encoding>,
 }
 
 /// What a publish will do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
+    /// What is missing at the destination, largest first.
     pub uploads: Vec<Upload>,
     /// Keys whose listing proves the destination holds these bytes.
     pub present: Vec<String>,
@@ -40,6 +45,7 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The bytes of every upload.
     pub fn upload_bytes(&self) -> u64 {
         self.uploads.iter().map(|u| u.size).sum()
     }
@@ -49,14 +55,14 @@ impl Plan {
 pub fn objects(manifest: &Manifest, tree: &Path, variants: Variants) -> Vec<Upload> {
     let mut out = Vec::new();
     for entry in manifest.assets.values() {
-        let gz = entry.encodings.get("gzip");
+        let gz = entry.encodings.get(&Encoding::Gzip);
         match (variants, gz) {
             (Variants::Gzipped, Some(gz)) => out.push(Upload {
                 key: entry.path.clone(),
                 file: tree.join(&gz.path),
                 size: gz.size,
                 content_type: entry.content_type.clone(),
-                content_encoding: Some("gzip"),
+                content_encoding: Some(Encoding::Gzip),
             }),
             _ => out.push(Upload {
                 key: entry.path.clone(),
@@ -67,8 +73,7 @@ pub fn objects(manifest: &Manifest, tree: &Path, variants: Variants) -> Vec<Uplo
             }),
         }
         if variants == Variants::Separate {
-            for (token, v) in &entry.encodings {
-                let encoding = if token == "br" { "br" } else { "gzip" };
+            for (&encoding, v) in &entry.encodings {
                 out.push(Upload {
                     key: v.path.clone(),
                     file: tree.join(&v.path),
@@ -101,13 +106,18 @@ pub(crate) fn sha256_of_keys(manifest: &Manifest) -> HashMap<&str, &str> {
 
 /// A `.br`/`.gz` object beside its identity file (not gzip stored under the main key).
 pub fn is_variant(u: &Upload) -> bool {
-    u.content_encoding.is_some() && (u.key.ends_with(".br") || u.key.ends_with(".gz"))
+    u.content_encoding.is_some()
+        && Encoding::ALL
+            .iter()
+            .any(|e| u.key.ends_with(&format!(".{}", e.extension())))
 }
 
 /// An object at the destination, as the listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {
+    /// Its size in bytes.
     pub size: u64,
+    /// Its ETag, as the store gives it (quoted or not).
     pub e_tag: Option<String>,
 }
 
@@ -169,7 +179,7 @@ fn e_tag_proves(e_tag: Option<&str>, file: &Path) -> bool {
 pub(crate) fn s3_e_tag(bytes: &[u8], multipart: bool) -> String {
     use md5::{Digest as _, Md5};
     if !multipart {
-        return crate::hash::hex(&Md5::digest(bytes));
+        return asset_manifest::hash::hex(&Md5::digest(bytes));
     }
     let mut of_parts = Md5::new();
     let mut parts = 0;
@@ -177,26 +187,29 @@ pub(crate) fn s3_e_tag(bytes: &[u8], multipart: bool) -> String {
         of_parts.update(Md5::digest(part));
         parts += 1;
     }
-    format!("{}-{parts}", crate::hash::hex(&of_parts.finalize()))
+    format!(
+        "{}-{parts}",
+        asset_manifest::hash::hex(&of_parts.finalize())
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Entry, Variant};
+    use asset_manifest::{Entry, Variant};
     use std::collections::BTreeMap;
 
     fn manifest() -> Manifest {
         let mut encodings = BTreeMap::new();
         encodings.insert(
-            "br".to_owned(),
+            Encoding::Br,
             Variant {
                 path: "a.1.css.br".into(),
                 size: 3,
             },
         );
         encodings.insert(
-            "gzip".to_owned(),
+            Encoding::Gzip,
             Variant {
                 path: "a.1.css.gz".into(),
                 size: 4,
@@ -237,7 +250,10 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            [("a.1.css.gz", Some("gzip")), ("a.1.css.br", Some("br"))]
+            [
+                ("a.1.css.gz", Some(Encoding::Gzip)),
+                ("a.1.css.br", Some(Encoding::Br))
+            ]
         );
     }
 
@@ -257,7 +273,7 @@ mod tests {
                 p.uploads[0].size,
                 p.uploads[0].content_encoding
             ),
-            ("a.1.css", 4, Some("gzip"))
+            ("a.1.css", 4, Some(Encoding::Gzip))
         );
         assert_eq!(p.uploads[0].file, Path::new("t/a.1.css.gz"));
     }

@@ -8,12 +8,13 @@ use std::process::{Command, Stdio};
 
 use cargo_metadata::{DependencyKind, Message, MetadataCommand, Package};
 
-use super::Error;
-use crate::manifest::{FILE_NAME, Manifest};
+use crate::Error;
+use asset_manifest::{FILE_NAME, Manifest};
 
 /// The package whose assets are published, and its settings.
 #[derive(Debug, Clone)]
 pub struct PackageInfo {
+    /// The package's name.
     pub name: String,
     id: cargo_metadata::PackageId,
     /// `[package.metadata.assets.publish]`, if any.
@@ -28,6 +29,7 @@ pub struct PackageInfo {
 pub struct BuildOutput {
     /// The output tree: hashed files, variants and `manifest.json`.
     pub tree: PathBuf,
+    /// The tree's `manifest.json`.
     pub manifest: Manifest,
 }
 
@@ -151,7 +153,7 @@ pub fn locate(pkg: &PackageInfo, profile: Option<&str>) -> Result<BuildOutput, E
             pkg.name
         ))
     })?;
-    let tree = out_dir.join(crate::manifest::TREE);
+    let tree = out_dir.join(asset_manifest::TREE);
     let path = tree.join(FILE_NAME);
     let bytes = std::fs::read(&path).map_err(|source| Error::Io {
         path: path.clone(),

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use asset_storage::{Location, StoreConfig};
 use object_store::ObjectStore;
 
-use super::Error;
+use crate::Error;
 
-/// How precompressed variants are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How precompressed variants are stored (`--variants`, `variants = "…"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Variants {
     /// `<key>.br` and `<key>.gz` beside each file, with `Content-Encoding` set (the default):
     /// for a CDN or server that picks the variant itself.
@@ -43,72 +43,12 @@ pub struct StoreSettings {
     pub connection: StoreConfig,
     /// Concurrent uploads.
     pub concurrency: usize,
+    /// `Cache-Control` of the hashed files.
     pub cache_control: String,
+    /// How precompressed variants are stored.
     pub variants: Variants,
     /// Files larger than this are uploaded in parts.
     pub multipart_threshold: u64,
-    /// List the destination even when its `manifest.json` is already this build's, to put
-    /// back objects deleted behind publish's back. Otherwise that publish is one GET: the
-    /// manifest is only ever written after a listing showed every object it names.
-    pub relist: bool,
-    /// Stops the publish: no new upload starts, multipart uploads in flight are aborted (their
-    /// parts deleted, not left to be billed), and `manifest.json` is not written. The CLI
-    /// triggers it on Ctrl-C and SIGTERM.
-    pub interrupt: Interrupt,
-}
-
-/// A flag that stops a publish, shared by clones; see [`StoreSettings::interrupt`].
-#[derive(Debug, Clone, Default)]
-pub struct Interrupt(Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>);
-
-impl Interrupt {
-    /// One that is triggered by Ctrl-C or SIGTERM (needs a Tokio runtime).
-    pub fn on_signals() -> Interrupt {
-        let interrupt = Interrupt::default();
-        let flag = interrupt.clone();
-        tokio::spawn(async move {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{SignalKind, signal};
-                let Ok(mut term) = signal(SignalKind::terminate()) else {
-                    return;
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            #[cfg(not(unix))]
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
-            }
-            eprintln!("interrupted: aborting the uploads in flight (the manifest is not written)");
-            flag.trigger();
-        });
-        interrupt
-    }
-
-    pub fn trigger(&self) {
-        self.0.0.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.0.1.notify_waiters();
-    }
-
-    pub fn is_triggered(&self) -> bool {
-        self.0.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Resolves once triggered.
-    pub async fn triggered(&self) {
-        loop {
-            let notified = self.0.1.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.is_triggered() {
-                return;
-            }
-            notified.await;
-        }
-    }
 }
 
 impl StoreSettings {
@@ -118,11 +58,9 @@ impl StoreSettings {
         StoreSettings {
             connection: StoreConfig::from_env(location),
             concurrency: 16,
-            cache_control: super::IMMUTABLE.to_owned(),
+            cache_control: crate::IMMUTABLE.to_owned(),
             variants: Variants::Separate,
             multipart_threshold: 16 * 1024 * 1024,
-            relist: false,
-            interrupt: Interrupt::default(),
         }
     }
 

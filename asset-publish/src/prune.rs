@@ -14,15 +14,17 @@ use std::time::Duration;
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _};
 
-use super::plan::objects;
-use super::upload::{current_manifest, key, listing};
-use super::{Error, GENERATIONS, Generation, StoreSettings, Variants};
-use crate::manifest::{FILE_NAME, Manifest};
+use crate::plan::objects;
+use crate::upload::{current_manifest, key, listing};
+use crate::{Error, GENERATIONS, Generation, StoreSettings, Variants};
+use asset_manifest::{FILE_NAME, Manifest};
 
 /// What to keep.
 #[derive(Debug, Clone)]
 pub struct PruneOptions {
+    /// The newest generations kept whatever their age (`--keep`).
     pub keep: usize,
+    /// Generations younger than this are kept too (`--older-than`).
     pub older_than: Option<Duration>,
     /// Delete; without it, only report.
     pub apply: bool,
@@ -48,11 +50,15 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
 /// What a prune kept and removed (or would remove).
 #[derive(Debug, Clone, Default)]
 pub struct PruneReport {
+    /// Ids of the generations kept.
     pub kept_generations: Vec<String>,
+    /// Ids of the generations dropped.
     pub removed_generations: Vec<String>,
+    /// Keys deleted (with `apply`) or that would be, sorted.
     pub delete: Vec<String>,
     /// Planned deletions spared because a publish started using them since the plan.
     pub spared: Vec<String>,
+    /// How many objects the store deleted.
     pub deleted: usize,
     /// When the plan was made (ms since the epoch): a record rewritten after it is live.
     pub planned_at_ms: u64,
@@ -160,7 +166,7 @@ fn decide(state: &State, opts: &PruneOptions, now_ms: u64) -> PruneReport {
 pub async fn prune(settings: &StoreSettings, opts: &PruneOptions) -> Result<PruneReport, Error> {
     let store = settings.store()?;
     let state = read_state(store.as_ref(), settings).await?;
-    let report = decide(&state, opts, super::now_ms());
+    let report = decide(&state, opts, crate::now_ms());
     if opts.apply {
         apply(settings, report).await
     } else {

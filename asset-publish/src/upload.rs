@@ -3,10 +3,8 @@
 //! names is there, then the generation record and `manifest.json`, last.
 
 use std::collections::{HashMap, HashSet};
-use std::io::IsTerminal as _;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,21 +15,44 @@ use object_store::{
     PutOptions, PutPayload,
 };
 
-use super::plan::{PART_SIZE, Plan, Remote, Upload, objects};
-use super::{Error, GENERATIONS, Generation, Interrupt, SHORT, StoreSettings};
-use crate::manifest::{FILE_NAME, Manifest};
+use asset_manifest::{Encoding, FILE_NAME, Manifest};
+
+use crate::plan::{PART_SIZE, Plan, Remote, Upload, objects};
+use crate::{Error, GENERATIONS, Generation, Interrupt, Progress, SHORT, StoreSettings};
+
+/// How one publish runs (where to and how to store: [`StoreSettings`]).
+#[derive(Debug, Clone, Default)]
+pub struct PublishOptions {
+    /// List and plan only: nothing is uploaded or written (`--dry-run`).
+    pub dry_run: bool,
+    /// List the destination even when its `manifest.json` is already this build's, to put
+    /// back objects deleted behind publish's back (`--relist`). Otherwise that publish is one
+    /// GET: the manifest is only ever written after a listing showed every object it names.
+    pub relist: bool,
+    /// Stops the publish: no new upload starts, multipart uploads in flight are aborted (their
+    /// parts deleted, not left to be billed), and `manifest.json` is not written. The CLI
+    /// triggers it on Ctrl-C and SIGTERM.
+    pub interrupt: Interrupt,
+}
 
 /// What a publish did.
 #[derive(Debug, Clone)]
 pub struct Summary {
+    /// The build's manifest id.
     pub id: String,
+    /// Where it went (secrets never included).
     pub destination: String,
+    /// Objects uploaded (or, in a dry run, that would be).
     pub uploaded: usize,
+    /// Their bytes.
     pub uploaded_bytes: u64,
+    /// Objects already there.
     pub skipped: usize,
     /// Whether `manifest.json` was written (false when it was already this build's).
     pub committed: bool,
+    /// Whether this was a dry run.
     pub dry_run: bool,
+    /// How long it took.
     pub elapsed: Duration,
 }
 
@@ -144,25 +165,28 @@ async fn remotes(
         .collect())
 }
 
-/// Publishes the build in `tree` (its `manifest`) to the destination of `settings`.
-/// With `dry_run`, lists and plans only.
+/// Publishes the build in `tree` (its `manifest`) to the destination of `settings`, telling
+/// `progress` how the uploads go. With [`PublishOptions::dry_run`], lists and plans only:
+/// the returned [`Plan`] says what would be uploaded.
 ///
 /// # Errors
-/// Listing, an upload after its retries, or the commit failed; the destination's previous
-/// `manifest.json` is then untouched, and running again finishes the job.
+/// Listing, an upload after its retries, or the commit failed, or the publish was
+/// interrupted; the destination's previous `manifest.json` is then untouched, and running
+/// again finishes the job.
 pub async fn publish(
     settings: &StoreSettings,
     manifest: &Manifest,
     tree: &Path,
-    dry_run: bool,
-    out: &dyn Fn(&str),
+    options: &PublishOptions,
+    progress: &dyn Progress,
 ) -> Result<(Summary, Plan), Error> {
+    let dry_run = options.dry_run;
     let start = Instant::now();
     let store = settings.store()?;
     let manifest_bytes = manifest.to_json();
     let current = current_manifest(store.as_ref(), settings).await?;
     let commit = current.as_deref() != Some(&manifest_bytes[..]);
-    if !commit && !settings.relist {
+    if !commit && !options.relist {
         // This very build is the one published, and its manifest was written only after a
         // listing showed all of its objects: nothing to list or upload.
         let plan = Plan {
@@ -178,33 +202,27 @@ pub async fn publish(
         ));
     }
     let list = remotes(store.as_ref(), settings).await?;
-    let mut plan = super::plan(manifest, tree, settings.variants, &list)?;
+    let mut plan = crate::plan(manifest, tree, settings.variants, &list)?;
     let equivalent = same_content(store.as_ref(), settings, manifest, &plan.recheck).await?;
     plan.present.extend(equivalent.iter().cloned());
     if dry_run {
-        for u in &plan.uploads {
-            out(&format!(
-                "would upload {} ({} bytes, {}{})",
-                u.key,
-                u.size,
-                u.content_type,
-                u.content_encoding
-                    .map(|e| format!(", {e}"))
-                    .unwrap_or_default()
-            ));
-        }
         return Ok((
             summary(settings, manifest, &plan, commit, true, start),
             plan,
         ));
     }
-    upload_all(&store, settings, &plan.uploads, out).await?;
-    if settings.interrupt.is_triggered() {
+    let interrupt = &options.interrupt;
+    upload_all(&store, settings, &plan.uploads, interrupt, progress).await?;
+    if interrupt.is_triggered() {
         return Err(Error::Interrupted);
     }
     if commit {
         if !plan.present.is_empty() {
-            reupload_vanished(&store, settings, manifest, tree, &equivalent, out).await?;
+            let vanished = vanished(&store, settings, manifest, tree, &equivalent).await?;
+            if !vanished.is_empty() {
+                progress.vanished(vanished.len());
+                upload_all(&store, settings, &vanished, interrupt, progress).await?;
+            }
         }
         write_manifest(&store, settings, manifest, manifest_bytes).await?;
     }
@@ -234,33 +252,25 @@ fn summary(
     }
 }
 
-/// Every object the manifest names must be there before the manifest is: an object seen in
+/// What must go up again before the commit. Every object the manifest names must be there
+/// before the manifest is: an object seen in
 /// the first listing may have been pruned since. (Objects uploaded just now are there: their
 /// PUT succeeded, and prune leaves objects younger than its grace period alone.)
-async fn reupload_vanished(
+async fn vanished(
     store: &Arc<dyn ObjectStore>,
     settings: &StoreSettings,
     manifest: &Manifest,
     tree: &Path,
     equivalent: &HashSet<String>,
-    out: &dyn Fn(&str),
-) -> Result<(), Error> {
+) -> Result<Vec<Upload>, Error> {
     let now = listing(store.as_ref(), settings).await?;
-    let missing: Vec<Upload> = objects(manifest, tree, settings.variants)
+    Ok(objects(manifest, tree, settings.variants)
         .into_iter()
         .filter(|u| match now.get(&u.key) {
             None => true,
             Some((size, _)) => *size != u.size && !equivalent.contains(&u.key),
         })
-        .collect();
-    if !missing.is_empty() {
-        out(&format!(
-            "{} objects vanished during the publish; uploading them again",
-            missing.len()
-        ));
-        upload_all(store, settings, &missing, out).await?;
-    }
-    Ok(())
+        .collect())
 }
 
 /// The generation record, then `manifest.json`: the commit.
@@ -272,7 +282,7 @@ async fn write_manifest(
 ) -> Result<(), Error> {
     let generation = Generation {
         id: manifest.id.clone(),
-        published_at_ms: super::now_ms(),
+        published_at_ms: crate::now_ms(),
         manifest: manifest.clone(),
     };
     let record = serde_json::to_vec_pretty(&generation).expect("generation serializes");
@@ -304,7 +314,7 @@ async fn same_content(
     manifest: &Manifest,
     recheck: &[Upload],
 ) -> Result<HashSet<String>, Error> {
-    let sha_of = super::plan::sha256_of_keys(manifest);
+    let sha_of = crate::plan::sha256_of_keys(manifest);
     let mut same = HashSet::new();
     let mut conflicts = Vec::new();
     for u in recheck {
@@ -316,8 +326,8 @@ async fn same_content(
             .await
             .map_err(|e| Error::store("reading", &u.key, e, settings))?;
         let want = sha_of.get(u.key.as_str()).copied().unwrap_or_default();
-        match super::verify::decode(&body, u.content_encoding) {
-            Ok(plain) if crate::hash::sha256_hex(&plain) == want => {
+        match crate::verify::decode(&body, u.content_encoding) {
+            Ok(plain) if asset_manifest::hash::sha256_hex(&plain) == want => {
                 same.insert(u.key.clone());
             }
             _ => conflicts.push(format!(
@@ -337,87 +347,58 @@ async fn same_content(
     }
 }
 
+/// Uploads `uploads`, `concurrency` at a time, telling `progress`; the first failure (or
+/// `interrupt`) stops the rest.
 async fn upload_all(
     store: &Arc<dyn ObjectStore>,
     settings: &StoreSettings,
     uploads: &[Upload],
-    out: &dyn Fn(&str),
+    interrupt: &Interrupt,
+    progress: &dyn Progress,
 ) -> Result<(), Error> {
     if uploads.is_empty() {
         return Ok(());
     }
-    let total_bytes: u64 = uploads.iter().map(|u| u.size).sum();
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(total_bytes);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        Some(bar)
-    } else {
-        None
-    };
-    let done = AtomicUsize::new(0);
-    let done_bytes = AtomicU64::new(0);
-    let n = uploads.len();
-    let step = (n / 10).max(1);
+    progress.uploads_started(uploads.len(), uploads.iter().map(|u| u.size).sum());
     // The first failure stops the rest, and every upload is awaited (not dropped), so each
     // multipart upload in flight gets to abort itself.
     let stop = Interrupt::default();
     let first_error = std::sync::Mutex::new(None);
     futures::stream::iter(uploads)
         .for_each_concurrent(settings.concurrency.max(1), |u| {
-            let (bar, done, done_bytes, stop, first_error) =
-                (&bar, &done, &done_bytes, &stop, &first_error);
+            let (stop, first_error) = (&stop, &first_error);
             async move {
-                let result = if settings.interrupt.is_triggered() || stop.is_triggered() {
+                let result = if interrupt.is_triggered() || stop.is_triggered() {
                     Err(Error::Interrupted)
                 } else {
-                    upload_one(store, settings, u, stop).await
+                    upload_one(store, settings, u, interrupt, stop).await
                 };
-                if let Err(e) = result {
-                    stop.trigger();
-                    let mut first = first_error.lock().expect("not poisoned");
-                    // A real failure explains the stop better than the others' `Interrupted`.
-                    if first.is_none() || matches!(*first, Some(Error::Interrupted)) {
-                        *first = Some(e);
+                match result {
+                    Ok(()) => progress.uploaded(u),
+                    Err(e) => {
+                        stop.trigger();
+                        let mut first = first_error.lock().expect("not poisoned");
+                        // A real failure explains the stop better than the others'
+                        // `Interrupted`.
+                        if first.is_none() || matches!(*first, Some(Error::Interrupted)) {
+                            *first = Some(e);
+                        }
                     }
-                    return;
-                }
-                let i = done.fetch_add(1, Ordering::Relaxed) + 1;
-                let b = done_bytes.fetch_add(u.size, Ordering::Relaxed) + u.size;
-                match bar {
-                    Some(bar) => {
-                        bar.inc(u.size);
-                        bar.set_message(format!("{i}/{n} files"));
-                    }
-                    None if i % step == 0 || i == n => {
-                        out(&format!("uploaded {i}/{n} files, {b} bytes"))
-                    }
-                    None => {}
                 }
             }
         })
         .await;
-    if let Some(e) = first_error.into_inner().expect("not poisoned") {
-        if let Some(bar) = &bar {
-            bar.abandon();
-        }
-        return Err(e);
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    Ok(())
+    let first_error = first_error.into_inner().expect("not poisoned");
+    progress.uploads_finished(first_error.is_none());
+    first_error.map_or(Ok(()), Err)
 }
 
+/// One upload: a PUT, or in parts above the multipart threshold.
 async fn upload_one(
     store: &Arc<dyn ObjectStore>,
     settings: &StoreSettings,
     u: &Upload,
+    interrupt: &Interrupt,
     stop: &Interrupt,
 ) -> Result<(), Error> {
     let bytes = tokio::fs::read(&u.file).await.map_err(|source| Error::Io {
@@ -433,7 +414,7 @@ async fn upload_one(
         )));
     }
     if u.size > settings.multipart_threshold {
-        return put_multipart(store, settings, u, bytes.into(), stop).await;
+        return put_multipart(store, settings, u, bytes.into(), [interrupt, stop]).await;
     }
     put(
         store,
@@ -448,14 +429,14 @@ async fn upload_one(
 }
 
 /// A multipart upload in 8 MiB parts (four in flight), aborted (its parts deleted) when a
-/// part or the completion fails, when the publish is interrupted, or when another upload
-/// failed (`stop`).
+/// part or the completion fails, or when either of `stops` is triggered: the publish is
+/// interrupted, or another upload failed.
 async fn put_multipart(
     store: &Arc<dyn ObjectStore>,
     settings: &StoreSettings,
     u: &Upload,
     bytes: Bytes,
-    stop: &Interrupt,
+    stops: [&Interrupt; 2],
 ) -> Result<(), Error> {
     let attributes = attributes(
         settings,
@@ -489,8 +470,8 @@ async fn put_multipart(
         };
         tokio::select! {
             r = finish => Some(r),
-            () = settings.interrupt.triggered() => None,
-            () = stop.triggered() => None,
+            () = stops[0].triggered() => None,
+            () = stops[1].triggered() => None,
         }
     };
     match outcome {
@@ -515,7 +496,7 @@ async fn put(
     k: &str,
     payload: PutPayload,
     content_type: &str,
-    content_encoding: Option<&'static str>,
+    content_encoding: Option<Encoding>,
     cache_control: &str,
 ) -> Result<(), Error> {
     // Overwrite, not create: a plain PUT is idempotent, so object_store may retry it after a
@@ -535,7 +516,7 @@ async fn put(
 fn attributes(
     settings: &StoreSettings,
     content_type: &str,
-    content_encoding: Option<&'static str>,
+    content_encoding: Option<Encoding>,
     cache_control: &str,
 ) -> Attributes {
     let mut a = Attributes::new();
@@ -545,7 +526,7 @@ fn attributes(
     a.insert(Attribute::ContentType, content_type.to_owned().into());
     a.insert(Attribute::CacheControl, cache_control.to_owned().into());
     if let Some(e) = content_encoding {
-        a.insert(Attribute::ContentEncoding, e.into());
+        a.insert(Attribute::ContentEncoding, e.as_str().into());
     }
     a
 }
