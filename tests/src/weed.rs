@@ -90,8 +90,21 @@ fn free_ports() -> [u16; 5] {
 
 impl Weed {
     /// Starts SeaweedFS with an empty bucket [`BUCKET`], and waits until its S3 gateway
-    /// answers a signed request.
+    /// answers a signed request. Ports another process took between our check and weed's
+    /// bind (weed exits) mean another try with other ports.
     pub async fn start() -> Weed {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match Weed::try_start().await {
+                Ok(weed) => return weed,
+                Err(log) if tries < 4 => eprintln!("SeaweedFS did not start, again:\n{log}"),
+                Err(log) => panic!("SeaweedFS did not start in {tries} tries:\n{log}"),
+            }
+        }
+    }
+
+    async fn try_start() -> Result<Weed, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("s3.json");
         let identities = serde_json::json!({"identities": [
@@ -143,18 +156,19 @@ impl Weed {
             .stderr(log);
         let child = cmd.spawn().expect("start weed");
         let mut weed = Weed { child, ports, dir };
-        weed.wait_ready().await;
-        weed
+        weed.wait_ready().await?;
+        Ok(weed)
     }
 
-    async fn wait_ready(&mut self) {
+    /// Ready, or weed's log when it exited.
+    async fn wait_ready(&mut self) -> Result<(), String> {
         let started = Instant::now();
         let client = reqwest::Client::new();
         let mkdir = format!("{}/buckets/{BUCKET}/?op=mkdir", self.filer());
         let mut bucket = false;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("weed exited ({status}):\n{}", self.log_tail());
+                return Err(format!("weed exited ({status}):\n{}", self.log_tail()));
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
@@ -170,7 +184,7 @@ impl Weed {
             } else {
                 let store = self.connection("").open().expect("open SeaweedFS");
                 if store.list_with_delimiter(None).await.is_ok() {
-                    return;
+                    return Ok(());
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
