@@ -52,7 +52,7 @@ impl Plan {
 }
 
 /// Every object the manifest needs at the destination, for this way of storing variants.
-pub fn objects(manifest: &Manifest, tree: &Path, variants: Variants) -> Vec<Upload> {
+pub(crate) fn objects(manifest: &Manifest, tree: &Path, variants: Variants) -> Vec<Upload> {
     let mut out = Vec::new();
     for entry in manifest.assets.values() {
         let gz = entry.encodings.get(&Encoding::Gzip);
@@ -105,7 +105,7 @@ pub(crate) fn sha256_of_keys(manifest: &Manifest) -> HashMap<&str, &str> {
 }
 
 /// A `.br`/`.gz` object beside its identity file (not gzip stored under the main key).
-pub fn is_variant(u: &Upload) -> bool {
+pub(crate) fn is_variant(u: &Upload) -> bool {
     u.content_encoding.is_some()
         && Encoding::ALL
             .iter()
