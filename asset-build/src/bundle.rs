@@ -17,20 +17,20 @@ use crate::transform::{PageNames, Script};
 
 /// One bundle: its source index and its parts' indices, in order.
 #[derive(Debug, Clone)]
-pub struct Bundle {
+pub(crate) struct Bundle {
     pub at: usize,
     pub parts: Vec<usize>,
 }
 
 /// How a bundle is named in messages.
-pub fn display(name: &str) -> String {
+pub(crate) fn display(name: &str) -> String {
     format!("bundle `{name}`")
 }
 
 /// Adds a source for every bundle in `bundles` (name -> parts) to `sources`, checking that
 /// the name is free and of a kind that can be joined, and that every part is an asset of the
 /// same kind. Problems name the bundle.
-pub fn plan(
+pub(crate) fn plan(
     bundles: &BTreeMap<String, Vec<String>>,
     sources: &mut Vec<Source>,
     problems: &mut Vec<Problem>,
@@ -120,7 +120,7 @@ fn check(
 }
 
 /// A part's finished text, with what joining it needs.
-pub struct Part<'a> {
+pub(crate) struct Part<'a> {
     pub logical: &'a str,
     pub text: String,
     /// Script facts (JavaScript parts).
@@ -133,7 +133,7 @@ pub struct Part<'a> {
 /// # Errors
 /// An ES module among several scripts, or a strict script that declares globals joined with
 /// sloppy ones (no wrapper keeps both its strictness and its globals).
-pub fn join(css: bool, parts: &[Part]) -> Result<(String, Vec<u32>), String> {
+pub(crate) fn join(css: bool, parts: &[Part]) -> Result<(String, Vec<u32>), String> {
     if !css {
         for p in parts {
             if parts.len() > 1 && p.script.is_some_and(|s| s.module) {
@@ -176,7 +176,7 @@ pub fn join(css: bool, parts: &[Part]) -> Result<(String, Vec<u32>), String> {
 /// `function`). Separate `<script>`s would throw a ReferenceError there (or see what an
 /// earlier script set); one joined script finds the later declaration hoisted. Each finding
 /// is (reader, name, declarer).
-pub fn hoisted_across<'a>(
+pub(crate) fn hoisted_across<'a>(
     parts: &[(&'a str, Option<&'a PageNames>)],
 ) -> Vec<(&'a str, &'a str, &'a str)> {
     let mut found = Vec::new();
@@ -205,7 +205,7 @@ pub fn hoisted_across<'a>(
 ///
 /// # Errors
 /// A part's map that cannot be read.
-pub fn merge_maps(bundle: &str, parts: &[(u32, &str, String)]) -> Result<String, String> {
+pub(crate) fn merge_maps(bundle: &str, parts: &[(u32, &str, String)]) -> Result<String, String> {
     let mut merged = parcel_sourcemap::SourceMap::new("");
     for (line, logical, json) in parts {
         let renamed = rename_sources(json, &crate::refs::relative_url(bundle, logical))?;
@@ -223,7 +223,7 @@ pub fn merge_maps(bundle: &str, parts: &[(u32, &str, String)]) -> Result<String,
 ///
 /// # Errors
 /// A map that cannot be read.
-pub fn chain_maps(outer: &str, inner: &str) -> Result<String, String> {
+pub(crate) fn chain_maps(outer: &str, inner: &str) -> Result<String, String> {
     let mut outer =
         parcel_sourcemap::SourceMap::from_json("", outer).map_err(|e| format!("{e:?}"))?;
     let mut inner =

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 /// Everything a stage's output depends on besides its input and settings; part of every key:
 /// this crate's version, the exact versions of the tools as resolved in Cargo.lock (found by
 /// `build.rs`), and a number bumped whenever our own stages change their output.
-pub const TOOLS: &str = concat!(
+pub(crate) const TOOLS: &str = concat!(
     "asset-build ",
     env!("CARGO_PKG_VERSION"),
     "; ",
@@ -17,12 +17,12 @@ pub const TOOLS: &str = concat!(
 
 /// The cache directory, or none (every lookup misses).
 #[derive(Debug, Clone)]
-pub struct Cache {
+pub(crate) struct Cache {
     dir: Option<PathBuf>,
 }
 
 impl Cache {
-    pub fn new(dir: Option<&Path>) -> Cache {
+    pub(crate) fn new(dir: Option<&Path>) -> Cache {
         Cache {
             dir: dir.map(Path::to_path_buf),
         }
@@ -33,12 +33,12 @@ impl Cache {
     }
 
     /// The stored bytes for `key`, if any.
-    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+    pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
         std::fs::read(self.path(key)?).ok()
     }
 
     /// Stores `bytes` under `key`. A failure only costs the next run time, so it is ignored.
-    pub fn put(&self, key: &str, bytes: &[u8]) {
+    pub(crate) fn put(&self, key: &str, bytes: &[u8]) {
         let Some(path) = self.path(key) else { return };
         let Some(parent) = path.parent() else { return };
         if std::fs::create_dir_all(parent).is_err() {
@@ -53,7 +53,7 @@ impl Cache {
 }
 
 /// A cache key over a stage name and its inputs.
-pub fn key(stage: &str, parts: &[&[u8]]) -> String {
+pub(crate) fn key(stage: &str, parts: &[&[u8]]) -> String {
     crate::hash::sha256_parts(
         [TOOLS.as_bytes(), stage.as_bytes()]
             .into_iter()

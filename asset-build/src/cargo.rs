@@ -7,9 +7,9 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pipeline::Output;
 
-pub use asset_manifest::TREE;
+pub(crate) use asset_manifest::TREE;
 /// The generated Rust inside `OUT_DIR`, included by `asset_runtime::include_assets!()`.
-pub const CODE: &str = "asset_runtime.rs";
+pub(crate) const CODE: &str = "asset_runtime.rs";
 
 /// Settings for a build script: `[package.metadata.assets]` of the package being built,
 /// output into `$OUT_DIR/assets`, cache beside the profiles in the target directory.
@@ -47,7 +47,7 @@ pub fn cache_dir_for(out_dir: &Path) -> Option<PathBuf> {
 ///
 /// # Errors
 /// Whatever the pipeline reports; see [`report`] to print it for cargo.
-pub fn run(config: &Config) -> Result<Output> {
+pub(crate) fn run(config: &Config) -> Result<Output> {
     // Before the run, so that fixing a broken asset re-runs the script too.
     println!("cargo::rerun-if-changed={}", config.source().display());
     // Sass reads partials from its load paths too.

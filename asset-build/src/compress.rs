@@ -6,7 +6,7 @@ use asset_manifest::Encoding;
 
 /// The encoder that makes `encoding`'s variants, for cache keys: another encoder gives other
 /// bytes.
-pub fn encoder(encoding: Encoding) -> &'static str {
+pub(crate) fn encoder(encoding: Encoding) -> &'static str {
     match encoding {
         Encoding::Br => "mbrotli-0.4",
         Encoding::Gzip => "zlib-rs",
@@ -14,7 +14,7 @@ pub fn encoder(encoding: Encoding) -> &'static str {
 }
 
 /// gzip at `level` (0-9). Deterministic: no file name, no mtime in the header.
-pub fn gzip(bytes: &[u8], level: u32) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8], level: u32) -> Vec<u8> {
     let mut enc = flate2::GzBuilder::new().mtime(0).write(
         Vec::with_capacity(bytes.len() / 3),
         flate2::Compression::new(level.min(9)),
@@ -28,7 +28,7 @@ pub fn gzip(bytes: &[u8], level: u32) -> Vec<u8> {
 /// through `brotlic`) for all 103 files at qualities 10 and 11, and within 0.01% at 9; it
 /// took 0.87x the C encoder's time (both at opt-level 2) and needs no C compiler. The
 /// pure-Rust `brotli` crate took 2.3x (q11) to 3.4x (q10) the C encoder's time.
-pub fn brotli(bytes: &[u8], quality: u32) -> Vec<u8> {
+pub(crate) fn brotli(bytes: &[u8], quality: u32) -> Vec<u8> {
     use mbrotli::{Compressor, EncoderConfig, Quality, Window};
     let quality = Quality::try_from(quality.min(11) as u8).expect("0..=11 is a quality");
     let window = Window::standard(window_bits(bytes.len())).expect("10..=24 is a window");
@@ -51,7 +51,7 @@ fn window_bits(len: usize) -> u8 {
 }
 
 /// The variant if it is smaller than the original.
-pub fn compress(encoding: Encoding, bytes: &[u8], level: u32) -> Option<Vec<u8>> {
+pub(crate) fn compress(encoding: Encoding, bytes: &[u8], level: u32) -> Option<Vec<u8>> {
     let out = match encoding {
         Encoding::Br => brotli(bytes, level),
         Encoding::Gzip => gzip(bytes, level),

@@ -7,7 +7,7 @@ use crate::error::{Problem, pos_of};
 
 /// Which language's strings and comments to skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
+pub(crate) enum Lang {
     Css,
     Js,
 }
@@ -16,7 +16,7 @@ pub enum Lang {
 ///
 /// # Errors
 /// [`Problem::Syntax`] at the first bracket past the limit.
-pub fn check(display: &str, text: &str, lang: Lang, max: usize) -> Result<(), Problem> {
+pub(crate) fn check(display: &str, text: &str, lang: Lang, max: usize) -> Result<(), Problem> {
     match deepest(text.as_bytes(), lang, max) {
         None => Ok(()),
         Some(at) => Err(Problem::Syntax {

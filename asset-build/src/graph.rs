@@ -3,7 +3,7 @@
 
 /// Components of the graph `edges` (node -> the nodes it refers to), dependencies first.
 /// Within a component nodes are sorted; the order is a function of the input alone.
-pub fn components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+pub(crate) fn components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let n = edges.len();
     let mut index = vec![usize::MAX; n];
     let mut low = vec![0; n];
@@ -58,7 +58,7 @@ pub fn components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
 
 /// One cycle through `comp` (a component with a cycle), as node indices, starting and ending
 /// at its smallest node.
-pub fn cycle_in(comp: &[usize], edges: &[Vec<usize>]) -> Vec<usize> {
+pub(crate) fn cycle_in(comp: &[usize], edges: &[Vec<usize>]) -> Vec<usize> {
     let start = comp[0];
     // Breadth-first search for the shortest way back to `start` inside the component.
     let mut prev = std::collections::HashMap::new();

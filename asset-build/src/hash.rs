@@ -4,13 +4,13 @@
 use base64::Engine as _;
 use sha2::{Digest, Sha256, Sha384};
 
-pub use asset_manifest::hash::{hex, sha256_hex};
+pub(crate) use asset_manifest::hash::{hex, sha256_hex};
 
 /// Hex digits of sha256 kept in a hashed file name (64 bits).
-pub const NAME_HASH_LEN: usize = 16;
+pub(crate) const NAME_HASH_LEN: usize = 16;
 
 /// sha256 over several parts, each length-prefixed so that no two lists collide.
-pub fn sha256_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+pub(crate) fn sha256_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());
@@ -20,7 +20,7 @@ pub fn sha256_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
 }
 
 /// `sha384-<base64>`, as the `integrity` attribute wants it.
-pub fn integrity(bytes: &[u8]) -> String {
+pub(crate) fn integrity(bytes: &[u8]) -> String {
     format!(
         "sha384-{}",
         base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes))
@@ -30,7 +30,7 @@ pub fn integrity(bytes: &[u8]) -> String {
 /// `css/app.css` + hash -> `css/app.<hash>.css`; the hash goes before the last extension,
 /// which is the shipped one for a compiled source (`css/app.scss` -> `css/app.<hash>.css`,
 /// `js/x.ts` -> `js/x.<hash>.js`).
-pub fn hashed_path(logical: &str, hash: &str) -> String {
+pub(crate) fn hashed_path(logical: &str, hash: &str) -> String {
     let short = &hash[..NAME_HASH_LEN.min(hash.len())];
     let (dir, name) = match logical.rfind('/') {
         Some(i) => (&logical[..=i], &logical[i + 1..]),

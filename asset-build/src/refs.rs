@@ -3,7 +3,7 @@
 
 /// A reference as written, split into what is resolved and what is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Class<'a> {
+pub(crate) enum Class<'a> {
     /// Left exactly as written: `data:`, `scheme:`, `//host`, `#frag`, `/root`, empty, or a
     /// bare JS module specifier.
     External,
@@ -12,7 +12,7 @@ pub enum Class<'a> {
 }
 
 /// Classifies a CSS `url()`/`@import` reference or a source-map URL.
-pub fn classify(spec: &str) -> Class<'_> {
+pub(crate) fn classify(spec: &str) -> Class<'_> {
     let s = spec.trim();
     if s.is_empty()
         || s.starts_with('#')
@@ -34,7 +34,7 @@ pub fn classify(spec: &str) -> Class<'_> {
 }
 
 /// Classifies an ES module specifier: only `./` and `../` ones name assets.
-pub fn classify_js(spec: &str) -> Class<'_> {
+pub(crate) fn classify_js(spec: &str) -> Class<'_> {
     if spec.starts_with("./") || spec.starts_with("../") {
         classify(spec)
     } else {
@@ -55,7 +55,7 @@ fn has_scheme(s: &str) -> bool {
 }
 
 /// Decodes `%XX` escapes; a malformed escape or non-UTF-8 result is kept as written.
-pub fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     if !s.contains('%') {
         return s.to_owned();
     }
@@ -78,11 +78,11 @@ pub fn percent_decode(s: &str) -> String {
 }
 
 /// Percent-encodes a URL path: the manifest's rule, which the runtime's URLs follow too.
-pub use asset_manifest::percent_encode_path;
+pub(crate) use asset_manifest::percent_encode_path;
 
 /// Resolves `path` against the directory of the logical path `from`. `None` if it climbs
 /// above the root.
-pub fn resolve(from: &str, path: &str) -> Option<String> {
+pub(crate) fn resolve(from: &str, path: &str) -> Option<String> {
     let mut parts: Vec<&str> = from.split('/').collect();
     parts.pop();
     for seg in path.split(['/', '\\']) {
@@ -98,7 +98,7 @@ pub fn resolve(from: &str, path: &str) -> Option<String> {
 }
 
 /// The relative URL from the file at logical path `from` to the file at `to`, encoded.
-pub fn relative_url(from: &str, to: &str) -> String {
+pub(crate) fn relative_url(from: &str, to: &str) -> String {
     let from_dir: Vec<&str> = {
         let mut v: Vec<&str> = from.split('/').collect();
         v.pop();
@@ -132,7 +132,7 @@ pub fn relative_url(from: &str, to: &str) -> String {
 /// Other files an ES import may name when its target as written is not an asset, the ways
 /// TypeScript allows: `./x.js` naming `x.ts` (or `.tsx`, `.jsx`), `./x.mjs` naming `x.mts`,
 /// and an import without a script extension naming `x.ts`, `x.js`, ... or `x/index.*`.
-pub fn import_candidates(target: &str) -> Vec<String> {
+pub(crate) fn import_candidates(target: &str) -> Vec<String> {
     let name = target.rsplit('/').next().unwrap_or(target);
     let (stem, ext) = match name.rfind('.') {
         Some(i) if i > 0 => (&target[..target.len() - name.len() + i], &name[i + 1..]),
@@ -158,7 +158,7 @@ pub fn import_candidates(target: &str) -> Vec<String> {
 
 /// The extension a compiled source ships with (`scss` -> `css`, `ts` -> `js`, `mts` ->
 /// `mjs`), or the extension itself.
-pub fn shipped_extension(ext: &str) -> &str {
+pub(crate) fn shipped_extension(ext: &str) -> &str {
     match ext.to_ascii_lowercase().as_str() {
         "scss" | "sass" => "css",
         "ts" | "tsx" | "jsx" => "js",

@@ -14,7 +14,7 @@ use crate::transform::Input;
 
 /// A compiled Sass entry.
 #[derive(Debug)]
-pub struct Compiled {
+pub(crate) struct Compiled {
     pub css: String,
     /// Every file read besides the entry (partials, load-path files), as real paths, with
     /// the sha256 of the bytes read; and every file grass looked for and did not find.
@@ -22,13 +22,13 @@ pub struct Compiled {
 }
 
 /// Whether `logical` names a Sass partial (`_x.scss`, `_x.sass`): imported, never shipped.
-pub fn is_partial(logical: &str) -> bool {
+pub(crate) fn is_partial(logical: &str) -> bool {
     let name = logical.rsplit('/').next().unwrap_or(logical);
     name.starts_with('_') && is_sass(name)
 }
 
 /// Whether `logical` is a Sass source (`.scss` or the indented `.sass`).
-pub fn is_sass(logical: &str) -> bool {
+pub(crate) fn is_sass(logical: &str) -> bool {
     let ext = crate::scan::extension(logical).to_ascii_lowercase();
     ext == "scss" || ext == "sass"
 }
@@ -39,7 +39,7 @@ pub fn is_sass(logical: &str) -> bool {
 /// # Errors
 /// The first Sass error, at `path:line:col` of the file it is in (an imported partial
 /// included), or an unreadable input.
-pub fn compile(
+pub(crate) fn compile(
     display: &str,
     path: &Path,
     root: &Path,

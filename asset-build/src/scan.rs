@@ -6,7 +6,7 @@ use crate::error::{Error, Pos, Problem, Result};
 
 /// What the pipeline does with a file, decided by its extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
+pub(crate) enum Kind {
     Css,
     /// JavaScript: `Some(true)` an ES module (`.mjs`), `Some(false)` a classic script
     /// (`.cjs`), `None` decided by whether it has `import`/`export` (`.js`).
@@ -19,7 +19,7 @@ pub enum Kind {
 
 /// The language a CSS or JS source is written in: what its transform compiles from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Lang {
+pub(crate) enum Lang {
     /// Plain CSS or JavaScript (and everything that is not transformed).
     Plain,
     /// Sass, `.scss` or the indented `.sass`: compiled to CSS first.
@@ -34,7 +34,7 @@ pub enum Lang {
 
 /// One file found under the source directory.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub(crate) struct Source {
     /// Path relative to the source directory, `/`-separated.
     pub logical: String,
     /// Path for messages: the source directory as configured, joined with `logical`.
@@ -45,7 +45,7 @@ pub struct Source {
 }
 
 /// Logical paths and paths on disk of the files under the source directory.
-pub type Listing = Vec<(String, PathBuf)>;
+pub(crate) type Listing = Vec<(String, PathBuf)>;
 
 /// Finds every file under `root` (sorted, dot-files skipped), without reading them: logical
 /// path and path on disk. Problems with single files (non-UTF-8 names, links leaving the
@@ -53,7 +53,7 @@ pub type Listing = Vec<(String, PathBuf)>;
 ///
 /// # Errors
 /// The root itself cannot be read.
-pub fn list(root: &Path) -> Result<(Listing, Vec<Problem>)> {
+pub(crate) fn list(root: &Path) -> Result<(Listing, Vec<Problem>)> {
     let canon_root = root.canonicalize().map_err(Error::io(root))?;
     let mut files = Vec::new();
     let mut problems = Vec::new();
@@ -74,7 +74,7 @@ pub fn list(root: &Path) -> Result<(Listing, Vec<Problem>)> {
 ///
 /// # Errors
 /// A file cannot be read.
-pub fn read(
+pub(crate) fn read(
     root: &Path,
     files: Listing,
     allow_empty: bool,
@@ -206,14 +206,14 @@ fn followed(
 
 impl Kind {
     /// Whether the pipeline rewrites files of this kind (CSS and JS); others ship as written.
-    pub fn is_transformed(self) -> bool {
+    pub(crate) fn is_transformed(self) -> bool {
         matches!(self, Kind::Css | Kind::Js(_))
     }
 }
 
 /// The pipeline kind of a logical path: what the file is once compiled (Sass is CSS,
 /// TypeScript and JSX are JavaScript).
-pub fn kind_of(logical: &str) -> Kind {
+pub(crate) fn kind_of(logical: &str) -> Kind {
     match extension(logical).to_ascii_lowercase().as_str() {
         "css" | "scss" | "sass" => Kind::Css,
         "mjs" | "mts" => Kind::Js(Some(true)),
@@ -226,7 +226,7 @@ pub fn kind_of(logical: &str) -> Kind {
 
 /// Whether the file is read by others but never shipped: a Sass partial (`_x.scss`) or a
 /// TypeScript declaration file (`x.d.ts`, which holds only types).
-pub fn is_input_only(logical: &str) -> bool {
+pub(crate) fn is_input_only(logical: &str) -> bool {
     let name = logical
         .rsplit('/')
         .next()
@@ -239,7 +239,7 @@ pub fn is_input_only(logical: &str) -> bool {
 }
 
 /// The source language of a logical path.
-pub fn lang_of(logical: &str) -> Lang {
+pub(crate) fn lang_of(logical: &str) -> Lang {
     match extension(logical).to_ascii_lowercase().as_str() {
         "scss" | "sass" => Lang::Sass,
         "jsx" => Lang::Jsx,
@@ -250,7 +250,7 @@ pub fn lang_of(logical: &str) -> Lang {
 }
 
 /// The extension of the file name (after its last dot), or "".
-pub fn extension(logical: &str) -> &str {
+pub(crate) fn extension(logical: &str) -> &str {
     let name = logical.rsplit('/').next().unwrap_or(logical);
     match name.rfind('.') {
         Some(0) | None => "",
@@ -259,7 +259,7 @@ pub fn extension(logical: &str) -> &str {
 }
 
 /// Content type for a logical path, and whether compressing it is worth trying.
-pub fn content_type(logical: &str) -> (&'static str, bool) {
+pub(crate) fn content_type(logical: &str) -> (&'static str, bool) {
     match crate::refs::shipped_extension(extension(logical))
         .to_ascii_lowercase()
         .as_str()

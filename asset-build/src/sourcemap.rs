@@ -4,7 +4,7 @@
 /// One replacement in generated code: at `line` (0-based), `col` (0-based, UTF-16 units),
 /// the text grew by `delta` units (negative: shrank).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Edit {
+pub(crate) struct Edit {
     pub line: u32,
     pub col: u32,
     pub delta: i64,
@@ -93,7 +93,7 @@ fn map_columns(
 ///
 /// # Errors
 /// Malformed mappings.
-pub fn shift_mappings(mappings: &str, edits: &[Edit]) -> Result<String, String> {
+pub(crate) fn shift_mappings(mappings: &str, edits: &[Edit]) -> Result<String, String> {
     map_columns(
         mappings,
         |line| edits.iter().any(|e| e.line as usize == line),
@@ -114,7 +114,7 @@ pub fn shift_mappings(mappings: &str, edits: &[Edit]) -> Result<String, String> 
 ///
 /// # Errors
 /// Malformed mappings.
-pub fn byte_columns_to_utf16(mappings: &str, code: &str) -> Result<String, String> {
+pub(crate) fn byte_columns_to_utf16(mappings: &str, code: &str) -> Result<String, String> {
     if code.is_ascii() {
         return Ok(mappings.to_owned());
     }
@@ -138,7 +138,7 @@ pub fn byte_columns_to_utf16(mappings: &str, code: &str) -> Result<String, Strin
 ///
 /// # Errors
 /// Not a source map.
-pub fn adjust(map: &str, edits: &[Edit]) -> Result<String, String> {
+pub(crate) fn adjust(map: &str, edits: &[Edit]) -> Result<String, String> {
     let mut v: serde_json::Value = serde_json::from_str(map).map_err(|e| e.to_string())?;
     let obj = v.as_object_mut().ok_or("a source map is a JSON object")?;
     obj.remove("file");

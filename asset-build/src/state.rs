@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use asset_manifest::{FILE_NAME, Manifest};
 
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 /// Stamps this close to (or after) the start of the run that took them are re-checked: the
 /// clock tick of file times (a few ms on Linux; whole seconds on some file systems, whose
 /// times have no nanoseconds: there, 2 s).
@@ -24,7 +24,7 @@ const RACY: Duration = Duration::from_millis(20);
 const RACY_COARSE: Duration = Duration::from_secs(2);
 
 /// Where the state of the run that writes into `out` is kept.
-pub fn path(cache_dir: &Path, out: &Path) -> PathBuf {
+pub(crate) fn path(cache_dir: &Path, out: &Path) -> PathBuf {
     let out = out.canonicalize().unwrap_or_else(|_| out.to_path_buf());
     let id = crate::hash::sha256_hex(out.to_string_lossy().as_bytes());
     cache_dir.join("state").join(format!("{}.json", &id[..32]))
@@ -32,7 +32,7 @@ pub fn path(cache_dir: &Path, out: &Path) -> PathBuf {
 
 /// A file's identity for change detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     size: u64,
     mtime_ns: i128,
     ctime_ns: i128,
@@ -40,11 +40,11 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.size
     }
 
-    pub fn of(path: &Path) -> Option<Stamp> {
+    pub(crate) fn of(path: &Path) -> Option<Stamp> {
         let m = std::fs::metadata(path).ok()?;
         let ns = |t: std::io::Result<SystemTime>| {
             t.ok().map_or(0, |t| match t.duration_since(UNIX_EPOCH) {
@@ -73,7 +73,7 @@ impl Stamp {
 
 /// The saved state of a successful run.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct State {
+pub(crate) struct State {
     /// [`VERSION`].
     pub version: u32,
     /// [`crate::Config`]'s output fingerprint.
@@ -90,14 +90,14 @@ pub struct State {
     pub deps: BTreeMap<String, Vec<String>>,
 }
 
-pub fn now_ns() -> i128 {
+pub(crate) fn now_ns() -> i128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
 /// What can be taken from the last run.
-pub struct Reuse {
+pub(crate) struct Reuse {
     pub manifest: Manifest,
     /// Sources whose entries are taken as they were.
     pub clean: HashSet<String>,
@@ -115,7 +115,7 @@ fn only<V: Clone>(m: &BTreeMap<String, V>, keys: &HashSet<String>) -> BTreeMap<S
 
 impl State {
     /// The last run's state, if it can be read.
-    pub fn load(path: &Path) -> Option<State> {
+    pub(crate) fn load(path: &Path) -> Option<State> {
         let bytes = std::fs::read(path).ok()?;
         serde_json::from_slice::<State>(&bytes)
             .ok()
@@ -123,14 +123,14 @@ impl State {
     }
 
     /// Saves the state (written last, after the manifest; a failure only costs speed).
-    pub fn save(&self, path: &Path) {
+    pub(crate) fn save(&self, path: &Path) {
         let bytes = serde_json::to_vec(self).expect("the state serializes");
         let _ = crate::write::atomic_write(path, &bytes);
     }
 
     /// Which sources are unchanged since this state, given the stamps now. `None` when the
     /// whole tree must be processed.
-    pub fn reuse(
+    pub(crate) fn reuse(
         &self,
         settings: &str,
         stamps: &BTreeMap<String, Stamp>,

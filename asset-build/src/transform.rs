@@ -9,7 +9,7 @@ use crate::error::{Pos, Problem};
 
 /// How a reference is written, which decides how it resolves and what a missing target is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RefKind {
+pub(crate) enum RefKind {
     /// CSS `url()`.
     Url,
     /// CSS `url()` in a custom property: browsers resolve it where the `var()` is used, so
@@ -26,7 +26,7 @@ pub enum RefKind {
 }
 
 impl RefKind {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             RefKind::Url | RefKind::UrlInPlace => "url()",
             RefKind::Import => "@import",
@@ -39,7 +39,7 @@ impl RefKind {
 
 /// One reference in transformed code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ref {
+pub(crate) struct Ref {
     /// The exact text standing in the code for the reference, quotes included.
     pub placeholder: String,
     /// The reference as written in the source.
@@ -56,7 +56,7 @@ pub struct Ref {
 
 /// The output of stage 2 for a CSS or JS file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Transformed {
+pub(crate) struct Transformed {
     pub code: String,
     pub refs: Vec<Ref>,
     /// The source map of `code` (placeholders still in), when source maps are on.
@@ -81,14 +81,14 @@ pub struct Transformed {
 
 /// A warning about a transformed file, at a position in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Warning {
+pub(crate) struct Warning {
     pub pos: Option<Pos>,
     pub message: String,
 }
 
 /// Facts about a transformed JavaScript file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Script {
+pub(crate) struct Script {
     /// An ES module (else a classic script).
     pub module: bool,
     /// A classic script with a `"use strict"` prologue.
@@ -99,7 +99,7 @@ pub struct Script {
 
 /// The names a classic script shares with the page while it loads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PageNames {
+pub(crate) struct PageNames {
     /// Globals it reads before any of its functions run (free names outside function bodies).
     pub reads: std::collections::BTreeSet<String>,
     /// Names it declares that hoist: `var`s outside functions, function declarations.
@@ -110,7 +110,7 @@ pub struct PageNames {
 /// appears there later would change the result: a partial that now shadows a load path's, a
 /// `x.js` beside the `x.ts` an import found).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Input {
+pub(crate) struct Input {
     pub path: std::path::PathBuf,
     /// The sha256 of the bytes read; `None`: the file was not there.
     pub sha256: Option<String>,
@@ -118,7 +118,7 @@ pub struct Input {
 
 impl Input {
     /// A file read, with its bytes.
-    pub fn read(path: std::path::PathBuf, bytes: &[u8]) -> Input {
+    pub(crate) fn read(path: std::path::PathBuf, bytes: &[u8]) -> Input {
         Input {
             path,
             sha256: Some(crate::hash::sha256_hex(bytes)),
@@ -126,12 +126,12 @@ impl Input {
     }
 
     /// A file looked for and not found.
-    pub fn absent(path: std::path::PathBuf) -> Input {
+    pub(crate) fn absent(path: std::path::PathBuf) -> Input {
         Input { path, sha256: None }
     }
 
     /// Whether the file still has the bytes it had (or is still not there).
-    pub fn unchanged(&self) -> bool {
+    pub(crate) fn unchanged(&self) -> bool {
         match &self.sha256 {
             Some(hash) => {
                 std::fs::read(&self.path).is_ok_and(|b| crate::hash::sha256_hex(&b) == *hash)
@@ -144,13 +144,13 @@ impl Input {
 impl Transformed {
     /// Whether every file it read besides its source still has the bytes it had, and every
     /// file it looked for in vain is still not there.
-    pub fn inputs_unchanged(&self) -> bool {
+    pub(crate) fn inputs_unchanged(&self) -> bool {
         self.inputs.iter().all(Input::unchanged)
     }
 }
 
 /// The text of a file that must be UTF-8, or a problem at the first bad byte.
-pub fn utf8<'a>(display: &str, bytes: &'a [u8]) -> Result<&'a str, Problem> {
+pub(crate) fn utf8<'a>(display: &str, bytes: &'a [u8]) -> Result<&'a str, Problem> {
     std::str::from_utf8(bytes).map_err(|e| Problem::BadFile {
         path: display.to_owned(),
         pos: Some(crate::error::pos_of(bytes, e.valid_up_to())),

@@ -14,7 +14,7 @@ use asset_manifest::FILE_NAME;
 ///
 /// # Errors
 /// `out` is a non-empty directory that is not an output tree (no `manifest.json`), or I/O.
-pub fn tree(out: &Path, files: &[(&str, &[u8])], kept: &[&str], manifest: &[u8]) -> Result<()> {
+pub(crate) fn tree(out: &Path, files: &[(&str, &[u8])], kept: &[&str], manifest: &[u8]) -> Result<()> {
     if out.is_dir()
         && !out.join(FILE_NAME).is_file()
         && std::fs::read_dir(out)
@@ -49,7 +49,7 @@ pub fn tree(out: &Path, files: &[(&str, &[u8])], kept: &[&str], manifest: &[u8])
 }
 
 /// Writes through a temporary file and a rename, so no reader sees half a file.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().expect("output files have a parent directory");
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let tmp = dir.join(format!(
@@ -64,7 +64,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Writes `bytes` unless the file already holds them (keeps mtimes, so nothing rebuilds).
-pub fn if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
+pub(crate) fn if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
     if std::fs::read(path).ok().as_deref() == Some(bytes) {
         return Ok(false);
     }

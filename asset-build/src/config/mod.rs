@@ -114,7 +114,7 @@ impl Targets {
 }
 
 /// Files over this many bytes are "large" for [`Config::brotli_large`]: 128 KiB.
-pub const LARGE: usize = 128 * 1024;
+pub(crate) const LARGE: usize = 128 * 1024;
 
 /// Settings of the pipeline. Build one with [`Config::new`] and the builder methods, or read
 /// it from a package's `Cargo.toml` with [`Config::from_package`].

@@ -26,7 +26,7 @@ const MAX_DEPTH: usize = 256;
 ///
 /// # Errors
 /// The parse, minify or print error, at its position in the file.
-pub fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transformed, Problem> {
+pub(crate) fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transformed, Problem> {
     let text = crate::transform::utf8(display, bytes)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     crate::depth::check(display, text, crate::depth::Lang::Css, MAX_DEPTH)?;
@@ -266,14 +266,14 @@ fn targets(config: &Config) -> Targets {
 /// `s` as a double-quoted CSS string, escaped as cssparser would.
 /// A `url()` argument: bare when nothing in it needs quoting (2 bytes less per reference),
 /// else a quoted string.
-pub fn url_argument(s: &str) -> String {
+pub(crate) fn url_argument(s: &str) -> String {
     let bare = !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'(' | b')' | b'\\'));
     if bare { s.to_owned() } else { quote(s) }
 }
 
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let mut o = String::with_capacity(s.len() + 2);
     o.push('"');
     for c in s.chars() {
