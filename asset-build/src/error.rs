@@ -9,11 +9,14 @@ use std::path::PathBuf;
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub struct Pos {
+    /// The line, from 1.
     pub line: u32,
+    /// The column in characters, from 1.
     pub col: u32,
 }
 
 impl Pos {
+    /// The start of a file.
     pub const START: Pos = Pos { line: 1, col: 1 };
 }
 
@@ -23,57 +26,84 @@ pub enum Problem {
     /// The file could not be parsed or minified.
     #[error("{}: {message}", at(path, *pos))]
     Syntax {
+        /// The asset, as the user names it.
         path: String,
+        /// Where in the file (1-based), when known.
         pos: Option<Pos>,
+        /// What is wrong.
         message: String,
     },
     /// A relative reference whose target is not an asset.
     #[error("{}: {kind} `{reference}` points at `{target}`, which is not an asset", at(path, Some(*pos)))]
     MissingTarget {
+        /// The asset, as the user names it.
         path: String,
+        /// Where in the file (1-based).
         pos: Pos,
+        /// How the reference is written (`url()`, `@import`, `import`).
         kind: &'static str,
+        /// The reference as written.
         reference: String,
+        /// The path it resolves to.
         target: String,
     },
     /// A relative reference that climbs out of the asset directory.
     #[error("{}: {kind} `{reference}` leaves the asset directory", at(path, Some(*pos)))]
     Escapes {
+        /// The asset, as the user names it.
         path: String,
+        /// Where in the file (1-based).
         pos: Pos,
+        /// How the reference is written (`url()`, `@import`, `import`).
         kind: &'static str,
+        /// The reference as written.
         reference: String,
     },
     /// A cycle of references that cannot be hashed (CSS).
     #[error("{}: @import cycle: {}", at(&cycle[0], None), cycle.join(" -> "))]
-    Cycle { cycle: Vec<String> },
+    Cycle {
+        /// The files of the cycle, in order.
+        cycle: Vec<String>,
+    },
     /// A rewrite that browsers may read differently (a warning).
     #[error("{}: {message}", at(path, Some(*pos)))]
     Ambiguous {
+        /// The asset, as the user names it.
         path: String,
+        /// Where in the file (1-based).
         pos: Pos,
+        /// What is wrong.
         message: String,
     },
     /// Something browsers drop as invalid, dropped (a warning).
     #[error("{}: {message}", at(path, *pos))]
     Dropped {
+        /// The asset, as the user names it.
         path: String,
+        /// Where in the file (1-based), when known.
         pos: Option<Pos>,
+        /// What is wrong.
         message: String,
     },
     /// Shipped code that can behave differently from its source in a way no output avoids
     /// (a warning; the README says when).
     #[error("{}: {message}", at(path, *pos))]
     Differs {
+        /// The asset, as the user names it.
         path: String,
+        /// Where in the file (1-based), when known.
         pos: Option<Pos>,
+        /// What is wrong.
         message: String,
     },
     /// The file cannot be an asset at all (name, encoding, link, emptiness).
     #[error("{}: {message}", at(path, *pos))]
     BadFile {
+        /// The asset, as the user names it.
         path: String,
+        /// Where in the file (1-based), when known.
         pos: Option<Pos>,
+        /// What is wrong.
         message: String,
     },
 }
@@ -116,7 +146,9 @@ pub enum Error {
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The system's error.
         source: std::io::Error,
     },
     /// The settings are not usable.
@@ -157,6 +189,7 @@ impl Error {
     }
 }
 
+/// The pipeline's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// 1-based line and column of byte `offset` in `text` (column counted in characters).

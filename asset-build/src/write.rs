@@ -14,7 +14,12 @@ use asset_manifest::FILE_NAME;
 ///
 /// # Errors
 /// `out` is a non-empty directory that is not an output tree (no `manifest.json`), or I/O.
-pub(crate) fn tree(out: &Path, files: &[(&str, &[u8])], kept: &[&str], manifest: &[u8]) -> Result<()> {
+pub(crate) fn tree(
+    out: &Path,
+    files: &[(&str, &[u8])],
+    kept: &[&str],
+    manifest: &[u8],
+) -> Result<()> {
     if out.is_dir()
         && !out.join(FILE_NAME).is_file()
         && std::fs::read_dir(out)

@@ -13,21 +13,30 @@ use crate::error::{Error, Result};
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Metadata {
+    /// The asset directory, relative to the package (default `assets`).
     #[serde(default = "default_dir")]
     pub dir: PathBuf,
+    /// Browser targets for CSS (`["chrome 109", "safari 15.6"]`).
     pub targets: Option<Vec<String>>,
+    /// `"keep"` (default) or `"inline"`.
     pub css_imports: Option<CssImports>,
     /// `"warn"` (default: dropped as browsers drop it) or `"error"`.
     pub invalid_css: Option<InvalidCss>,
+    /// `"error"` (default) or `"warn"`.
     pub missing_references: Option<Missing>,
+    /// Minify CSS and JS (default `true`).
     pub minify: Option<bool>,
+    /// Source maps for minified CSS and JS (default `false`).
     pub source_maps: Option<bool>,
     /// `false` for none, or a level.
     pub gzip: Option<Level>,
+    /// `false` for none, or a quality.
     pub brotli: Option<Level>,
     /// brotli quality for files over 128 KiB.
     pub brotli_large: Option<u32>,
+    /// Embed the files in the binary (default `true`; `false`: a CDN-only build).
     pub embed: Option<bool>,
+    /// Allow empty files (default `false`).
     pub allow_empty: Option<bool>,
     /// Sass load paths, relative to the package (or the settings file).
     pub load_paths: Option<Vec<PathBuf>>,
@@ -37,9 +46,11 @@ pub struct Metadata {
     pub jsx_import_source: Option<String>,
     /// The classic runtime's functions (default `React.createElement`, `React.Fragment`).
     pub jsx_pragma: Option<String>,
+    /// The classic runtime's fragment (default `React.Fragment`).
     pub jsx_pragma_frag: Option<String>,
     /// `"<bundle>" = ["<part>", ...]`.
     pub bundles: Option<BTreeMap<String, Vec<String>>>,
+    /// Ship bundle parts as assets of their own too (default `true`).
     pub ship_bundle_parts: Option<bool>,
     /// Read by `cargo xtask publish`, not by the build.
     pub publish: Option<toml::Table>,
@@ -49,7 +60,9 @@ pub struct Metadata {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum JsxRuntime {
+    /// Imports `jsx` from `<jsx-import-source>/jsx-runtime`.
     Automatic,
+    /// Calls the pragma in scope.
     Classic,
 }
 

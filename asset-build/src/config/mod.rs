@@ -46,10 +46,18 @@ pub enum Missing {
 pub enum Jsx {
     /// `import { jsx } from "<import source>/jsx-runtime"`, added where JSX is used (React
     /// 17+, Preact, Solid...).
-    Automatic { import_source: String },
+    Automatic {
+        /// The package (`react`, `preact`).
+        import_source: String,
+    },
     /// Calls of `pragma` (`React.createElement`, `h`) and `pragma_frag` for fragments; the
     /// module must have them in scope.
-    Classic { pragma: String, pragma_frag: String },
+    Classic {
+        /// The element function (`React.createElement`, `h`).
+        pragma: String,
+        /// The fragment (`React.Fragment`, `Fragment`).
+        pragma_frag: String,
+    },
 }
 
 impl Default for Jsx {

@@ -26,7 +26,11 @@ const MAX_DEPTH: usize = 256;
 ///
 /// # Errors
 /// The parse, minify or print error, at its position in the file.
-pub(crate) fn transform(display: &str, bytes: &[u8], config: &Config) -> Result<Transformed, Problem> {
+pub(crate) fn transform(
+    display: &str,
+    bytes: &[u8],
+    config: &Config,
+) -> Result<Transformed, Problem> {
     let text = crate::transform::utf8(display, bytes)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     crate::depth::check(display, text, crate::depth::Lang::Css, MAX_DEPTH)?;

@@ -26,25 +26,32 @@ use diagnostics::Diagnostics;
 /// What a run produced.
 #[derive(Debug)]
 pub struct Output {
+    /// The manifest written with the output tree.
     pub manifest: Manifest,
     /// Problems that did not fail the build (missing source maps, `missing = "warn"`).
     pub warnings: Vec<Problem>,
+    /// What the run did, and how long each stage took.
     pub stats: Stats,
 }
 
 /// Counts and timings of a run.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
+    /// Files in the asset directory.
     pub files: usize,
     /// CSS/JS files transformed in this run, and those taken from the cache.
     pub transformed: usize,
+    /// CSS/JS files whose transform came from the cache.
     pub transform_cached: usize,
     /// Variants compressed in this run, and those taken from the cache.
     pub compressed: usize,
+    /// Variants that came from the cache.
     pub compress_cached: usize,
     /// Unchanged files whose outputs of the last run stand (not read, not hashed).
     pub reused: usize,
+    /// Bytes of the sources.
     pub bytes_in: u64,
+    /// Bytes of the files shipped (variants not counted).
     pub bytes_out: u64,
     /// Wall time of each stage.
     pub stages: Vec<(&'static str, Duration)>,
