@@ -51,7 +51,8 @@ pub(crate) fn generate(manifest: &Manifest, tree: &str, embed: bool) -> String {
     s.push_str("];\n\n");
     let _ = writeln!(
         s,
-        "/// Every asset of this crate, by logical path.\npub static ASSETS: ::asset_runtime::Assets = ::asset_runtime::Assets::__new(&__ASSET_LIST, {embed});\n"
+        "/// Every asset of this crate, by logical path.\npub static ASSETS: ::asset_runtime::Assets = ::asset_runtime::Assets::__with_id(&__ASSET_LIST, {embed}, {:?});\n",
+        manifest.id
     );
     s.push_str(
         "/// The asset at a logical path, checked at compile time: `asset!(\"css/app.css\")`.\n",

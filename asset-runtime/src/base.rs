@@ -1,12 +1,25 @@
 //! The base URL that asset URLs start with: a CDN (`ASSET_BASE_URL`), or the prefix where the
 //! app serves its embedded files.
+//!
+//! Two values: the *configured* base (what `ASSET_BASE_URL` says) and the *active* one, which
+//! URLs are rendered with. They are the same unless the readiness probe (feature `probe`)
+//! keeps the app on its own prefix until the CDN serves this build; the switch is one write,
+//! and a render reads the active base once per URL, or once per page under [`pin_base`].
 
+use std::cell::Cell;
 use std::sync::RwLock;
 
 /// Where the app serves its own assets when no base URL is set.
 pub const DEFAULT_PREFIX: &str = "/static/";
 
-static BASE: RwLock<&'static str> = RwLock::new(DEFAULT_PREFIX);
+/// The base URLs render with.
+static ACTIVE: RwLock<&'static str> = RwLock::new(DEFAULT_PREFIX);
+/// The base URL set by [`set_base_url`], if any.
+static CONFIGURED: RwLock<Option<&'static str>> = RwLock::new(None);
+
+thread_local! {
+    static PINNED: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
 
 /// A base URL that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,9 +42,65 @@ impl std::fmt::Display for BaseUrlError {
 
 impl std::error::Error for BaseUrlError {}
 
-/// The current base URL, always ending in `/`.
+/// The current base URL, always ending in `/`: the one pinned on this thread by
+/// [`pin_base`], else the active one.
 pub fn base_url() -> &'static str {
-    *BASE.read().unwrap_or_else(|e| e.into_inner())
+    PINNED
+        .with(Cell::get)
+        .unwrap_or_else(|| *ACTIVE.read().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// The base URL set by [`set_base_url`] or `ASSET_BASE_URL`, whether or not URLs use it yet
+/// (the readiness probe may keep them on [`DEFAULT_PREFIX`] until the CDN serves this build).
+pub fn configured_base_url() -> Option<&'static str> {
+    *CONFIGURED.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The configured base URL when it is another host (a CDN), not a path on the app itself.
+pub(crate) fn cdn_base_url() -> Option<&'static str> {
+    configured_base_url().filter(|b| !b.starts_with('/') || b.starts_with("//"))
+}
+
+/// Makes URLs use the configured base URL (no-op without one).
+#[cfg_attr(not(feature = "probe"), allow(dead_code))]
+pub(crate) fn use_configured() {
+    if let Some(base) = configured_base_url() {
+        *ACTIVE.write().unwrap_or_else(|e| e.into_inner()) = base;
+    }
+}
+
+/// Makes URLs use the app's own prefix, where it serves the embedded files.
+#[cfg_attr(not(feature = "probe"), allow(dead_code))]
+pub(crate) fn use_local() {
+    *ACTIVE.write().unwrap_or_else(|e| e.into_inner()) = DEFAULT_PREFIX;
+}
+
+/// Keeps [`base_url`] on this thread at the value it has now until the guard is dropped, so
+/// every URL of one page has the same base even if the probe switches it meanwhile:
+/// `let _pin = asset_runtime::pin_base();` at the start of a synchronous render. Nested pins
+/// keep the outer value.
+pub fn pin_base() -> PinnedBase {
+    let previous = PINNED.with(Cell::get);
+    PINNED.with(|p| p.set(Some(base_url())));
+    PinnedBase {
+        previous,
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+/// The guard of [`pin_base`]: the thread's URLs use one base until it is dropped. Not
+/// `Send`: a pin belongs to the thread that renders.
+#[derive(Debug)]
+#[must_use = "the base is pinned only while the guard lives"]
+pub struct PinnedBase {
+    previous: Option<&'static str>,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for PinnedBase {
+    fn drop(&mut self) {
+        PINNED.with(|p| p.set(self.previous));
+    }
 }
 
 /// Sets the base URL: `https://cdn.example.com/static/` or a path such as `/assets/`.
@@ -78,7 +147,9 @@ pub fn set_base_url(url: &str) -> Result<(), BaseUrlError> {
     } else {
         format!("{url}/")
     };
-    *BASE.write().unwrap_or_else(|e| e.into_inner()) = Box::leak(value.into_boxed_str());
+    let value: &'static str = Box::leak(value.into_boxed_str());
+    *CONFIGURED.write().unwrap_or_else(|e| e.into_inner()) = Some(value);
+    *ACTIVE.write().unwrap_or_else(|e| e.into_inner()) = value;
     Ok(())
 }
 
@@ -106,6 +177,23 @@ mod tests {
         assert!(set_base_url("cdn.example.com").is_err());
         assert!(set_base_url("https://cdn.example.com/a b/").is_err());
         set_base_url("https://cdn.example.com/static").unwrap();
+        assert_eq!(base_url(), "https://cdn.example.com/static/");
+        assert_eq!(
+            configured_base_url(),
+            Some("https://cdn.example.com/static/")
+        );
+
+        // A pinned thread keeps its base while the active one switches.
+        use_local();
+        let pin = pin_base();
+        use_configured();
+        assert_eq!(base_url(), DEFAULT_PREFIX);
+        {
+            let _inner = pin_base();
+            assert_eq!(base_url(), DEFAULT_PREFIX);
+        }
+        assert_eq!(base_url(), DEFAULT_PREFIX);
+        drop(pin);
         assert_eq!(base_url(), "https://cdn.example.com/static/");
         set_base_url(DEFAULT_PREFIX).unwrap();
     }

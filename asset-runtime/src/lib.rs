@@ -10,18 +10,31 @@
 //!     format!("<link rel=stylesheet href=\"{}\">", asset!("css/app.css"))
 //! }
 //! ```
+//!
+//! With a CDN base URL, the readiness probe (feature `probe`, module `probe`) keeps URLs on the
+//! app's own `/static/` until the CDN serves this build; [`Assets::health`] reports where they
+//! point.
 
 mod base;
+mod health;
 mod html;
+#[cfg(feature = "probe")]
+pub mod probe;
 mod serve;
+mod state;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
 pub use asset_runtime_macros::__unknown_asset;
-pub use base::{BaseUrlError, DEFAULT_PREFIX, base_url, init_from_env, set_base_url};
+pub use base::{
+    BaseUrlError, DEFAULT_PREFIX, PinnedBase, base_url, configured_base_url, init_from_env,
+    pin_base, set_base_url,
+};
+pub use health::Health;
 pub use serve::ServeAssets;
+pub use state::{AssetState, ProbeRecord, Reason, asset_state, last_probe};
 
 /// Includes the code the build script generated: `ASSETS` and the `asset!` macro. Put it
 /// first in `lib.rs` or `main.rs`, so that `asset!` is in scope in every module after it.
@@ -130,17 +143,30 @@ impl fmt::Display for Asset {
 pub struct Assets {
     list: &'static [Asset],
     embedded: bool,
+    id: &'static str,
     by_url: OnceLock<HashMap<&'static str, (usize, bool)>>,
 }
 
 impl Assets {
     #[doc(hidden)]
     pub const fn __new(list: &'static [Asset], embedded: bool) -> Assets {
+        Assets::__with_id(list, embedded, "")
+    }
+
+    #[doc(hidden)]
+    pub const fn __with_id(list: &'static [Asset], embedded: bool, id: &'static str) -> Assets {
         Assets {
             list,
             embedded,
+            id,
             by_url: OnceLock::new(),
         }
+    }
+
+    /// The id of this build's manifest (`manifest.json`'s `id`): what the readiness probe
+    /// expects at the CDN. Empty for code generated before ids were carried.
+    pub fn manifest_id(&self) -> &'static str {
+        self.id
     }
 
     /// The asset at a logical path that is only known at run time.

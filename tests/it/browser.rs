@@ -139,10 +139,13 @@ impl Browser {
 }
 
 /// What one page load showed.
-struct Visit {
-    statuses: BTreeMap<String, i64>,
-    errors: Vec<String>,
-    report: Value,
+pub(crate) struct Visit {
+    /// Every response's status, by URL.
+    pub(crate) statuses: BTreeMap<String, i64>,
+    /// SRI, console, network and script errors.
+    pub(crate) errors: Vec<String>,
+    /// What the page's scripts, font and images did (see `visit`).
+    pub(crate) report: Value,
 }
 
 /// A new tab with the Network, Runtime, Log and Page domains on and the cache off; its
@@ -177,7 +180,8 @@ async fn new_tab(b: &mut Browser) -> String {
     session
 }
 
-async fn visit(url: &str) -> Visit {
+/// Loads `url` in a fresh headless Chromium and reports what happened.
+pub(crate) async fn visit(url: &str) -> Visit {
     let mut b = Browser::launch().await;
     let session = new_tab(&mut b).await;
     let s = Some(session.as_str());

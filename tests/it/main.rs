@@ -1,6 +1,7 @@
 //! The integration tests, one binary; each module covers one part of the product.
 
 mod browser;
+mod cdn;
 mod meaning;
 mod media;
 mod pipeline;

@@ -24,7 +24,7 @@ pub static __ASSET_LIST: [::asset_runtime::Asset; 19] = [
 ];
 
 /// Every asset of this crate, by logical path.
-pub static ASSETS: ::asset_runtime::Assets = ::asset_runtime::Assets::__new(&__ASSET_LIST, false);
+pub static ASSETS: ::asset_runtime::Assets = ::asset_runtime::Assets::__with_id(&__ASSET_LIST, false, "d911a6ec77873e4e951990db717d5136");
 
 /// The asset at a logical path, checked at compile time: `asset!("css/app.css")`.
 #[macro_export]
