@@ -70,9 +70,16 @@ fn other_build() -> Build {
 }
 
 async fn publish(s3: &TestS3, b: &Build) {
-    asset_build::publish::publish(&s3.settings(PREFIX), &b.manifest, &b.tree, false, &|_| {})
-        .await
-        .unwrap();
+    let options = asset_publish::PublishOptions::default();
+    asset_publish::publish(
+        &s3.settings(PREFIX),
+        &b.manifest,
+        &b.tree,
+        &options,
+        &asset_publish::Quiet,
+    )
+    .await
+    .unwrap();
 }
 
 /// The CDN: forwards GET and HEAD to the bucket under [`PREFIX`], with

@@ -86,6 +86,14 @@ pub struct PublishArgs {
     /// List and plan only: print what would be uploaded.
     #[arg(long)]
     pub dry_run: bool,
+    /// After the manifest is written, wait until this public URL (the CDN's base URL)
+    /// serves this build's manifest with CORS, so a deploy script starts the new app only
+    /// then.
+    #[arg(long, value_name = "URL", conflicts_with = "dry_run")]
+    pub wait_ready: Option<String>,
+    /// The longest --wait-ready waits (90s, 30m, 1h).
+    #[arg(long, value_name = "AGE", value_parser = age, default_value = "10m", requires = "wait_ready")]
+    pub wait_timeout: Duration,
 }
 
 /// `verify`'s flags.
@@ -240,6 +248,31 @@ mod tests {
 
     fn package(settings: Option<toml::Table>) -> PackageInfo {
         crate::locate::test_package("app", settings, "/w/target")
+    }
+
+    #[test]
+    fn wait_ready_takes_a_url_and_a_timeout_and_not_a_dry_run() {
+        let Ok(Command::Publish(p)) =
+            parse(&["publish", "--wait-ready", "https://cdn.example.com/static/"])
+        else {
+            panic!("publish --wait-ready")
+        };
+        assert_eq!(
+            (p.wait_ready.as_deref(), p.wait_timeout.as_secs()),
+            (Some("https://cdn.example.com/static/"), 600)
+        );
+        let Ok(Command::Publish(p)) = parse(&[
+            "publish",
+            "--wait-ready",
+            "https://c/",
+            "--wait-timeout",
+            "90s",
+        ]) else {
+            panic!("publish --wait-timeout")
+        };
+        assert_eq!(p.wait_timeout.as_secs(), 90);
+        assert!(parse(&["publish", "--wait-ready", "https://c/", "--dry-run"]).is_err());
+        assert!(parse(&["publish", "--wait-timeout", "90s"]).is_err());
     }
 
     #[test]

@@ -107,7 +107,33 @@ async fn publish(
         }
     }
     println!("{summary}");
+    if let Some(base) = &args.wait_ready {
+        wait_ready(base, &build.manifest.id, args.wait_timeout).await?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Polls `<base>manifest.json` until it is build `id`'s, read with an `Origin` and answered
+/// with CORS: what the app's readiness probe checks before it links the CDN.
+async fn wait_ready(base: &str, id: &str, timeout: std::time::Duration) -> Result<(), Error> {
+    use asset_runtime::probe::{ManifestCheck, WaitError, wait_until_serving};
+    println!(
+        "waiting (at most {} s) until {base} serves build {id}",
+        timeout.as_secs()
+    );
+    let check = ManifestCheck::from_id(id.to_owned());
+    let interval = std::time::Duration::from_secs(2);
+    match wait_until_serving(base, &check, timeout, interval).await {
+        Ok(served) => {
+            println!("{base} serves build {served}: ready to roll out");
+            Ok(())
+        }
+        Err(WaitError::TimedOut { after, last }) => Err(Error::Config(format!(
+            "{base} did not serve build {id} within {} s: {last}",
+            after.as_secs()
+        ))),
+        Err(e) => Err(Error::Config(format!("--wait-ready {base}: {e}"))),
+    }
 }
 
 async fn verify(settings: &StoreSettings, args: &VerifyArgs) -> Result<ExitCode, Error> {
