@@ -3,6 +3,7 @@
 mod browser;
 mod meaning;
 mod media;
+mod modules;
 mod pipeline;
 mod publish;
 mod serve;
