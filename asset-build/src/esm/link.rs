@@ -366,9 +366,9 @@ fn json(text: &str) -> Linked {
 
 /// `Object.defineProperty(f, "name", { value: "default" })`
 fn name_default(f: &Ident) -> Stmt {
-    let object = Expr::Ident(ident("Object", SyntaxContext::empty()));
+    let global = Expr::Ident(ident("Object", SyntaxContext::empty()));
     stmt(call(
-        member(object, "defineProperty"),
+        member(global, "defineProperty"),
         vec![
             Expr::Ident(f.clone()),
             str_lit("name"),

@@ -19,6 +19,8 @@ mod graph;
 mod link;
 mod order;
 mod rewrite;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -5,7 +5,8 @@
 
 use swc_core::common::Span;
 use swc_core::ecma::ast::{
-    Class, Decl, DefaultDecl, Expr, ModuleDecl, ModuleItem, Prop, PropOrSpread, Stmt,
+    AssignTarget, BinaryOp, CallExpr, Callee, Class, Decl, DefaultDecl, Expr, MemberProp,
+    ModuleDecl, ModuleItem, Pat, Prop, PropOrSpread, SimpleAssignTarget, Stmt,
 };
 
 use super::graph::{Body, Graph, Target};
@@ -125,6 +126,7 @@ fn pure(e: &Expr) -> bool {
         Expr::Class(c) => pure_class(&c.class),
         Expr::Paren(p) => pure(&p.expr),
         Expr::Tpl(t) => t.exprs.is_empty(),
+        Expr::Call(c) => is_enum(c),
         Expr::Array(a) => a
             .elems
             .iter()
@@ -140,5 +142,70 @@ fn pure(e: &Expr) -> bool {
             PropOrSpread::Spread(_) => false,
         }),
         _ => false,
+    }
+}
+
+/// A TypeScript `enum` as compiled: `function (E) { E[E["A"] = 0] = "A"; return E; }({})`
+/// (or `(E || (E = {}))`), which only fills in its own object.
+fn is_enum(c: &CallExpr) -> bool {
+    let Callee::Expr(callee) = &c.callee else {
+        return false;
+    };
+    let Expr::Fn(f) = strip(callee) else {
+        return false;
+    };
+    let [param] = f.function.params.as_slice() else {
+        return false;
+    };
+    let Pat::Ident(e) = &param.pat else {
+        return false;
+    };
+    let own = |x: &Expr| matches!(strip(x), Expr::Ident(i) if i.sym == e.id.sym);
+    let args_pure = c.args.iter().all(|a| {
+        a.spread.is_none()
+            && match strip(&a.expr) {
+                Expr::Bin(b) if b.op == BinaryOp::LogicalOr => {
+                    matches!(&*b.left, Expr::Ident(_)) && fills_own_var(&b.right)
+                }
+                other => pure(other),
+            }
+    });
+    let body_pure = f.function.body.as_ref().is_some_and(|b| {
+        b.stmts.iter().all(|s| match s {
+            Stmt::Return(r) => r.arg.as_deref().is_some_and(own),
+            Stmt::Expr(x) => fills(&x.expr, &own),
+            _ => false,
+        })
+    });
+    args_pure && body_pure
+}
+
+/// `E[E["A"] = 0] = "A"`: assignments to members of the enum's own object.
+fn fills(e: &Expr, own: &dyn Fn(&Expr) -> bool) -> bool {
+    let Expr::Assign(a) = strip(e) else {
+        return false;
+    };
+    let AssignTarget::Simple(SimpleAssignTarget::Member(m)) = &a.left else {
+        return false;
+    };
+    let key_ok = match &m.prop {
+        MemberProp::Computed(k) => pure(&k.expr) || fills(&k.expr, own),
+        MemberProp::Ident(_) => true,
+        MemberProp::PrivateName(_) => false,
+    };
+    own(&m.obj) && key_ok && (pure(&a.right) || fills(&a.right, own))
+}
+
+/// `(E = {})`: the enum's variable given a new object.
+fn fills_own_var(e: &Expr) -> bool {
+    matches!(strip(e), Expr::Assign(a)
+        if matches!(a.left, AssignTarget::Simple(SimpleAssignTarget::Ident(_)))
+            && matches!(&*a.right, Expr::Object(o) if o.props.is_empty()))
+}
+
+fn strip(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => strip(&p.expr),
+        other => other,
     }
 }

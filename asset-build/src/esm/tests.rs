@@ -1,0 +1,59 @@
+//! Unit tests of the registry bundle: the code it makes for small module trees.
+
+use std::collections::BTreeSet;
+
+use crate::config::Config;
+
+/// The bundle of `main.mjs` in a tree of `files` (not minified), or its error.
+fn bundled(files: &[(&str, &str)]) -> Result<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let modules: BTreeSet<String> = files
+        .iter()
+        .map(|(p, _)| (*p).to_owned())
+        .filter(|p| !p.ends_with(".json"))
+        .collect();
+    let config = Config::new(dir.path(), dir.path().join("out"));
+    super::bundle("bundle.mjs", "main.mjs", &modules, &config)
+        .map(|b| b.code)
+        .map_err(|p| {
+            p.to_string()
+                .replace(&format!("{}/", dir.path().display()), "")
+        })
+}
+
+#[test]
+fn a_typescript_enum_is_no_side_effect_before_a_bare_import() {
+    let code = bundled(&[
+        (
+            "main.mjs",
+            "import { Color } from \"./paint.ts\";\nimport \"lib\";\nconsole.log(Color);\n",
+        ),
+        ("paint.ts", "export enum Color { Red, Green = 5 }\n"),
+    ])
+    .unwrap();
+    assert!(
+        code.starts_with("import * as __b_lib from \"lib\";"),
+        "{code}"
+    );
+}
+
+#[test]
+fn a_bare_import_after_a_module_with_side_effects_is_refused_at_the_import() {
+    let err = bundled(&[
+        (
+            "main.mjs",
+            "import \"./log.mjs\";\nimport { x } from \"lib\";\nx();\n",
+        ),
+        ("log.mjs", "console.log(1);\n"),
+    ])
+    .unwrap_err();
+    assert!(
+        err.starts_with("main.mjs:2:19: `lib` would run before `log.mjs`"),
+        "{err}"
+    );
+}
