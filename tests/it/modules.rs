@@ -3,7 +3,8 @@
 //! and both run in node, and what they print must be the same (exports and their liveness,
 //! evaluation order, what throws, `import.meta`, `this`). A case node cannot run from source
 //! (TypeScript, JSX) has its hand-checked `expected.txt`; a case the build must refuse has
-//! `expect-error.txt`, text the error must contain. Bare imports reach the fake packages of
+//! `expect-error.txt`, text the error must contain; a case with `observe.mjs` runs that
+//! instead, importing the entry (or the bundle in its place) to see its exports from outside. Bare imports reach the fake packages of
 //! `fixtures/modules/node_modules` (linked beside the built bundle).
 
 use std::path::Path;
@@ -57,9 +58,19 @@ fn check(case: &Path) -> Option<String> {
     )
     .unwrap();
     let bundle = &manifest.assets["bundle.mjs"].path;
-    let got = run_node(out.path(), bundle);
+    // `observe.mjs` imports the entry, to see its exports from outside.
+    let entry = match std::fs::read_to_string(case.join("observe.mjs")) {
+        Ok(observe) => {
+            let observe = observe.replace("\"./main.mjs\"", &format!("\"./{bundle}\""));
+            std::fs::write(out.path().join("observe.mjs"), observe).unwrap();
+            "observe.mjs"
+        }
+        Err(_) => bundle.as_str(),
+    };
+    let got = run_node(out.path(), entry);
     let want = match std::fs::read_to_string(case.join("expected.txt")) {
         Ok(text) => text,
+        Err(_) if entry == "observe.mjs" => run_node(case, "observe.mjs"),
         Err(_) => run_node(case, "main.mjs"),
     };
     (got != want).then(|| {

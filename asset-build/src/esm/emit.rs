@@ -10,10 +10,10 @@ use swc_core::common::source_map::SourceMapGenConfig;
 use swc_core::common::sync::Lrc;
 use swc_core::common::{DUMMY_SP, FileName, SourceMap, SyntaxContext};
 use swc_core::ecma::ast::{
-    ArrowExpr, ArrowFunctionBody, AssignExpr, AssignOp, BindingIdent, EsVersion,
+    ArrowExpr, ArrowFunctionBody, AssignExpr, AssignOp, BindingIdent, Decl, EsVersion,
     ExportNamedSpecifier, ExportSpecifier, Expr, FunctionBody, Ident, ImportDecl, ImportSpecifier,
     ImportStarAsSpecifier, MemberExpr, Module, ModuleDecl, ModuleExportName, ModuleItem,
-    NamedExport, Pat, Program, Stmt, Str, VarDeclKind,
+    NamedExport, Pat, Program, Stmt, Str, VarDecl, VarDeclKind, VarDeclarator,
 };
 use swc_core::ecma::codegen::text_writer::JsWriter;
 use swc_core::ecma::codegen::{Config as CodegenConfig, Emitter};
@@ -98,6 +98,8 @@ pub(super) struct Parts<'a> {
     pub f: &'a Ident,
     pub bare_order: &'a [String],
     pub linked: Vec<Linked>,
+    /// Bindings of bundled modules that the entry exports, declared at the top level.
+    pub hoisted: Vec<Ident>,
     /// Each module's path from the bundle, as its shipped file (for `import.meta.url`).
     pub urls: Vec<String>,
     /// Whether a module imports the entry (then the entry has a namespace too).
@@ -112,6 +114,22 @@ pub(super) fn assemble(parts: Parts) -> Module {
         .iter()
         .map(|spec| bare_import(spec, parts.shared.bare.get(spec)))
         .collect();
+    if !parts.hoisted.is_empty() {
+        items.push(ModuleItem::Stmt(Stmt::Decl(Decl::Var(Box::new(VarDecl {
+            kind: VarDeclKind::Let,
+            decls: parts
+                .hoisted
+                .into_iter()
+                .map(|id| VarDeclarator {
+                    span: DUMMY_SP,
+                    name: Pat::Ident(id.into()),
+                    init: None,
+                    definite: false,
+                })
+                .collect(),
+            ..Default::default()
+        })))));
+    }
     let meta = parts.linked.iter().any(|l| l.meta.is_some());
     items.extend(prelude(parts.names, meta));
     let mut linked = parts.linked.into_iter();

@@ -10,12 +10,14 @@
 //!
 //! `graph` walks and compiles the modules, `exports` works out what each exports, `order`
 //! checks that keeping bare imports as imports keeps the evaluation order, `link` and
-//! `rewrite` make each module's code registry code, `emit` assembles and prints the bundle.
+//! `rewrite` make each module's code registry code, `hoist` moves the bindings the entry
+//! re-exports to the top level (so they stay live), `emit` assembles and prints the bundle.
 
 mod ast;
 mod emit;
 mod exports;
 mod graph;
+mod hoist;
 mod link;
 mod order;
 mod rewrite;
@@ -73,9 +75,10 @@ pub fn bundle(
             bundle,
             modules,
         };
-        let linked = (0..graph.units.len())
+        let mut linked = (0..graph.units.len())
             .map(|u| link::link(&graph, u, &exports[u], &shared))
             .collect::<Result<Vec<_>, _>>()?;
+        let hoisted = hoist::hoist(&mut linked, &exports);
         let urls = graph
             .units
             .iter()
@@ -90,6 +93,7 @@ pub fn bundle(
             f: &f,
             bare_order: &bare_order,
             linked,
+            hoisted,
             urls,
             entry_ns,
             names: &names,
