@@ -543,7 +543,7 @@ pub(crate) fn position(cm: &SourceMap, span: Span) -> Pos {
     }
 }
 
-fn is_licence(c: &Comment) -> bool {
+pub(crate) fn is_licence(c: &Comment) -> bool {
     (c.kind == CommentKind::Block && c.text.starts_with('!'))
         || c.text.contains("@license")
         || c.text.contains("@preserve")

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use swc_core::common::comments::{Comments, SingleThreadedComments};
+use swc_core::common::comments::{Comment, CommentKind, Comments, SingleThreadedComments};
 use swc_core::common::source_map::SourceMapGenConfig;
 use swc_core::common::sync::Lrc;
 use swc_core::common::{DUMMY_SP, FileName, SourceMap, SyntaxContext};
@@ -131,7 +131,9 @@ pub(super) fn assemble(parts: Parts) -> Module {
         })))));
     }
     let meta = parts.linked.iter().any(|l| l.meta.is_some());
-    items.extend(prelude(parts.names, meta));
+    if parts.linked.len() > 1 {
+        items.extend(prelude(parts.names, meta));
+    }
     let mut linked = parts.linked.into_iter();
     let entry = linked.next().expect("the entry is linked");
     for (i, l) in linked.enumerate() {
@@ -330,6 +332,7 @@ pub(super) fn print(
     map: Option<(&str, &Path)>,
 ) -> Result<(String, Option<String>), String> {
     let c: Option<&dyn Comments> = Some(comments);
+    let licences = take_licences(comments);
     let program = Program::Module(module).apply(hygiene()).apply(fixer(c));
     let mut out = Vec::new();
     let mut mappings = Vec::new();
@@ -345,6 +348,11 @@ pub(super) fn print(
             .map_err(|e| format!("printing the bundle failed: {e}"))?;
     }
     let code = String::from_utf8(out).map_err(|_| "the bundle is not UTF-8".to_owned())?;
+    let code = format!("{licences}{code}");
+    let shift = licences.matches('\n').count() as u32;
+    for (_, at) in &mut mappings {
+        at.line += shift;
+    }
     let Some((bundle, root)) = map else {
         return Ok((code, None));
     };
@@ -353,6 +361,38 @@ pub(super) fn print(
     sm.to_writer(&mut json)
         .map_err(|e| format!("writing the bundle's source map failed: {e}"))?;
     Ok((code, Some(String::from_utf8_lossy(&json).into_owned())))
+}
+
+/// Every licence comment (`/*!`, `@license`, `@preserve`) of the modules, taken out of
+/// `comments` and given as the lines that start the bundle (in module order, each once): an
+/// import or `export` keyword they stood before is gone from the bundle.
+fn take_licences(comments: &SingleThreadedComments) -> String {
+    let (mut leading, mut trailing) = comments.borrow_all_mut();
+    let mut found: Vec<(swc_core::common::BytePos, Comment)> = Vec::new();
+    for map in [&mut *leading, &mut *trailing] {
+        for (pos, list) in map.iter_mut() {
+            list.retain(|c| {
+                let licence = crate::js::is_licence(c);
+                if licence {
+                    found.push((*pos, c.clone()));
+                }
+                !licence
+            });
+        }
+    }
+    found.sort_by_key(|(pos, c)| (*pos, c.span.lo));
+    let mut text = String::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, c) in found {
+        if !seen.insert(c.text.clone()) {
+            continue;
+        }
+        match c.kind {
+            CommentKind::Block => text.push_str(&format!("/*{}*/\n", c.text)),
+            CommentKind::Line => text.push_str(&format!("//{}\n", c.text)),
+        }
+    }
+    text
 }
 
 /// Names each module of a bundle's map by its path from the bundle, with its text embedded.

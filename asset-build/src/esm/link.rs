@@ -109,7 +109,7 @@ pub(super) fn link(
     for (name, e) in exports {
         if let Some(t) = e.star {
             cx.l.getters
-                .push((name.clone(), member(Expr::Ident(ns_of[&t].clone()), name)));
+                .push((name.clone(), member(slot(shared, t), name)));
         }
     }
     cx.finish(u)
@@ -239,7 +239,13 @@ impl Cx<'_> {
             Some(src) => self.target(src).cloned(),
             None => None,
         };
-        let ns = from.as_ref().and_then(|t| self.namespace(t));
+        let ns = match &from {
+            // The registry's slot, not this module's `const`: a getter may run in a cycle
+            // before that is set, once the module it reads from has started.
+            Some(Target::Local(t)) => Some(slot(self.shared, *t)),
+            Some(t) => self.namespace(t),
+            None => None,
+        };
         if from.is_some() && ns.is_none() {
             self.l
                 .body
@@ -347,6 +353,18 @@ impl Cx<'_> {
         }
         Ok(l)
     }
+}
+
+/// `__s[t]`: module `t`'s namespace in the registry (there once `t` has started).
+fn slot(shared: &Shared, t: usize) -> Expr {
+    Expr::Member(swc_core::ecma::ast::MemberExpr {
+        span: swc_core::common::DUMMY_SP,
+        obj: Box::new(Expr::Ident(shared.s.clone())),
+        prop: swc_core::ecma::ast::MemberProp::Computed(swc_core::ecma::ast::ComputedPropName {
+            span: swc_core::common::DUMMY_SP,
+            expr: Box::new(num(t)),
+        }),
+    })
 }
 
 /// A JSON module: its default export is the parsed value, as `JSON.parse` gives it.

@@ -57,3 +57,37 @@ fn a_bare_import_after_a_module_with_side_effects_is_refused_at_the_import() {
         "{err}"
     );
 }
+
+#[test]
+fn licence_comments_of_every_module_survive() {
+    let code = bundled(&[
+        (
+            "main.mjs",
+            "/*! main licence */\nimport { x } from \"./dep.mjs\";\nconsole.log(x);\n",
+        ),
+        ("dep.mjs", "/*! dep licence */\nexport const x = 1;\n"),
+    ])
+    .unwrap();
+    assert!(
+        code.starts_with("/*! main licence */\n/*! dep licence */\n"),
+        "{code}"
+    );
+    // And the minifier, which the bundle goes through next, keeps them.
+    let config = Config::new(".", "out");
+    let min = crate::js::transform("bundle.mjs", code.as_bytes(), Some(true), &config).unwrap();
+    assert!(
+        min.code
+            .starts_with("/*! main licence *//*! dep licence */")
+            || min
+                .code
+                .starts_with("/*! main licence */\n/*! dep licence */"),
+        "{}",
+        min.code
+    );
+}
+
+#[test]
+fn a_bundle_of_a_lone_module_is_that_module() {
+    let code = bundled(&[("main.mjs", "export const a = 1;\n")]).unwrap();
+    assert_eq!(code, "export { a };\nconst a = 1;\n");
+}
