@@ -108,39 +108,8 @@ fn table(graph: &Graph, u: usize) -> Table {
         }
         Body::Script(module) => module,
     };
-    let target = |spec: &str| {
-        unit.requests
-            .iter()
-            .find(|r| r.spec == spec)
-            .map(|r| r.target.clone())
-    };
-    let member = |target: Target, name: String| match target {
-        Target::Bare(spec) => Origin::Bare(spec, name),
-        t => Origin::Namespace(t).member(name),
-    };
-    let mut imported: HashMap<String, Origin> = HashMap::new();
-    for item in &module.body {
-        let ModuleItem::ModuleDecl(ModuleDecl::Import(i)) = item else {
-            continue;
-        };
-        let Some(tg) = i.src.value.as_str().and_then(target) else {
-            continue;
-        };
-        for s in &i.specifiers {
-            let (local, origin) = match s {
-                ImportSpecifier::Namespace(n) => (&n.local, Origin::Namespace(tg.clone())),
-                ImportSpecifier::Default(d) => (&d.local, member(tg.clone(), "default".into())),
-                ImportSpecifier::Named(n) => {
-                    let name = n
-                        .imported
-                        .as_ref()
-                        .map_or(n.local.sym.to_string(), export_name);
-                    (&n.local, member(tg.clone(), name))
-                }
-            };
-            imported.insert(local.sym.to_string(), origin);
-        }
-    }
+    let target = |spec: &str| target_of(graph, u, spec);
+    let imported = imported(module, &target);
     let local = |name: &str, exported: &str| {
         imported
             .get(name)
@@ -208,4 +177,52 @@ impl Origin {
             other => other,
         }
     }
+}
+
+/// What a module's specifier leads to.
+fn target_of(graph: &Graph, u: usize, spec: &str) -> Option<Target> {
+    graph.units[u]
+        .requests
+        .iter()
+        .find(|r| r.spec == spec)
+        .map(|r| r.target.clone())
+}
+
+/// Export `name` of a target.
+fn member(target: Target, name: String) -> Origin {
+    match target {
+        Target::Bare(spec) => Origin::Bare(spec, name),
+        t => Origin::Namespace(t).member(name),
+    }
+}
+
+/// Each imported binding's origin, by local name.
+fn imported(
+    module: &swc_core::ecma::ast::Module,
+    target: &dyn Fn(&str) -> Option<Target>,
+) -> HashMap<String, Origin> {
+    let mut imported = HashMap::new();
+    for item in &module.body {
+        let ModuleItem::ModuleDecl(ModuleDecl::Import(i)) = item else {
+            continue;
+        };
+        let Some(tg) = i.src.value.as_str().and_then(target) else {
+            continue;
+        };
+        for s in &i.specifiers {
+            let (local, origin) = match s {
+                ImportSpecifier::Namespace(n) => (&n.local, Origin::Namespace(tg.clone())),
+                ImportSpecifier::Default(d) => (&d.local, member(tg.clone(), "default".into())),
+                ImportSpecifier::Named(n) => {
+                    let name = n
+                        .imported
+                        .as_ref()
+                        .map_or(n.local.sym.to_string(), export_name);
+                    (&n.local, member(tg.clone(), name))
+                }
+            };
+            imported.insert(local.sym.to_string(), origin);
+        }
+    }
+    imported
 }
