@@ -8,7 +8,7 @@ use std::path::Path;
 use swc_core::common::comments::{Comment, CommentKind, Comments, SingleThreadedComments};
 use swc_core::common::source_map::SourceMapGenConfig;
 use swc_core::common::sync::Lrc;
-use swc_core::common::{DUMMY_SP, FileName, SourceMap, SyntaxContext};
+use swc_core::common::{DUMMY_SP, FileName, SourceMap};
 use swc_core::ecma::ast::{
     ArrowExpr, ArrowFunctionBody, AssignExpr, AssignOp, BindingIdent, Decl, EsVersion,
     ExportNamedSpecifier, ExportSpecifier, Expr, FunctionBody, Ident, ImportDecl, ImportSpecifier,
@@ -21,8 +21,8 @@ use swc_core::ecma::transforms::base::fixer::fixer;
 use swc_core::ecma::transforms::base::hygiene::hygiene;
 use swc_core::ecma::visit::{VisitMut, VisitMutWith};
 
-use super::ast::{DropSpans, call, ident, member, num, object, stmt, str_lit, var};
-use super::link::{Linked, Shared, fresh};
+use super::ast::{DropSpans, call, member, num, object, stmt, str_lit, var};
+use super::link::{Linked, Shared, fresh, global};
 use crate::refs;
 
 /// The registry. `__r(i)` evaluates module `i` once and gives its namespace (already while it
@@ -88,6 +88,8 @@ impl VisitMut for Named<'_> {
     fn visit_mut_ident(&mut self, i: &mut Ident) {
         if let Some(n) = self.0.iter().find(|n| n.sym == i.sym) {
             i.ctxt = n.ctxt;
+        } else if ["Object", "Symbol", "URL"].contains(&i.sym.as_str()) {
+            i.ctxt = global(&i.sym).ctxt;
         }
     }
 }
@@ -200,10 +202,7 @@ fn entry_items(shared: &Shared, mut entry: Linked, entry_ns: bool) -> Vec<Module
             ),
         };
         let create = call(
-            member(
-                Expr::Ident(ident("Object", SyntaxContext::empty())),
-                "create",
-            ),
+            member(Expr::Ident(global("Object")), "create"),
             vec![Expr::Lit(swc_core::ecma::ast::Lit::Null(
                 swc_core::ecma::ast::Null { span: DUMMY_SP },
             ))],
@@ -268,20 +267,30 @@ fn assign(to: Expr, value: Expr) -> Expr {
     })
 }
 
+/// `export { local as name }`, the name always spelled out (hygiene may rename `local`).
 fn export(local: Ident, name: &str) -> ModuleItem {
-    let exported = (local.sym.as_str() != name).then(|| {
+    let is_ident = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    let exported = if is_ident {
+        ModuleExportName::Ident(Ident::new_no_ctxt(name.into(), DUMMY_SP))
+    } else {
         ModuleExportName::Str(Str {
             span: DUMMY_SP,
             value: name.into(),
             raw: None,
         })
-    });
+    };
     ModuleItem::ModuleDecl(ModuleDecl::ExportNamed(NamedExport {
         span: DUMMY_SP,
         specifiers: vec![ExportSpecifier::Named(ExportNamedSpecifier {
             span: DUMMY_SP,
             orig: ModuleExportName::Ident(local),
-            exported,
+            exported: Some(exported),
             is_type_only: false,
         })],
         src: None,

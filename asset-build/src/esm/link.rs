@@ -56,6 +56,12 @@ pub(super) fn fresh(sym: &str) -> Ident {
     ident(sym, SyntaxContext::empty().apply_mark(Mark::new()))
 }
 
+/// A reference to a global (`Object`, `Promise`): a context of its own, declared nowhere,
+/// so hygiene renames any module binding that would capture it.
+pub(super) fn global(sym: &str) -> Ident {
+    fresh(sym)
+}
+
 /// Links unit `u` (`u == 0`: the entry, which stays at the bundle's top level).
 ///
 /// # Errors
@@ -371,7 +377,7 @@ fn slot(shared: &Shared, t: usize) -> Expr {
 fn json(text: &str) -> Linked {
     let id = fresh("__json");
     let parse = call(
-        member(Expr::Ident(ident("JSON", SyntaxContext::empty())), "parse"),
+        member(Expr::Ident(global("JSON")), "parse"),
         vec![str_lit(text)],
     );
     Linked {
@@ -384,9 +390,9 @@ fn json(text: &str) -> Linked {
 
 /// `Object.defineProperty(f, "name", { value: "default" })`
 fn name_default(f: &Ident) -> Stmt {
-    let global = Expr::Ident(ident("Object", SyntaxContext::empty()));
+    let object_ = Expr::Ident(global("Object"));
     stmt(call(
-        member(global, "defineProperty"),
+        member(object_, "defineProperty"),
         vec![
             Expr::Ident(f.clone()),
             str_lit("name"),

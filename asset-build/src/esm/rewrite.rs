@@ -13,8 +13,9 @@ use swc_core::ecma::ast::{
 };
 use swc_core::ecma::visit::{Visit, VisitMut, VisitMutWith, VisitWith};
 
-use super::ast::{arrow, call, ident, member, num, unbound};
+use super::ast::{arrow, call, member, num, unbound};
 use super::graph::find_module;
+use super::link::global;
 use crate::refs::{self, Class};
 
 /// References to imported bindings, replaced by what stands for them (`__ns.a`, or the
@@ -153,10 +154,7 @@ impl VisitMut for DynamicImports<'_> {
         };
         let found = find_module(&named, self.modules).unwrap_or(named);
         if let Some(&i) = self.index.get(&found).filter(|_| suffix.is_empty()) {
-            let promise = call(
-                member(Expr::Ident(ident("Promise", Default::default())), "resolve"),
-                vec![],
-            );
+            let promise = call(member(Expr::Ident(global("Promise")), "resolve"), vec![]);
             let then = member(promise, "then");
             *e = call(
                 then,
