@@ -89,5 +89,5 @@ fn licence_comments_of_every_module_survive() {
 #[test]
 fn a_bundle_of_a_lone_module_is_that_module() {
     let code = bundled(&[("main.mjs", "export const a = 1;\n")]).unwrap();
-    assert_eq!(code, "export { a };\nconst a = 1;\n");
+    assert_eq!(code, "export { a as a };\nconst a = 1;\n");
 }
