@@ -34,7 +34,7 @@ function __r(i) {
   if (!n) __f[i](n = __s[i] = Object.create(null));
   return n;
 }
-function __e(n, g, s) {
+function __e(n, g, ...s) {
   for (const o of s) for (const k in o) if (k !== "default" && !Object.hasOwn(g, k)) g[k] = () => o[k];
   for (const k of Object.keys(g).sort()) Object.defineProperty(n, k, { get: g[k], enumerable: true });
   Object.preventExtensions(Object.defineProperty(n, Symbol.toStringTag, { value: "Module" }));
@@ -234,25 +234,17 @@ fn entry_items(shared: &Shared, mut entry: Linked, entry_ns: bool) -> Vec<Module
     items
 }
 
-/// `__e(ns, { name: () => value, ... }, [bare namespaces])`
+/// `__e(ns, { name: () => value, ... }, ...bare namespaces)`
 fn define(shared: &Shared, ns: Expr, l: &Linked) -> Stmt {
     let getters = l
         .getters
         .iter()
+        .chain(&l.bare_reexports)
         .map(|(k, v)| (k.clone(), super::ast::arrow(v.clone())))
         .collect();
-    let stars = Expr::Array(swc_core::ecma::ast::ArrayLit {
-        span: DUMMY_SP,
-        elems: l
-            .bare_stars
-            .iter()
-            .map(|e| Some(e.clone().into()))
-            .collect(),
-    });
-    stmt(call(
-        Expr::Ident(shared.e.clone()),
-        vec![ns, object(getters), stars],
-    ))
+    let mut args = vec![ns, object(getters)];
+    args.extend(l.bare_stars.iter().cloned());
+    stmt(call(Expr::Ident(shared.e.clone()), args))
 }
 
 fn assign(to: Expr, value: Expr) -> Expr {

@@ -41,6 +41,9 @@ pub(super) struct Linked {
     pub getters: Vec<(String, Expr)>,
     /// Namespaces of bare modules whose names `export *` brings.
     pub bare_stars: Vec<Expr>,
+    /// The entry's re-exports of bare modules (kept as ES re-exports): getters only its
+    /// namespace object needs.
+    pub bare_reexports: Vec<(String, Expr)>,
     /// `const __ns = __r(i)`, in source order.
     pub imports: Vec<Stmt>,
     /// The body, export keywords taken off (the entry's bare imports and re-exports stay).
@@ -165,7 +168,9 @@ impl Cx<'_> {
             ModuleDecl::ExportNamed(e) => self.export_named(e),
             ModuleDecl::ExportAll(e) => {
                 match self.target(&e.src).cloned() {
-                    Some(Target::Bare(_)) if self.entry => {
+                    Some(Target::Bare(spec)) if self.entry => {
+                        let ns = Expr::Ident(self.shared.bare[&spec].clone());
+                        self.l.bare_stars.push(ns);
                         self.l
                             .body
                             .push(ModuleItem::ModuleDecl(ModuleDecl::ExportAll(e)));
@@ -252,7 +257,19 @@ impl Cx<'_> {
             Some(t) => self.namespace(t),
             None => None,
         };
-        if from.is_some() && ns.is_none() {
+        if let (Some(Target::Bare(spec)), None) = (&from, &ns) {
+            let bare = Expr::Ident(self.shared.bare[spec].clone());
+            for s in &e.specifiers {
+                let (name, value) = match s {
+                    ExportSpecifier::Namespace(n) => (export_name(&n.name), bare.clone()),
+                    ExportSpecifier::Named(n) => (
+                        export_name(n.exported.as_ref().unwrap_or(&n.orig)),
+                        member(bare.clone(), &export_name(&n.orig)),
+                    ),
+                    ExportSpecifier::Default(_) => continue,
+                };
+                self.l.bare_reexports.push((name, value));
+            }
             self.l
                 .body
                 .push(ModuleItem::ModuleDecl(ModuleDecl::ExportNamed(e)));

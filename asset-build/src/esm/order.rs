@@ -34,9 +34,9 @@ pub(super) fn bare_in_order(graph: &Graph) -> Result<Vec<String>, Problem> {
                     continue;
                 }
                 if let Some(e) = effect {
-                    let first = &graph.units[e].display;
+                    let first = &graph.units[e].logical;
                     let msg = format!(
-                        "`{spec}` would run before `{first}`, which runs first in the source and has side effects: a bundle's bare imports stay imports, which run before its own modules (import `{spec}` before the module that imports `{first}`, or leave `{first}` out of the bundle)"
+                        "`{spec}` would run before `{first}`, which has side effects and runs first in the source: a bundle's bare imports stay imports, and those run before any of its own modules (import `{spec}` before what imports `{first}`, or leave `{first}` out of the bundle)"
                     );
                     let unit = &graph.units[from];
                     return Err(super::link::problem(graph, unit, span, msg));
