@@ -35,8 +35,14 @@ pub(super) fn bare_in_order(graph: &Graph) -> Result<Vec<String>, Problem> {
                 }
                 if let Some(e) = effect {
                     let first = &graph.units[e].logical;
+                    // The JSX runtime's import is added by the compiler: no place of its own.
+                    let added = if span.is_dummy() {
+                        " (imported for this module's JSX)"
+                    } else {
+                        ""
+                    };
                     let msg = format!(
-                        "`{spec}` would run before `{first}`, which has side effects and runs first in the source: a bundle's bare imports stay imports, and those run before any of its own modules (import `{spec}` before what imports `{first}`, or leave `{first}` out of the bundle)"
+                        "`{spec}`{added} would run before `{first}`, which has side effects and runs first in the source: a bundle's bare imports stay imports, and those run before any of its own modules (import `{spec}` before what imports `{first}`, or leave `{first}` out of the bundle)"
                     );
                     let unit = &graph.units[from];
                     return Err(super::link::problem(graph, unit, span, msg));

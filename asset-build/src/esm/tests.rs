@@ -91,3 +91,38 @@ fn a_bundle_of_a_lone_module_is_that_module() {
     let code = bundled(&[("main.mjs", "export const a = 1;\n")]).unwrap();
     assert_eq!(code, "export { a as a };\nconst a = 1;\n");
 }
+
+#[test]
+fn json_module_mistakes_name_file_line_and_column() {
+    let json = "import d from \"./d.json\" with { type: \"json\" };\nconsole.log(d);\n";
+    let err = bundled(&[("main.mjs", json), ("d.json", "{\n  \"a\": 1,\n}\n")]).unwrap_err();
+    assert!(err.starts_with("d.json:3:1: not JSON: "), "{err}");
+    let named = "import { a } from \"./d.json\" with { type: \"json\" };\nconsole.log(a);\n";
+    let err = bundled(&[("main.mjs", named), ("d.json", "{\"a\": 1}")]).unwrap_err();
+    assert!(
+        err.starts_with("main.mjs:1:10: a JSON module has only a default export, not `a`"),
+        "{err}"
+    );
+    let err = bundled(&[("main.mjs", json)]).unwrap_err();
+    assert_eq!(
+        err,
+        "main.mjs:1:15: import `./d.json` names no file in the asset directory"
+    );
+}
+
+#[test]
+fn the_jsx_runtime_import_counts_in_the_evaluation_order() {
+    let err = bundled(&[
+        (
+            "main.mjs",
+            "import \"./log.mjs\";\nimport { v } from \"./v.jsx\";\nv();\n",
+        ),
+        ("log.mjs", "console.log(1);\n"),
+        ("v.jsx", "export const v = () => <b />;\n"),
+    ])
+    .unwrap_err();
+    assert!(
+        err.starts_with("v.jsx:1:1: `react/jsx-runtime` (imported for this module's JSX) would run before `log.mjs`"),
+        "{err}"
+    );
+}
