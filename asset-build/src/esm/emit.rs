@@ -35,11 +35,14 @@ function __r(i) {
   return n;
 }
 function __e(n, g, ...s) {
-  for (const o of s) for (const k in o) if (k !== "default" && !Object.hasOwn(g, k)) g[k] = () => o[k];
+  STARS
   for (const k of Object.keys(g).sort()) Object.defineProperty(n, k, { get: g[k], enumerable: true });
   Object.preventExtensions(Object.defineProperty(n, Symbol.toStringTag, { value: "Module" }));
 }
 "#;
+
+/// In `__e`, only when a module has `export * from` a bare module.
+const STARS: &str = r#"for (const o of s) for (const k in o) if (k !== "default" && !Object.hasOwn(g, k)) g[k] = () => o[k];"#;
 
 /// A bundled module's `import.meta`: its `url` is its own file's, and `resolve` resolves
 /// relative specifiers from there (bare ones as the bundle would).
@@ -56,13 +59,13 @@ pub(super) fn prelude_names() -> [Ident; 5] {
     ["__r", "__e", "__m", "__s", "__f"].map(fresh)
 }
 
-/// The prelude's statements, its names given the contexts of `names`.
-fn prelude(names: &[Ident; 5], meta: bool) -> Vec<ModuleItem> {
-    let text = if meta {
-        format!("{REGISTRY}{META}")
-    } else {
-        REGISTRY.to_owned()
-    };
+/// The prelude's statements (with `import.meta` and bare `export *` support when `meta`
+/// and `stars`), its names given the contexts of `names`.
+fn prelude(names: &[Ident; 5], meta: bool, stars: bool) -> Vec<ModuleItem> {
+    let mut text = REGISTRY.replace("STARS", if stars { STARS } else { "" });
+    if meta {
+        text.push_str(META);
+    }
     let cm: Lrc<SourceMap> = Lrc::new(SourceMap::default());
     let fm = cm.new_source_file(Lrc::new(FileName::Anon), text);
     let program = crate::js::parse(
@@ -134,7 +137,8 @@ pub(super) fn assemble(parts: Parts) -> Module {
     }
     let meta = parts.linked.iter().any(|l| l.meta.is_some());
     if parts.linked.len() > 1 {
-        items.extend(prelude(parts.names, meta));
+        let stars = parts.linked.iter().any(|l| !l.bare_stars.is_empty());
+        items.extend(prelude(parts.names, meta, stars));
     }
     let mut linked = parts.linked.into_iter();
     let entry = linked.next().expect("the entry is linked");
