@@ -13,7 +13,7 @@ use swc_core::ecma::ast::{
     ArrowExpr, ArrowFunctionBody, AssignExpr, AssignOp, BindingIdent, Decl, EsVersion,
     ExportNamedSpecifier, ExportSpecifier, Expr, FunctionBody, Ident, ImportDecl, ImportSpecifier,
     ImportStarAsSpecifier, MemberExpr, Module, ModuleDecl, ModuleExportName, ModuleItem,
-    NamedExport, Pat, Program, Stmt, Str, VarDecl, VarDeclKind, VarDeclarator,
+    NamedExport, ObjectLit, Pat, Program, Stmt, Str, VarDecl, VarDeclKind, VarDeclarator,
 };
 use swc_core::ecma::codegen::text_writer::JsWriter;
 use swc_core::ecma::codegen::{Config as CodegenConfig, Emitter};
@@ -101,7 +101,7 @@ impl VisitMut for Named<'_> {
 pub(super) struct Parts<'a> {
     pub shared: &'a Shared<'a>,
     pub f: &'a Ident,
-    pub bare_order: &'a [String],
+    pub bare_order: &'a [super::order::Bare],
     pub linked: Vec<Linked>,
     /// Bindings of bundled modules that the entry exports, declared at the top level.
     pub hoisted: Vec<Ident>,
@@ -113,12 +113,20 @@ pub(super) struct Parts<'a> {
 }
 
 /// The bundle's module.
-pub(super) fn assemble(parts: Parts) -> Module {
+pub(super) fn assemble(mut parts: Parts) -> Module {
+    // Bare modules in evaluation order, then each module's own imports of them.
+    let used = |spec: &str| parts.linked.iter().any(|l| l.bare_used.contains(spec));
     let mut items: Vec<ModuleItem> = parts
         .bare_order
         .iter()
-        .map(|spec| bare_import(spec, parts.shared.bare.get(spec)))
+        .map(|(spec, with)| {
+            let ns = used(spec).then(|| &parts.shared.bare[spec]);
+            bare_import(spec, ns, with.clone())
+        })
         .collect();
+    for l in &mut parts.linked {
+        items.append(&mut l.top_imports);
+    }
     if !parts.hoisted.is_empty() {
         items.push(ModuleItem::Stmt(Stmt::Decl(Decl::Var(Box::new(VarDecl {
             kind: VarDeclKind::Let,
@@ -296,7 +304,7 @@ fn export(local: Ident, name: &str) -> ModuleItem {
 }
 
 /// `import * as __b from "spec"`, or `import "spec"` when no module reads its bindings.
-fn bare_import(spec: &str, ns: Option<&Ident>) -> ModuleItem {
+fn bare_import(spec: &str, ns: Option<&Ident>, with: Option<Box<ObjectLit>>) -> ModuleItem {
     let specifiers = ns
         .map(|local| {
             ImportSpecifier::Namespace(ImportStarAsSpecifier {
@@ -315,7 +323,7 @@ fn bare_import(spec: &str, ns: Option<&Ident>) -> ModuleItem {
             raw: None,
         }),
         type_only: false,
-        with: None,
+        with,
         phase: Default::default(),
     }))
 }

@@ -35,6 +35,8 @@ pub(super) struct Request {
     pub spec: String,
     pub span: Span,
     pub target: Target,
+    /// Its import attributes (`with { type: "json" }`).
+    pub with: Option<Box<ObjectLit>>,
 }
 
 /// What a module is made of once compiled.
@@ -70,6 +72,7 @@ struct Pending {
     spec: String,
     span: Span,
     target: Option<String>,
+    with: Option<Box<ObjectLit>>,
 }
 
 impl Graph {
@@ -115,6 +118,7 @@ impl Graph {
                     },
                     spec: r.spec,
                     span: r.span,
+                    with: r.with,
                 })
                 .collect();
         }
@@ -152,7 +156,8 @@ impl Graph {
         }
         let (module, _marks) = self.compile(&display, logical, path, text, config)?;
         let mut requests = Vec::new();
-        for (spec, span, json) in static_imports(&module) {
+        for (spec, span, with) in static_imports(&module) {
+            let json = is_json_type(with.as_deref());
             let pos = crate::js::position(&self.cm, span);
             let target = match refs::classify_js(&spec) {
                 Class::Relative { path, .. } => {
@@ -160,7 +165,12 @@ impl Graph {
                 }
                 Class::External => None,
             };
-            requests.push(Pending { spec, span, target });
+            requests.push(Pending {
+                spec,
+                span,
+                target,
+                with,
+            });
         }
         let unit = Unit {
             logical: logical.to_owned(),
@@ -308,8 +318,8 @@ pub(super) fn find_module(target: &str, modules: &BTreeSet<String>) -> Option<St
 }
 
 /// The specifiers of a compiled module's static imports and re-exports, in source order,
-/// each with its span and whether it asks for a JSON module.
-fn static_imports(module: &Module) -> Vec<(String, Span, bool)> {
+/// each with its span and its import attributes.
+fn static_imports(module: &Module) -> Vec<(String, Span, Option<Box<ObjectLit>>)> {
     let mut out = Vec::new();
     for item in &module.body {
         let ModuleItem::ModuleDecl(decl) = item else {
@@ -325,7 +335,7 @@ fn static_imports(module: &Module) -> Vec<(String, Span, bool)> {
             _ => continue,
         };
         if let Some(spec) = src.value.as_str() {
-            out.push((spec.to_owned(), src.span, is_json_type(with.as_deref())));
+            out.push((spec.to_owned(), src.span, with.clone()));
         }
     }
     out

@@ -48,6 +48,11 @@ pub(super) struct Linked {
     pub imports: Vec<Stmt>,
     /// The body, export keywords taken off (the entry's bare imports and re-exports stay).
     pub body: Vec<ModuleItem>,
+    /// The module's imports of bare modules, for the bundle's top level (ES import bindings
+    /// are live already; the module's names are kept, hygiene keeps them apart).
+    pub top_imports: Vec<ModuleItem>,
+    /// Bare modules whose namespace the module reads (`export *`, re-exports).
+    pub bare_used: BTreeSet<String>,
     /// The module's `import.meta` object, when it uses one.
     pub meta: Option<Ident>,
     /// Whether an exported name's getter reads a binding of the module itself.
@@ -147,12 +152,18 @@ impl Cx<'_> {
 
     /// The namespace a target's bindings are read from, or `None` for the entry's bare
     /// imports, which stay imports.
-    fn namespace(&self, t: &Target) -> Option<Expr> {
+    fn namespace(&mut self, t: &Target) -> Option<Expr> {
         match t {
             Target::Local(i) => Some(Expr::Ident(self.ns_of[i].clone())),
             Target::Bare(_) if self.entry => None,
-            Target::Bare(spec) => Some(Expr::Ident(self.shared.bare[spec].clone())),
+            Target::Bare(spec) => Some(self.bare(spec)),
         }
+    }
+
+    /// The bundle's namespace import of a bare module.
+    fn bare(&mut self, spec: &str) -> Expr {
+        self.l.bare_used.insert(spec.to_owned());
+        Expr::Ident(self.shared.bare[spec].clone())
     }
 
     fn item(&mut self, item: ModuleItem) -> Result<(), Problem> {
@@ -169,16 +180,16 @@ impl Cx<'_> {
             ModuleDecl::ExportAll(e) => {
                 match self.target(&e.src).cloned() {
                     Some(Target::Bare(spec)) if self.entry => {
-                        let ns = Expr::Ident(self.shared.bare[&spec].clone());
+                        let ns = self.bare(&spec);
                         self.l.bare_stars.push(ns);
                         self.l
                             .body
                             .push(ModuleItem::ModuleDecl(ModuleDecl::ExportAll(e)));
                     }
-                    Some(Target::Bare(spec)) => self
-                        .l
-                        .bare_stars
-                        .push(Expr::Ident(self.shared.bare[&spec].clone())),
+                    Some(Target::Bare(spec)) => {
+                        let ns = self.bare(&spec);
+                        self.l.bare_stars.push(ns);
+                    }
                     _ => {}
                 }
                 Ok(())
@@ -214,6 +225,13 @@ impl Cx<'_> {
         let Some(target) = self.target(&i.src).cloned() else {
             return Ok(());
         };
+        if matches!(target, Target::Bare(_)) && !self.entry {
+            if !i.specifiers.is_empty() {
+                let decl = ModuleItem::ModuleDecl(ModuleDecl::Import(i));
+                self.l.top_imports.push(decl);
+            }
+            return Ok(());
+        }
         let Some(ns) = self.namespace(&target) else {
             self.l
                 .body
@@ -258,7 +276,7 @@ impl Cx<'_> {
             None => None,
         };
         if let (Some(Target::Bare(spec)), None) = (&from, &ns) {
-            let bare = Expr::Ident(self.shared.bare[spec].clone());
+            let bare = self.bare(spec);
             for s in &e.specifiers {
                 let (name, value) = match s {
                     ExportSpecifier::Namespace(n) => (export_name(&n.name), bare.clone()),

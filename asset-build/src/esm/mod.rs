@@ -62,7 +62,7 @@ pub fn bundle(
         let exports = exports::all(&graph);
         let bare: HashMap<String, _> = bare_order
             .iter()
-            .map(|spec| (spec.clone(), fresh(&format!("__b_{}", js_name(spec)))))
+            .map(|(spec, _)| (spec.clone(), fresh(&format!("__b_{}", js_name(spec)))))
             .collect();
         let names = emit::prelude_names();
         let [r, e, m, s, f] = names.clone();

@@ -6,21 +6,24 @@
 use swc_core::common::Span;
 use swc_core::ecma::ast::{
     AssignTarget, BinaryOp, CallExpr, Callee, Class, Decl, DefaultDecl, Expr, MemberProp,
-    ModuleDecl, ModuleItem, Pat, Prop, PropOrSpread, SimpleAssignTarget, Stmt,
+    ModuleDecl, ModuleItem, ObjectLit, Pat, Prop, PropOrSpread, SimpleAssignTarget, Stmt,
 };
 
 use super::graph::{Body, Graph, Target};
 use crate::error::Problem;
 
+/// A bare specifier and the import attributes it is imported with.
+pub(super) type Bare = (String, Option<Box<ObjectLit>>);
+
 /// The bare specifiers, in the order ES evaluation first reaches them.
 ///
 /// # Errors
 /// A bare import that ES would evaluate after a bundled module with side effects.
-pub(super) fn bare_in_order(graph: &Graph) -> Result<Vec<String>, Problem> {
+pub(super) fn bare_in_order(graph: &Graph) -> Result<Vec<Bare>, Problem> {
     let mut steps = Vec::new();
     let mut seen = vec![false; graph.units.len()];
     visit(graph, 0, &mut seen, &mut steps);
-    let mut bare: Vec<String> = Vec::new();
+    let mut bare: Vec<Bare> = Vec::new();
     let mut effect: Option<usize> = None;
     for step in steps {
         match step {
@@ -29,8 +32,13 @@ pub(super) fn bare_in_order(graph: &Graph) -> Result<Vec<String>, Problem> {
                     effect = Some(u);
                 }
             }
-            Step::Bare { spec, from, span } => {
-                if bare.contains(&spec) {
+            Step::Bare {
+                spec,
+                from,
+                span,
+                with,
+            } => {
+                if bare.iter().any(|(s, _)| *s == spec) {
                     continue;
                 }
                 if let Some(e) = effect {
@@ -47,7 +55,7 @@ pub(super) fn bare_in_order(graph: &Graph) -> Result<Vec<String>, Problem> {
                     let unit = &graph.units[from];
                     return Err(super::link::problem(graph, unit, span, msg));
                 }
-                bare.push(spec);
+                bare.push((spec, with));
             }
         }
     }
@@ -60,6 +68,7 @@ enum Step {
         spec: String,
         from: usize,
         span: Span,
+        with: Option<Box<ObjectLit>>,
     },
 }
 
@@ -73,6 +82,7 @@ fn visit(graph: &Graph, u: usize, seen: &mut [bool], steps: &mut Vec<Step>) {
                 spec: spec.clone(),
                 from: u,
                 span: r.span,
+                with: r.with.clone(),
             }),
         }
     }

@@ -36,10 +36,7 @@ fn a_typescript_enum_is_no_side_effect_before_a_bare_import() {
         ("paint.ts", "export enum Color { Red, Green = 5 }\n"),
     ])
     .unwrap();
-    assert!(
-        code.starts_with("import * as __b_lib from \"lib\";"),
-        "{code}"
-    );
+    assert!(code.starts_with("import \"lib\";"), "{code}");
 }
 
 #[test]
@@ -124,5 +121,37 @@ fn the_jsx_runtime_import_counts_in_the_evaluation_order() {
     assert!(
         err.starts_with("v.jsx:1:1: `react/jsx-runtime` (imported for this module's JSX) would run before `log.mjs`"),
         "{err}"
+    );
+}
+
+#[test]
+fn bare_imports_of_modules_move_to_the_top_each_binding_its_own() {
+    let code = bundled(&[
+        (
+            "main.mjs",
+            "import { a } from \"./a.mjs\";\nimport { b } from \"./b.mjs\";\nconsole.log(a, b);\n",
+        ),
+        (
+            "a.mjs",
+            "import { x as v } from \"lib\";\nexport const a = () => v();\n",
+        ),
+        (
+            "b.mjs",
+            "import v from \"pkg/d.json\" with { type: \"json\" };\nexport const b = () => v;\n",
+        ),
+    ])
+    .unwrap();
+    assert!(
+        code.starts_with(concat!(
+            "import \"lib\";\n",
+            "import \"pkg/d.json\" with {\n    type: \"json\"\n};\n",
+            "import { x as v } from \"lib\";\n",
+            "import v1 from \"pkg/d.json\" with {\n    type: \"json\"\n};\n",
+        )),
+        "{code}"
+    );
+    assert!(
+        code.contains("const a = ()=>v();") && code.contains("const b = ()=>v1;"),
+        "{code}"
     );
 }
