@@ -59,10 +59,13 @@ pub(super) fn prelude_names() -> [Ident; 5] {
     ["__r", "__e", "__m", "__s", "__f"].map(fresh)
 }
 
-/// The prelude's statements (with `import.meta` and bare `export *` support when `meta`
-/// and `stars`), its names given the contexts of `names`.
-fn prelude(names: &[Ident; 5], meta: bool, stars: bool) -> Vec<ModuleItem> {
-    let mut text = REGISTRY.replace("STARS", if stars { STARS } else { "" });
+/// The prelude's statements (the registry when `registry`, with bare `export *` support
+/// when `stars`; `__m` when `meta`), its names given the contexts of `names`.
+fn prelude(names: &[Ident; 5], registry: bool, meta: bool, stars: bool) -> Vec<ModuleItem> {
+    let mut text = String::new();
+    if registry {
+        text = REGISTRY.replace("STARS", if stars { STARS } else { "" });
+    }
     if meta {
         text.push_str(META);
     }
@@ -144,10 +147,9 @@ pub(super) fn assemble(mut parts: Parts) -> Module {
         })))));
     }
     let meta = parts.linked.iter().any(|l| l.meta.is_some());
-    if parts.linked.len() > 1 {
-        let stars = parts.linked.iter().any(|l| !l.bare_stars.is_empty());
-        items.extend(prelude(parts.names, meta, stars));
-    }
+    let stars = parts.linked.iter().any(|l| !l.bare_stars.is_empty());
+    let registry = parts.linked.len() > 1;
+    items.extend(prelude(parts.names, registry, meta, stars));
     let mut linked = parts.linked.into_iter();
     let entry = linked.next().expect("the entry is linked");
     for (i, l) in linked.enumerate() {
@@ -189,6 +191,12 @@ pub(super) fn assemble(mut parts: Parts) -> Module {
         });
         items.push(ModuleItem::Stmt(stmt(assign(slot, f))));
     }
+    let entry_meta = entry.meta.clone().map(|m| {
+        let url = str_lit(&parts.urls[0]);
+        let make = call(Expr::Ident(parts.shared.m.clone()), vec![url]);
+        ModuleItem::Stmt(var(VarDeclKind::Const, m, make))
+    });
+    items.extend(entry_meta);
     items.extend(entry_items(parts.shared, entry, parts.entry_ns));
     Module {
         span: DUMMY_SP,

@@ -384,7 +384,8 @@ impl Cx<'_> {
             index: &self.graph.index,
             r: &self.shared.r,
         });
-        if u != 0 {
+        // The entry keeps the bundle's `import.meta` where the bundle is in its folder.
+        if u != 0 || dir(&self.unit.logical) != dir(self.shared.bundle) {
             let mut meta = ImportMeta {
                 meta: fresh("__meta"),
                 used: false,
@@ -394,6 +395,11 @@ impl Cx<'_> {
         }
         Ok(l)
     }
+}
+
+/// The folder of a logical path.
+fn dir(logical: &str) -> &str {
+    logical.rsplit_once('/').map_or("", |(d, _)| d)
 }
 
 /// `__s[t]`: module `t`'s namespace in the registry (there once `t` has started).

@@ -155,3 +155,21 @@ fn bare_imports_of_modules_move_to_the_top_each_binding_its_own() {
         "{code}"
     );
 }
+
+#[test]
+fn the_entry_has_its_own_import_meta_when_the_bundle_is_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("js")).unwrap();
+    let text = "console.log(new URL(\"./x.png\", import.meta.url).href);\n";
+    std::fs::write(dir.path().join("js/app.ts"), text).unwrap();
+    let modules = BTreeSet::from(["js/app.ts".to_owned()]);
+    let config = Config::new(dir.path(), dir.path().join("out"));
+    let elsewhere = super::bundle("dist/app.js", "js/app.ts", &modules, &config).unwrap();
+    assert!(
+        elsewhere.code.contains("__m(\"../js/app.js\")"),
+        "{}",
+        elsewhere.code
+    );
+    let beside = super::bundle("js/app.bundle.js", "js/app.ts", &modules, &config).unwrap();
+    assert_eq!(beside.code, text);
+}
