@@ -53,6 +53,8 @@ pub(super) struct Linked {
     pub top_imports: Vec<ModuleItem>,
     /// Bare modules whose namespace the module reads (`export *`, re-exports).
     pub bare_used: BTreeSet<String>,
+    /// Whether the module's `import()`s give the entry.
+    pub imports_entry: bool,
     /// The module's `import.meta` object, when it uses one.
     pub meta: Option<Ident>,
     /// Whether an exported name's getter reads a binding of the module itself.
@@ -377,13 +379,16 @@ impl Cx<'_> {
             g.visit_mut_with(refs);
         }
         l.body.visit_mut_with(refs);
-        l.body.visit_mut_with(&mut DynamicImports {
+        let mut dynamic = DynamicImports {
             from: &self.unit.logical,
             bundle: self.shared.bundle,
             modules: self.shared.modules,
             index: &self.graph.index,
             r: &self.shared.r,
-        });
+            entry: false,
+        };
+        l.body.visit_mut_with(&mut dynamic);
+        l.imports_entry = dynamic.entry;
         // The entry keeps the bundle's `import.meta` where the bundle is in its folder.
         if u != 0 || dir(&self.unit.logical) != dir(self.shared.bundle) {
             let mut meta = ImportMeta {

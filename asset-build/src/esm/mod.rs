@@ -84,10 +84,11 @@ pub fn bundle(
             .iter()
             .map(|u| emit::shipped_url(bundle, &u.logical))
             .collect();
-        let entry_ns = graph
-            .units
-            .iter()
-            .any(|u| u.requests.iter().any(|r| r.target == Target::Local(0)));
+        let entry_ns = linked.iter().any(|l| l.imports_entry)
+            || graph
+                .units
+                .iter()
+                .any(|u| u.requests.iter().any(|r| r.target == Target::Local(0)));
         let module = emit::assemble(emit::Parts {
             shared: &shared,
             f: &f,

@@ -143,6 +143,8 @@ pub(super) struct DynamicImports<'a> {
     pub modules: &'a BTreeSet<String>,
     pub index: &'a HashMap<String, usize>,
     pub r: &'a swc_core::ecma::ast::Ident,
+    /// Whether an `import()` gives the entry (which then needs a namespace object).
+    pub entry: bool,
 }
 
 impl VisitMut for DynamicImports<'_> {
@@ -154,6 +156,7 @@ impl VisitMut for DynamicImports<'_> {
         };
         let found = find_module(&named, self.modules).unwrap_or(named);
         if let Some(&i) = self.index.get(&found).filter(|_| suffix.is_empty()) {
+            self.entry |= i == 0;
             let promise = call(member(Expr::Ident(global("Promise")), "resolve"), vec![]);
             let then = member(promise, "then");
             *e = call(
