@@ -133,8 +133,7 @@ pub(super) fn assemble(mut parts: Parts) -> Module {
     if !parts.hoisted.is_empty() {
         items.push(ModuleItem::Stmt(Stmt::Decl(Decl::Var(Box::new(VarDecl {
             kind: VarDeclKind::Let,
-            decls: parts
-                .hoisted
+            decls: std::mem::take(&mut parts.hoisted)
                 .into_iter()
                 .map(|id| VarDeclarator {
                     span: DUMMY_SP,
@@ -150,59 +149,57 @@ pub(super) fn assemble(mut parts: Parts) -> Module {
     let stars = parts.linked.iter().any(|l| !l.bare_stars.is_empty());
     let registry = parts.linked.len() > 1;
     items.extend(prelude(parts.names, registry, meta, stars));
-    let mut linked = parts.linked.into_iter();
+    let mut linked = std::mem::take(&mut parts.linked).into_iter();
     let entry = linked.next().expect("the entry is linked");
     for (i, l) in linked.enumerate() {
-        let i = i + 1;
-        let n = fresh("n");
-        let mut stmts = vec![define(parts.shared, Expr::Ident(n.clone()), &l)];
-        stmts.extend(l.define);
-        if let Some(m) = l.meta {
-            let url = str_lit(&parts.urls[i]);
-            stmts.push(var(
-                VarDeclKind::Const,
-                m,
-                call(Expr::Ident(parts.shared.m.clone()), vec![url]),
-            ));
-        }
-        stmts.extend(l.imports);
-        stmts.extend(l.body.into_iter().filter_map(|item| item.stmt()));
-        let f = Expr::Arrow(ArrowExpr {
-            span: DUMMY_SP,
-            params: vec![Pat::Ident(BindingIdent {
-                id: n,
-                type_ann: None,
-            })],
-            body: Box::new(ArrowFunctionBody::FunctionBody(FunctionBody {
-                span: DUMMY_SP,
-                stmts,
-            })),
-            ..Default::default()
-        });
-        let slot = Expr::Member(MemberExpr {
-            span: DUMMY_SP,
-            obj: Box::new(Expr::Ident(parts.f.clone())),
-            prop: swc_core::ecma::ast::MemberProp::Computed(
-                swc_core::ecma::ast::ComputedPropName {
-                    span: DUMMY_SP,
-                    expr: Box::new(num(i)),
-                },
-            ),
-        });
-        items.push(ModuleItem::Stmt(stmt(assign(slot, f))));
+        items.push(registered(&parts, i + 1, l));
     }
-    let entry_meta = entry.meta.clone().map(|m| {
+    if let Some(m) = entry.meta.clone() {
         let url = str_lit(&parts.urls[0]);
         let make = call(Expr::Ident(parts.shared.m.clone()), vec![url]);
-        ModuleItem::Stmt(var(VarDeclKind::Const, m, make))
-    });
-    items.extend(entry_meta);
+        items.push(ModuleItem::Stmt(var(VarDeclKind::Const, m, make)));
+    }
     items.extend(entry_items(parts.shared, entry, parts.entry_ns));
     Module {
         span: DUMMY_SP,
         body: items,
         shebang: None,
     }
+}
+
+/// `__f[i] = (n) => { __e(n, getters); …; const __ns = __r(j); …; body }`
+fn registered(parts: &Parts, i: usize, l: Linked) -> ModuleItem {
+    let n = fresh("n");
+    let mut stmts = vec![define(parts.shared, Expr::Ident(n.clone()), &l)];
+    stmts.extend(l.define);
+    if let Some(m) = l.meta {
+        let url = str_lit(&parts.urls[i]);
+        let make = call(Expr::Ident(parts.shared.m.clone()), vec![url]);
+        stmts.push(var(VarDeclKind::Const, m, make));
+    }
+    stmts.extend(l.imports);
+    stmts.extend(l.body.into_iter().filter_map(|item| item.stmt()));
+    let f = Expr::Arrow(ArrowExpr {
+        span: DUMMY_SP,
+        params: vec![Pat::Ident(BindingIdent {
+            id: n,
+            type_ann: None,
+        })],
+        body: Box::new(ArrowFunctionBody::FunctionBody(FunctionBody {
+            span: DUMMY_SP,
+            stmts,
+        })),
+        ..Default::default()
+    });
+    let slot = Expr::Member(MemberExpr {
+        span: DUMMY_SP,
+        obj: Box::new(Expr::Ident(parts.f.clone())),
+        prop: swc_core::ecma::ast::MemberProp::Computed(swc_core::ecma::ast::ComputedPropName {
+            span: DUMMY_SP,
+            expr: Box::new(num(i)),
+        }),
+    });
+    ModuleItem::Stmt(stmt(assign(slot, f)))
 }
 
 /// The entry at the top level: its namespace (when a module imports it), its imports, its
