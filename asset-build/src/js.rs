@@ -44,7 +44,7 @@ use crate::transform::{PageNames, Ref, RefKind, Script, Transformed};
 
 /// Deepest bracket nesting parsed: swc's parser and minifier recurse per level, and this
 /// depth fits the 64 MiB stacks transforms run on with room to spare.
-const MAX_DEPTH: usize = 512;
+pub(crate) const MAX_DEPTH: usize = 512;
 
 /// Transforms one JavaScript, TypeScript or JSX file (the language follows `display`'s
 /// extension). `module`: `Some(true)` ES module, `Some(false)` classic script, `None` decided
@@ -653,7 +653,7 @@ pub(crate) fn position(cm: &SourceMap, span: Span) -> Pos {
     }
 }
 
-fn is_licence(c: &Comment) -> bool {
+pub(crate) fn is_licence(c: &Comment) -> bool {
     (c.kind == CommentKind::Block && c.text.starts_with('!'))
         || c.text.contains("@license")
         || c.text.contains("@preserve")

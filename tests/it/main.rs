@@ -4,6 +4,8 @@ mod browser;
 mod cdn;
 mod meaning;
 mod media;
+mod module_graphs;
+mod modules;
 mod pipeline;
 mod publish;
 mod serve;
