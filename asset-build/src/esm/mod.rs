@@ -37,7 +37,7 @@ use link::{Shared, fresh};
 
 /// The bundle's text (not yet minified), its source map back to the modules (when source
 /// maps are on) and every file it was made from.
-pub struct Bundled {
+pub(crate) struct Bundled {
     pub code: String,
     pub map: Option<String>,
     pub inputs: Vec<Input>,
@@ -50,7 +50,7 @@ pub struct Bundled {
 /// A syntax error in a module, a relative import that names no script, a JSON import
 /// without `with { type: "json" }`, top-level `await` outside the entry, or a bare import
 /// that would change the evaluation order, each at the file's line and column.
-pub fn bundle(
+pub(crate) fn bundle(
     bundle: &str,
     entry: &str,
     modules: &BTreeSet<String>,
