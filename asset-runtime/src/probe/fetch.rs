@@ -176,14 +176,17 @@ pub async fn wait_with(
     interval: Duration,
 ) -> Result<String, WaitError> {
     let deadline = tokio::time::Instant::now() + timeout;
+    let mut answered: Option<Reason> = None;
     loop {
         let last = match tokio::time::timeout_at(deadline, probe.check(expected)).await {
             Ok(Ok(build)) => return Ok(build),
             Ok(Err(reason)) => reason,
-            Err(_) => Reason::Unreachable {
+            // The deadline cut this attempt short: what the CDN last answered says more.
+            Err(_) => answered.take().unwrap_or_else(|| Reason::Unreachable {
                 error: format!("{} did not answer in time", probe.url()),
-            },
+            }),
         };
+        answered = Some(last.clone());
         if tokio::time::Instant::now() + interval > deadline {
             return Err(WaitError::TimedOut {
                 after: timeout,
