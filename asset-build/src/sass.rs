@@ -21,18 +21,6 @@ pub(crate) struct Compiled {
     pub inputs: Vec<Input>,
 }
 
-/// Whether `logical` names a Sass partial (`_x.scss`, `_x.sass`): imported, never shipped.
-pub(crate) fn is_partial(logical: &str) -> bool {
-    let name = logical.rsplit('/').next().unwrap_or(logical);
-    name.starts_with('_') && is_sass(name)
-}
-
-/// Whether `logical` is a Sass source (`.scss` or the indented `.sass`).
-pub(crate) fn is_sass(logical: &str) -> bool {
-    let ext = crate::scan::extension(logical).to_ascii_lowercase();
-    ext == "scss" || ext == "sass"
-}
-
 /// Compiles the entry at `path` (shown as `display` in messages). `root` is the asset
 /// directory, used to name partials in messages as the user wrote the tree.
 ///
@@ -304,6 +292,7 @@ mod tests {
 
     #[test]
     fn partials_are_recognised_by_name() {
+        use crate::scan::is_partial;
         assert!(is_partial("css/_vars.scss"));
         assert!(is_partial("_x.SASS"));
         assert!(!is_partial("css/app.scss"));

@@ -224,6 +224,18 @@ pub(crate) fn kind_of(logical: &str) -> Kind {
     }
 }
 
+/// Whether `logical` names a Sass partial (`_x.scss`, `_x.sass`): imported, never shipped.
+pub(crate) fn is_partial(logical: &str) -> bool {
+    let name = logical.rsplit('/').next().unwrap_or(logical);
+    name.starts_with('_') && is_sass(name)
+}
+
+/// Whether `logical` is a Sass source (`.scss` or the indented `.sass`).
+pub(crate) fn is_sass(logical: &str) -> bool {
+    let ext = extension(logical).to_ascii_lowercase();
+    ext == "scss" || ext == "sass"
+}
+
 /// Whether the file is read by others but never shipped: a Sass partial (`_x.scss`) or a
 /// TypeScript declaration file (`x.d.ts`, which holds only types).
 pub(crate) fn is_input_only(logical: &str) -> bool {
@@ -232,7 +244,7 @@ pub(crate) fn is_input_only(logical: &str) -> bool {
         .next()
         .unwrap_or(logical)
         .to_ascii_lowercase();
-    crate::sass::is_partial(logical)
+    is_partial(logical)
         || [".d.ts", ".d.mts", ".d.cts"]
             .iter()
             .any(|e| name.ends_with(e))

@@ -101,7 +101,7 @@ pub(super) fn resolve(
 /// compiled CSS, with that line named in the message.
 fn dropped(src: &Source, w: &crate::transform::Warning) -> Problem {
     match w.pos {
-        Some(p) if crate::sass::is_sass(&src.logical) => Problem::Dropped {
+        Some(p) if crate::scan::is_sass(&src.logical) => Problem::Dropped {
             path: src.display.clone(),
             pos: None,
             message: format!("line {} of the compiled CSS: {}", p.line, w.message),

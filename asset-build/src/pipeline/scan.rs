@@ -170,7 +170,7 @@ fn incremental(
 ) -> Incremental {
     // Sass entries depend on files that are not sources, and bundles on other sources'
     // outputs: such trees are processed whole, through the content cache.
-    let derived = !config.bundles.is_empty() || files.iter().any(|(l, _)| crate::sass::is_sass(l));
+    let derived = !config.bundles.is_empty() || files.iter().any(|(l, _)| crate::scan::is_sass(l));
     // With a cache, the last run's outputs stand for files that have not changed.
     let settings = config.output_fingerprint();
     let state_path = config
