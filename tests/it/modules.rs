@@ -2,7 +2,9 @@
 //! `fixtures/modules` has an entry `main.mjs`; the bundle `bundle.mjs = [main.mjs]` is built
 //! and both run in node, and what they print must be the same (exports and their liveness,
 //! evaluation order, what throws, `import.meta`, `this`). A case node cannot run from source
-//! (TypeScript, JSX) has its hand-checked `expected.txt`; a case the build must refuse has
+//! (TypeScript, JSX) is compiled by the reference compiler, esbuild from npm (`.ci/run`
+//! installs it into `target/tools/esbuild`), and what that prints is the reference; its
+//! `expected.txt` says the same, checked by hand; a case the build must refuse has
 //! `expect-error.txt`, text the error must contain; a case with `observe.mjs` runs that
 //! instead, importing the entry (or the bundle in its place) to see its exports from outside. Bare imports reach the fake packages of
 //! `fixtures/modules/node_modules` (linked beside the built bundle).
@@ -69,7 +71,15 @@ fn check(case: &Path) -> Option<String> {
     };
     let got = run_node(out.path(), entry);
     let want = match std::fs::read_to_string(case.join("expected.txt")) {
-        Ok(text) => text,
+        Ok(text) => {
+            let reference = esbuild(case, out.path());
+            if reference != text {
+                return Some(format!(
+                    "esbuild's build printed:\n{reference}but expected.txt says:\n{text}"
+                ));
+            }
+            reference
+        }
         Err(_) if entry == "observe.mjs" => run_node(case, "observe.mjs"),
         Err(_) => run_node(case, "main.mjs"),
     };
@@ -77,6 +87,42 @@ fn check(case: &Path) -> Option<String> {
         let code = std::fs::read_to_string(out.path().join(bundle)).unwrap_or_default();
         format!("source printed:\n{want}bundle printed:\n{got}bundle:\n{code}")
     })
+}
+
+/// The case compiled by esbuild (TypeScript, JSX with the same runtime, bare imports kept)
+/// into `out`, run in node: what the source means, by a compiler we did not write.
+fn esbuild(case: &Path, out: &Path) -> String {
+    let bin = std::env::var_os("ESBUILD_BIN").map_or_else(
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/tools/esbuild/node_modules/.bin/esbuild")
+        },
+        std::path::PathBuf::from,
+    );
+    assert!(
+        bin.exists(),
+        "esbuild is missing: run `bash .ci/run` (it runs `npm install --prefix target/tools/esbuild esbuild@0.24.2`), or set ESBUILD_BIN"
+    );
+    let built = std::process::Command::new(&bin)
+        .arg(case.join("main.mjs"))
+        .args([
+            "--bundle",
+            "--format=esm",
+            "--platform=node",
+            "--packages=external",
+            "--jsx=automatic",
+            "--jsx-import-source=preact",
+            "--log-level=error",
+        ])
+        .arg(format!("--outfile={}", out.join("esbuild.mjs").display()))
+        .output()
+        .expect("esbuild runs");
+    assert!(
+        built.status.success(),
+        "esbuild: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    run_node(out, "esbuild.mjs")
 }
 
 #[test]
