@@ -1,87 +1,103 @@
 //! The `media` command line (`cargo xtask media sync ...`, `cargo xtask media gc ...`),
-//! callable from any xtask:
-//! `asset_storage::cli::main(std::env::args().skip(2))`.
+//! callable from any xtask: `asset_storage::cli::main(std::env::args().skip(2))`. The
+//! arguments are typed (clap), one struct per command.
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
 
 use crate::{Error, Location, Settings, Storage};
 
-const USAGE: &str = "usage:
-  media sync --from URL --to URL [--dry-run]
-             [--from-endpoint URL] [--from-region R] [--to-endpoint URL] [--to-region R]
-  media gc [--at URL] [--older-than AGE] [--dry-run] [--endpoint URL] [--region R]
-           removes direct uploads nobody confirmed (and used tickets' tombstones) older
-           than AGE (default 1d; at least MEDIA_URL_EXPIRY + 1h); URL defaults to
-           MEDIA_STORAGE
-URL: s3://bucket/prefix, file:///path or a folder. Credentials: the AWS_* variables and
-profiles (AWS_PROFILE); --from-profile/--to-profile/--profile pick a profile.";
+/// `media`: copy media between stores, or remove what nobody confirmed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "media",
+    about,
+    after_help = "URL: s3://bucket/prefix, file:///path or a folder. Credentials: the AWS_* variables and profiles (AWS_PROFILE)."
+)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
 
+/// One `media` command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy what the destination lacks, keeping keys, types, names and privacy.
+    Sync(SyncArgs),
+    /// Remove direct uploads nobody confirmed, used tickets' tombstones, staging and
+    /// half-written files, and incomplete S3 multipart uploads, older than an age.
+    Gc(GcArgs),
+}
+
+/// `media sync`'s flags.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Where the media are.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// Where they go.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// The source's S3 endpoint (R2, MinIO, an emulator).
+    #[arg(long, value_name = "URL")]
+    pub from_endpoint: Option<String>,
+    /// The source's region.
+    #[arg(long, value_name = "R")]
+    pub from_region: Option<String>,
+    /// The source's AWS profile.
+    #[arg(long, value_name = "P")]
+    pub from_profile: Option<String>,
+    /// The destination's S3 endpoint.
+    #[arg(long, value_name = "URL")]
+    pub to_endpoint: Option<String>,
+    /// The destination's region.
+    #[arg(long, value_name = "R")]
+    pub to_region: Option<String>,
+    /// The destination's AWS profile.
+    #[arg(long, value_name = "P")]
+    pub to_profile: Option<String>,
+    /// Only say what would be copied.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `media gc`'s flags.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// The store (default: MEDIA_STORAGE).
+    #[arg(long, value_name = "URL")]
+    pub at: Option<String>,
+    /// Only what is older than this (90s, 30m, 12h, 1d; at least MEDIA_URL_EXPIRY + 1h).
+    #[arg(long, value_name = "AGE", value_parser = age, default_value = "1d")]
+    pub older_than: Duration,
+    /// Its S3 endpoint.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Its region.
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+    /// Its AWS profile.
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
+    /// Only say what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn age(s: &str) -> Result<Duration, Error> {
+    crate::parse_age(s)
+}
+
+/// How to reach one store.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Side {
     url: Option<String>,
     endpoint: Option<String>,
     region: Option<String>,
     profile: Option<String>,
-}
-
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Flags {
-    from: Side,
-    to: Side,
-    dry_run: bool,
-}
-
-/// Walks `--name value` and `--name=value` arguments: `take` handles one flag, calling
-/// `value()` for a flag that has one, and says whether it knew the flag.
-fn each_flag(
-    command: &str,
-    args: &[String],
-    mut take: impl FnMut(&str, &mut dyn FnMut() -> Result<String, Error>) -> Result<bool, Error>,
-) -> Result<(), Error> {
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_owned())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| Error::Config(format!("{name} needs a value\n{USAGE}")))
-        };
-        if !take(name, &mut value)? {
-            return Err(Error::Config(format!(
-                "media {command}: unknown argument `{arg}`\n{USAGE}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn parse(args: &[String]) -> Result<Flags, Error> {
-    let mut f = Flags::default();
-    each_flag("sync", args, |name, value| {
-        match name {
-            "--from" => f.from.url = Some(value()?),
-            "--to" => f.to.url = Some(value()?),
-            "--from-endpoint" => f.from.endpoint = Some(value()?),
-            "--to-endpoint" => f.to.endpoint = Some(value()?),
-            "--from-region" => f.from.region = Some(value()?),
-            "--to-region" => f.to.region = Some(value()?),
-            "--from-profile" => f.from.profile = Some(value()?),
-            "--to-profile" => f.to.profile = Some(value()?),
-            "--dry-run" => f.dry_run = true,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
-    if f.from.url.is_none() || f.to.url.is_none() {
-        return Err(Error::Config(format!(
-            "media sync needs --from and --to\n{USAGE}"
-        )));
-    }
-    Ok(f)
 }
 
 fn open(side: &Side) -> Result<Storage, Error> {
@@ -106,17 +122,16 @@ fn open_with(side: &Side, edit: impl FnOnce(&mut Settings)) -> Result<Storage, E
     Storage::new(settings)
 }
 
-/// Runs `media <command> ...` and returns the exit code (problems printed, secrets masked).
+/// Runs `media <command> ...` and returns the exit code: 0 on success (and for `--help`), 1
+/// on failure (problems printed, secrets masked), 2 for arguments clap refuses.
 pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
-    let args: Vec<String> = args.into_iter().collect();
-    if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return if args.is_empty() {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        };
-    }
+    let cli = match Cli::try_parse_from(std::iter::once("media".to_owned()).chain(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -128,7 +143,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(&args)) {
+    match runtime.block_on(run(&cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -137,34 +152,38 @@ pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
     }
 }
 
-/// Runs one command with its arguments (`sync --from ... --to ...`).
+/// Runs one parsed command, printing what it does.
 ///
 /// # Errors
-/// Bad arguments, or whatever the command reports.
-pub async fn run(args: &[String]) -> Result<(), Error> {
-    let Some((command, rest)) = args.split_first() else {
-        return Err(Error::Config(USAGE.into()));
-    };
-    if command == "gc" {
-        return gc(rest).await;
+/// Bad settings, or whatever the command reports.
+pub async fn run(command: &Command) -> Result<(), Error> {
+    match command {
+        Command::Sync(args) => sync(args).await,
+        Command::Gc(args) => gc(args).await,
     }
-    if command != "sync" {
-        return Err(Error::Config(format!(
-            "unknown media command `{command}`\n{USAGE}"
-        )));
-    }
-    let flags = parse(rest)?;
-    let (from, to) = (open(&flags.from)?, open(&flags.to)?);
-    let (a, b) = (
-        from.settings().store.location.to_string(),
-        to.settings().store.location.to_string(),
-    );
+}
+
+async fn sync(args: &SyncArgs) -> Result<(), Error> {
+    let from = open(&Side {
+        url: Some(args.from.clone()),
+        endpoint: args.from_endpoint.clone(),
+        region: args.from_region.clone(),
+        profile: args.from_profile.clone(),
+    })?;
+    let to = open(&Side {
+        url: Some(args.to.clone()),
+        endpoint: args.to_endpoint.clone(),
+        region: args.to_region.clone(),
+        profile: args.to_profile.clone(),
+    })?;
     println!(
-        "media sync {a} -> {b}{}",
-        if flags.dry_run { " (dry run)" } else { "" }
+        "media sync {} -> {}{}",
+        from.settings().store.location,
+        to.settings().store.location,
+        if args.dry_run { " (dry run)" } else { "" }
     );
     let say = |line: &str| println!("{line}");
-    let summary = crate::sync(&from, &to, flags.dry_run, &say).await?;
+    let summary = crate::sync(&from, &to, args.dry_run, &say).await?;
     for k in &summary.ignored {
         println!("ignored (not a media key): {k}");
     }
@@ -172,35 +191,34 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
     Ok(())
 }
 
-/// `media gc`: the same flags as one side of `sync`, under their plain names.
-async fn gc(args: &[String]) -> Result<(), Error> {
-    let mut side = Side::default();
-    let (mut age, mut dry_run) = (std::time::Duration::from_secs(86_400), false);
-    each_flag("gc", args, |name, value| {
-        match name {
-            "--at" => side.url = Some(value()?),
-            "--endpoint" => side.endpoint = Some(value()?),
-            "--region" => side.region = Some(value()?),
-            "--profile" => side.profile = Some(value()?),
-            "--older-than" => age = crate::parse_age(&value()?)?,
-            "--dry-run" => dry_run = true,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
+/// `media gc`: the same store flags as one side of `sync`, under their plain names.
+async fn gc(args: &GcArgs) -> Result<(), Error> {
     let env = Settings::from_env()?;
-    if side.url.is_none() {
-        side.url = Some(env.store.location.to_string());
-    }
+    let side = Side {
+        url: Some(
+            args.at
+                .clone()
+                .unwrap_or_else(|| env.store.location.to_string()),
+        ),
+        endpoint: args.endpoint.clone(),
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+    };
     let storage = open_with(&side, |s| s.url_expiry = env.url_expiry)?;
     println!(
         "media gc {}{}",
         storage.settings().store.location,
-        if dry_run { " (dry run)" } else { "" }
+        if args.dry_run { " (dry run)" } else { "" }
     );
-    let summary = storage.collect_garbage(age, dry_run).await?;
+    let summary = storage
+        .collect_garbage(args.older_than, args.dry_run)
+        .await?;
+    let verb = if args.dry_run { "would" } else { "did" };
     for k in &summary.removed {
-        println!("{} {k}", if dry_run { "would remove" } else { "removed" });
+        println!("{verb} remove {k}");
+    }
+    for k in &summary.aborted {
+        println!("{verb} abort {k}");
     }
     println!("{summary}");
     Ok(())
@@ -210,27 +228,46 @@ async fn gc(args: &[String]) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    fn args(s: &[&str]) -> Vec<String> {
-        s.iter().map(|a| (*a).to_owned()).collect()
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("media").chain(args.iter().copied())).map(|c| c.command)
     }
 
     #[test]
     fn flags() {
-        let f = parse(&args(&[
+        let Ok(Command::Sync(f)) = parse(&[
+            "sync",
             "--from",
             "media",
             "--to=s3://b/m",
             "--to-endpoint",
             "http://127.0.0.1:9000",
             "--dry-run",
-        ]))
-        .unwrap();
-        assert_eq!(f.from.url.as_deref(), Some("media"));
-        assert_eq!(f.to.url.as_deref(), Some("s3://b/m"));
-        assert_eq!(f.to.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
-        assert!(f.dry_run);
-        assert!(parse(&args(&["--from", "a"])).is_err());
-        let e = parse(&args(&["--from", "a", "--to", "b", "--bogus"])).unwrap_err();
-        assert!(e.to_string().contains("unknown argument `--bogus`"), "{e}");
+        ]) else {
+            panic!("sync")
+        };
+        assert_eq!(
+            (
+                f.from.as_str(),
+                f.to.as_str(),
+                f.to_endpoint.as_deref(),
+                f.dry_run
+            ),
+            ("media", "s3://b/m", Some("http://127.0.0.1:9000"), true)
+        );
+        assert!(parse(&["sync", "--from", "a"]).is_err());
+        let e = parse(&["sync", "--from", "a", "--to", "b", "--bogus"]).unwrap_err();
+        assert!(e.to_string().contains("--bogus"), "{e}");
+        let Ok(Command::Gc(g)) = parse(&["gc", "--older-than", "2d", "--dry-run"]) else {
+            panic!("gc")
+        };
+        assert_eq!(
+            (g.older_than.as_secs(), g.dry_run, g.at),
+            (2 * 86_400, true, None)
+        );
+        let Ok(Command::Gc(g)) = parse(&["gc"]) else {
+            panic!("gc")
+        };
+        assert_eq!(g.older_than.as_secs(), 86_400);
+        assert!(parse(&["gc", "--older-than", "soon"]).is_err());
     }
 }

@@ -29,6 +29,7 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "axum")]
 mod form;
