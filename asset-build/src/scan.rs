@@ -8,9 +8,8 @@ use crate::error::{Error, Pos, Problem, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
     Css,
-    /// JavaScript: `Some(true)` an ES module (`.mjs`), `Some(false)` a classic script
-    /// (`.cjs`), `None` decided by whether it has `import`/`export` (`.js`).
-    Js(Option<bool>),
+    /// JavaScript (or TypeScript, JSX), of the kind its extension says.
+    Js(ScriptKind),
     /// A source map (`.map`): shipped as written.
     SourceMap,
     /// Anything else: shipped as written.
@@ -204,6 +203,28 @@ fn followed(
     }
 }
 
+/// Whether a script is an ES module, by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ScriptKind {
+    /// `.mjs`, `.mts`: an ES module.
+    Module,
+    /// `.cjs`, `.cts`: a classic script.
+    Classic,
+    /// `.js`, `.jsx`, `.ts`, `.tsx`: a module if it has `import` or `export`.
+    Detect,
+}
+
+impl ScriptKind {
+    /// What the parser is told: a module, a script, or to decide.
+    pub(crate) fn module(self) -> Option<bool> {
+        match self {
+            ScriptKind::Module => Some(true),
+            ScriptKind::Classic => Some(false),
+            ScriptKind::Detect => None,
+        }
+    }
+}
+
 impl Kind {
     /// Whether the pipeline rewrites files of this kind (CSS and JS); others ship as written.
     pub(crate) fn is_transformed(self) -> bool {
@@ -216,9 +237,9 @@ impl Kind {
 pub(crate) fn kind_of(logical: &str) -> Kind {
     match extension(logical).to_ascii_lowercase().as_str() {
         "css" | "scss" | "sass" => Kind::Css,
-        "mjs" | "mts" => Kind::Js(Some(true)),
-        "cjs" | "cts" => Kind::Js(Some(false)),
-        "js" | "jsx" | "ts" | "tsx" => Kind::Js(None),
+        "mjs" | "mts" => Kind::Js(ScriptKind::Module),
+        "cjs" | "cts" => Kind::Js(ScriptKind::Classic),
+        "js" | "jsx" | "ts" | "tsx" => Kind::Js(ScriptKind::Detect),
         "map" => Kind::SourceMap,
         _ => Kind::Other,
     }
@@ -313,11 +334,11 @@ mod tests {
     #[test]
     fn kinds_and_types_follow_the_extension() {
         assert_eq!(kind_of("a/b.CSS"), Kind::Css);
-        assert_eq!(kind_of("m.mjs"), Kind::Js(Some(true)));
+        assert_eq!(kind_of("m.mjs"), Kind::Js(ScriptKind::Module));
         assert_eq!(kind_of("app.js.map"), Kind::SourceMap);
         assert_eq!(kind_of(".hidden"), Kind::Other);
         assert_eq!(kind_of("css/app.scss"), Kind::Css);
-        assert_eq!(kind_of("js/x.mts"), Kind::Js(Some(true)));
+        assert_eq!(kind_of("js/x.mts"), Kind::Js(ScriptKind::Module));
         assert_eq!(lang_of("js/x.tsx"), Lang::Tsx);
         assert_eq!(content_type("js/x.ts").0, "text/javascript; charset=utf-8");
         assert_eq!(content_type("css/a.sass").0, "text/css; charset=utf-8");

@@ -203,7 +203,12 @@ fn transform_one(name: &str, source: &Source, config: &Config) -> TransformResul
     match (source.kind, source.lang) {
         (Kind::Css, Lang::Sass) => Some(sass_to_css(name, source, config)),
         (Kind::Css, _) => Some(crate::css::transform(name, &source.bytes, config)),
-        (Kind::Js(module), _) => Some(crate::js::transform(name, &source.bytes, module, config)),
+        (Kind::Js(script), _) => Some(crate::js::transform(
+            name,
+            &source.bytes,
+            script.module(),
+            config,
+        )),
         (Kind::SourceMap | Kind::Other, _) => None,
     }
 }
