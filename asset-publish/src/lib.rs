@@ -37,6 +37,7 @@ mod plan;
 mod progress;
 pub mod prune;
 mod public;
+mod remote;
 mod upload;
 mod verify;
 

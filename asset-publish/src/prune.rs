@@ -15,7 +15,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _};
 
 use crate::plan::objects;
-use crate::upload::{current_manifest, key, listing};
+use crate::remote::{current_manifest, key, listing};
 use crate::{Error, GENERATIONS, Generation, StoreSettings, Variants};
 use asset_manifest::{FILE_NAME, Manifest};
 

@@ -2,14 +2,13 @@
 //! connections with backoff; large files go in parts), a check that every object the manifest
 //! names is there, then the generation record and `manifest.json`, last.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::{StreamExt as _, TryStreamExt as _};
-use object_store::path::Path as Key;
 use object_store::{
     Attribute, Attributes, ObjectStore, ObjectStoreExt as _, PutMode, PutMultipartOptions,
     PutOptions, PutPayload,
@@ -17,7 +16,8 @@ use object_store::{
 
 use asset_manifest::{Encoding, FILE_NAME, Manifest};
 
-use crate::plan::{PART_SIZE, Plan, Remote, Upload, objects};
+use crate::plan::{PART_SIZE, Plan, Upload, objects};
+use crate::remote::{current_manifest, key, listing, remotes};
 use crate::{Error, GENERATIONS, Generation, Interrupt, Progress, SHORT, StoreSettings};
 
 /// How one publish runs (where to and how to store: [`StoreSettings`]).
@@ -94,75 +94,6 @@ fn human(bytes: u64) -> String {
         b if b >= 1_000 => format!("{:.1} kB", b as f64 / 1e3),
         b => format!("{b} bytes"),
     }
-}
-
-/// The destination's `manifest.json` as stored, or `None` when nothing is published yet.
-pub(crate) async fn current_manifest(
-    store: &dyn ObjectStore,
-    settings: &StoreSettings,
-) -> Result<Option<bytes::Bytes>, Error> {
-    let what = || format!("{}/{FILE_NAME}", settings.location());
-    match store.get(&key(FILE_NAME)?).await {
-        Ok(r) => {
-            Ok(Some(r.bytes().await.map_err(|e| {
-                Error::store("reading", what(), e, settings)
-            })?))
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(Error::store("reading", what(), e, settings)),
-    }
-}
-
-pub(crate) fn key(s: &str) -> Result<Key, Error> {
-    Key::parse(s).map_err(|e| Error::Config(format!("`{s}` is not a valid object key: {e}")))
-}
-
-/// Every key below the prefix with its size (one paginated listing).
-/// Every object below the prefix, as one listing shows it.
-async fn list_all(
-    store: &dyn ObjectStore,
-    settings: &StoreSettings,
-) -> Result<Vec<object_store::ObjectMeta>, Error> {
-    store
-        .list(None)
-        .try_collect()
-        .await
-        .map_err(|e| Error::store("listing", settings.location().to_string(), e, settings))
-}
-
-/// Key -> (size, last modified, seconds since the epoch).
-pub(crate) async fn listing(
-    store: &dyn ObjectStore,
-    settings: &StoreSettings,
-) -> Result<HashMap<String, (u64, i64)>, Error> {
-    Ok(list_all(store, settings)
-        .await?
-        .into_iter()
-        .map(|m| {
-            (
-                m.location.as_ref().to_owned(),
-                (m.size, m.last_modified.timestamp()),
-            )
-        })
-        .collect())
-}
-
-/// Key -> size and ETag, what the plan compares.
-async fn remotes(
-    store: &dyn ObjectStore,
-    settings: &StoreSettings,
-) -> Result<HashMap<String, Remote>, Error> {
-    Ok(list_all(store, settings)
-        .await?
-        .into_iter()
-        .map(|m| {
-            let remote = Remote {
-                size: m.size,
-                e_tag: m.e_tag,
-            };
-            (m.location.as_ref().to_owned(), remote)
-        })
-        .collect())
 }
 
 /// Publishes the build in `tree` (its `manifest`) to the destination of `settings`, telling
@@ -326,7 +257,7 @@ async fn same_content(
             .await
             .map_err(|e| Error::store("reading", &u.key, e, settings))?;
         let want = sha_of.get(u.key.as_str()).copied().unwrap_or_default();
-        match crate::verify::decode(&body, u.content_encoding) {
+        match crate::remote::decode(&body, u.content_encoding) {
             Ok(plain) if asset_manifest::hash::sha256_hex(&plain) == want => {
                 same.insert(u.key.clone());
             }

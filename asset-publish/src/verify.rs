@@ -3,8 +3,6 @@
 //! decompressed first); `--base-url` also reads the assets through the public URL
 //! ([`crate::check_public`]).
 
-use std::io::Read as _;
-
 use futures::StreamExt as _;
 use std::collections::HashMap;
 
@@ -13,7 +11,7 @@ use object_store::{Attribute, Attributes, GetOptions, ObjectStore};
 use asset_manifest::{Encoding, FILE_NAME, Manifest};
 
 use crate::plan::{Upload, objects};
-use crate::upload::{current_manifest, key, listing};
+use crate::remote::{current_manifest, decode, key, listing};
 use crate::{Error, PublicCheck, StoreSettings};
 
 /// What `verify` checks beyond presence, size and headers.
@@ -165,30 +163,4 @@ fn wrong_headers(settings: &StoreSettings, u: &Upload, attributes: &Attributes) 
             )
         })
         .collect()
-}
-
-/// `body` decoded from `encoding` (as is without one).
-pub(crate) fn decode(body: &[u8], encoding: Option<Encoding>) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    match encoding {
-        Some(Encoding::Gzip) => {
-            flate2::read::GzDecoder::new(body).read_to_end(&mut out)?;
-        }
-        Some(Encoding::Br) => {
-            out = unbrotli(body)?;
-        }
-        None => out.extend_from_slice(body),
-    }
-    Ok(out)
-}
-
-/// A brotli stream decoded.
-fn unbrotli(br: &[u8]) -> std::io::Result<Vec<u8>> {
-    let bad = |e: &dyn std::fmt::Display| {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
-    };
-    mbrotli::Decompressor::new(mbrotli::DecoderConfig::default())
-        .map_err(|e| bad(&e))?
-        .decompress(br)
-        .map_err(|e| bad(&e))
 }
