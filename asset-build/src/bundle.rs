@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::error::Problem;
+use crate::error::ProblemKind;
 use crate::scan::{self, Kind, Lang, Source};
 use crate::transform::{PageNames, Script};
 
@@ -56,11 +57,11 @@ pub(crate) fn plan(
                     bytes: Vec::new(),
                 });
             }
-            Err(message) => problems.push(Problem::BadFile {
-                path: display(name),
-                pos: None,
-                message,
-            }),
+            Err(message) => problems.push(Problem::new(
+                display(name),
+                None,
+                ProblemKind::BadFile { message },
+            )),
         }
     }
     planned

@@ -3,6 +3,7 @@
 //! the stack. Brackets inside strings and comments (and, for JS, template text and regular
 //! expressions) do not count.
 
+use crate::error::ProblemKind;
 use crate::error::{Problem, pos_of};
 
 /// Which language's strings and comments to skip.
@@ -19,11 +20,13 @@ pub(crate) enum Lang {
 pub(crate) fn check(display: &str, text: &str, lang: Lang, max: usize) -> Result<(), Problem> {
     match deepest(text.as_bytes(), lang, max) {
         None => Ok(()),
-        Some(at) => Err(Problem::Syntax {
-            path: display.to_owned(),
-            pos: Some(pos_of(text.as_bytes(), at)),
-            message: format!("nesting deeper than {max} levels"),
-        }),
+        Some(at) => Err(Problem::new(
+            display.to_owned(),
+            Some(pos_of(text.as_bytes(), at)),
+            ProblemKind::Syntax {
+                message: format!("nesting deeper than {max} levels"),
+            },
+        )),
     }
 }
 

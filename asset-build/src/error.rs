@@ -20,26 +20,31 @@ impl Pos {
     pub const START: Pos = Pos { line: 1, col: 1 };
 }
 
-/// One problem with one asset (or with the settings). `Display` gives `path:line:col: message`.
+/// One problem with one asset (or with the settings): where it is (`path`, `pos`) apart from
+/// what it is (`kind`), as lightningcss keeps `{ kind, loc }`. `Display` gives
+/// `path:line:col: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The asset, as the user names it (for a cycle, its first file).
+    pub path: String,
+    /// Where in the file (1-based), when known.
+    pub pos: Option<Pos>,
+    /// What is wrong.
+    pub kind: ProblemKind,
+}
+
+/// What a [`Problem`] is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Problem {
+pub enum ProblemKind {
     /// The file could not be parsed or minified.
-    #[error("{}: {message}", at(path, *pos))]
+    #[error("{message}")]
     Syntax {
-        /// The asset, as the user names it.
-        path: String,
-        /// Where in the file (1-based), when known.
-        pos: Option<Pos>,
         /// What is wrong.
         message: String,
     },
     /// A relative reference whose target is not an asset.
-    #[error("{}: {kind} `{reference}` points at `{target}`, which is not an asset", at(path, Some(*pos)))]
+    #[error("{kind} `{reference}` points at `{target}`, which is not an asset")]
     MissingTarget {
-        /// The asset, as the user names it.
-        path: String,
-        /// Where in the file (1-based).
-        pos: Pos,
         /// How the reference is written (`url()`, `@import`, `import`).
         kind: &'static str,
         /// The reference as written.
@@ -48,81 +53,78 @@ pub enum Problem {
         target: String,
     },
     /// A relative reference that climbs out of the asset directory.
-    #[error("{}: {kind} `{reference}` leaves the asset directory", at(path, Some(*pos)))]
+    #[error("{kind} `{reference}` leaves the asset directory")]
     Escapes {
-        /// The asset, as the user names it.
-        path: String,
-        /// Where in the file (1-based).
-        pos: Pos,
         /// How the reference is written (`url()`, `@import`, `import`).
         kind: &'static str,
         /// The reference as written.
         reference: String,
     },
     /// A cycle of references that cannot be hashed (CSS).
-    #[error("{}: @import cycle: {}", at(&cycle[0], None), cycle.join(" -> "))]
+    #[error("@import cycle: {}", cycle.join(" -> "))]
     Cycle {
         /// The files of the cycle, in order.
         cycle: Vec<String>,
     },
     /// A rewrite that browsers may read differently (a warning).
-    #[error("{}: {message}", at(path, Some(*pos)))]
+    #[error("{message}")]
     Ambiguous {
-        /// The asset, as the user names it.
-        path: String,
-        /// Where in the file (1-based).
-        pos: Pos,
         /// What is wrong.
         message: String,
     },
     /// Something browsers drop as invalid, dropped (a warning).
-    #[error("{}: {message}", at(path, *pos))]
+    #[error("{message}")]
     Dropped {
-        /// The asset, as the user names it.
-        path: String,
-        /// Where in the file (1-based), when known.
-        pos: Option<Pos>,
         /// What is wrong.
         message: String,
     },
     /// Shipped code that can behave differently from its source in a way no output avoids
     /// (a warning; the README says when).
-    #[error("{}: {message}", at(path, *pos))]
+    #[error("{message}")]
     Differs {
-        /// The asset, as the user names it.
-        path: String,
-        /// Where in the file (1-based), when known.
-        pos: Option<Pos>,
         /// What is wrong.
         message: String,
     },
     /// The file cannot be an asset at all (name, encoding, link, emptiness).
-    #[error("{}: {message}", at(path, *pos))]
+    #[error("{message}")]
     BadFile {
-        /// The asset, as the user names it.
-        path: String,
-        /// Where in the file (1-based), when known.
-        pos: Option<Pos>,
         /// What is wrong.
         message: String,
     },
 }
 
 impl Problem {
-    /// The logical path of the asset the problem is about.
-    pub fn path(&self) -> &str {
-        match self {
-            Problem::Syntax { path, .. }
-            | Problem::MissingTarget { path, .. }
-            | Problem::Escapes { path, .. }
-            | Problem::Ambiguous { path, .. }
-            | Problem::Dropped { path, .. }
-            | Problem::Differs { path, .. }
-            | Problem::BadFile { path, .. } => path,
-            Problem::Cycle { cycle } => &cycle[0],
+    /// A problem of `kind` at `pos` in `path`.
+    pub fn new(path: impl Into<String>, pos: Option<Pos>, kind: ProblemKind) -> Problem {
+        Problem {
+            path: path.into(),
+            pos,
+            kind,
         }
     }
+
+    /// An `@import` cycle, reported at its first file.
+    pub fn cycle(cycle: Vec<String>) -> Problem {
+        Problem {
+            path: cycle.first().cloned().unwrap_or_default(),
+            pos: None,
+            kind: ProblemKind::Cycle { cycle },
+        }
+    }
+
+    /// The logical path of the asset the problem is about.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
 }
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", at(&self.path, self.pos), self.kind)
+    }
+}
+
+impl std::error::Error for Problem {}
 
 fn at(path: &str, pos: Option<Pos>) -> impl fmt::Display + '_ {
     struct At<'a>(&'a str, Option<Pos>);
@@ -221,12 +223,19 @@ mod tests {
 
     #[test]
     fn problems_render_path_line_col() {
-        let p = Problem::Syntax {
-            path: "js/a.js".into(),
-            pos: Some(Pos { line: 3, col: 7 }),
-            message: "unexpected token".into(),
-        };
+        let p = Problem::new(
+            "js/a.js",
+            Some(Pos { line: 3, col: 7 }),
+            ProblemKind::Syntax {
+                message: "unexpected token".into(),
+            },
+        );
         assert_eq!(p.to_string(), "js/a.js:3:7: unexpected token");
+        let cycle = Problem::cycle(vec!["a.css".into(), "b.css".into(), "a.css".into()]);
+        assert_eq!(
+            cycle.to_string(),
+            "a.css: @import cycle: a.css -> b.css -> a.css"
+        );
         let e = Error::Assets(vec![p.clone(), p]);
         assert!(e.to_string().ends_with("\n2 broken assets"));
     }

@@ -39,7 +39,7 @@ mod write;
 pub use cargo::{cache_dir_for, config_from_env, report};
 pub use check::check_tree;
 pub use config::{Config, CssImports, InvalidCss, Jsx, JsxRuntime, Metadata, Missing, Targets};
-pub use error::{Error, Pos, Problem, Result};
+pub use error::{Error, Pos, Problem, ProblemKind, Result};
 pub use pipeline::{Output, Stats, run};
 
 /// The manifest's crate: the contract a build's output follows.

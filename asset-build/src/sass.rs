@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::error::ProblemKind;
 use crate::error::{Pos, Problem};
 use crate::transform::Input;
 
@@ -53,11 +54,7 @@ pub(crate) fn compile(
         Ok(Ok(css)) => css,
         Ok(Err(e)) => return Err(problem(*e, display, path, root)),
         Err(_) => {
-            return Err(Problem::Syntax {
-                path: display.to_owned(),
-                pos: None,
-                message: "the Sass compiler does not support something in this stylesheet (it stopped on an unfinished feature)".into(),
-            });
+            return Err(Problem::new(display.to_owned(), None, ProblemKind::Syntax { message: "the Sass compiler does not support something in this stylesheet (it stopped on an unfinished feature)".into() }));
         }
     };
     let entry = path.canonicalize().unwrap_or_else(|_| path.to_owned());
@@ -80,30 +77,38 @@ fn problem(e: grass_compiler::Error, display: &str, entry: &Path, root: &Path) -
     match e.kind() {
         grass_compiler::ErrorKind::ParseError { message, loc, .. } => {
             let file = Path::new(loc.file.name());
-            Problem::Syntax {
-                path: shown(file, display, entry, root),
-                pos: Some(Pos {
+            Problem::new(
+                shown(file, display, entry, root),
+                Some(Pos {
                     line: loc.begin.line as u32 + 1,
                     col: loc.begin.column as u32 + 1,
                 }),
-                message: lower_first(&message),
-            }
+                ProblemKind::Syntax {
+                    message: lower_first(&message),
+                },
+            )
         }
-        grass_compiler::ErrorKind::IoError(io) => Problem::BadFile {
-            path: display.to_owned(),
-            pos: None,
-            message: format!("reading a Sass input failed: {io}"),
-        },
-        grass_compiler::ErrorKind::FromUtf8Error(m) => Problem::BadFile {
-            path: display.to_owned(),
-            pos: None,
-            message: format!("not valid UTF-8: {m}"),
-        },
-        _ => Problem::Syntax {
-            path: display.to_owned(),
-            pos: None,
-            message: "the Sass compiler failed".into(),
-        },
+        grass_compiler::ErrorKind::IoError(io) => Problem::new(
+            display.to_owned(),
+            None,
+            ProblemKind::BadFile {
+                message: format!("reading a Sass input failed: {io}"),
+            },
+        ),
+        grass_compiler::ErrorKind::FromUtf8Error(m) => Problem::new(
+            display.to_owned(),
+            None,
+            ProblemKind::BadFile {
+                message: format!("not valid UTF-8: {m}"),
+            },
+        ),
+        _ => Problem::new(
+            display.to_owned(),
+            None,
+            ProblemKind::Syntax {
+                message: "the Sass compiler failed".into(),
+            },
+        ),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::ProblemKind;
 use crate::error::{Error, Pos, Problem, Result};
 
 /// What the pipeline does with a file, decided by its extension.
@@ -97,11 +98,13 @@ pub(crate) fn read(
         }
         let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
         if bytes.is_empty() && !allow_empty {
-            problems.push(Problem::BadFile {
-                path: display,
-                pos: Some(Pos::START),
-                message: "empty file (set allow-empty to ship empty files)".into(),
-            });
+            problems.push(Problem::new(
+                display,
+                Some(Pos::START),
+                ProblemKind::BadFile {
+                    message: "empty file (set allow-empty to ship empty files)".into(),
+                },
+            ));
             continue;
         }
         out.push(Source {
@@ -137,11 +140,13 @@ fn walk(
     for entry in entries {
         let path = entry.path();
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            problems.push(Problem::BadFile {
-                path: path.display().to_string(),
-                pos: None,
-                message: "file name is not valid UTF-8".into(),
-            });
+            problems.push(Problem::new(
+                path.display().to_string(),
+                None,
+                ProblemKind::BadFile {
+                    message: "file name is not valid UTF-8".into(),
+                },
+            ));
             continue;
         };
         if name.starts_with('.') {
@@ -157,11 +162,11 @@ fn walk(
             match followed(&path, canon_root, ancestors) {
                 Ok(kind) => kind,
                 Err(message) => {
-                    problems.push(Problem::BadFile {
-                        path: path.display().to_string(),
-                        pos: None,
-                        message,
-                    });
+                    problems.push(Problem::new(
+                        path.display().to_string(),
+                        None,
+                        ProblemKind::BadFile { message },
+                    ));
                     continue;
                 }
             }

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ProblemKind;
 use crate::error::{Pos, Problem};
 
 /// How a reference is written, which decides how it resolves and what a missing target is.
@@ -151,9 +152,13 @@ impl Transformed {
 
 /// The text of a file that must be UTF-8, or a problem at the first bad byte.
 pub(crate) fn utf8<'a>(display: &str, bytes: &'a [u8]) -> Result<&'a str, Problem> {
-    std::str::from_utf8(bytes).map_err(|e| Problem::BadFile {
-        path: display.to_owned(),
-        pos: Some(crate::error::pos_of(bytes, e.valid_up_to())),
-        message: "not valid UTF-8 (save the file as UTF-8)".into(),
+    std::str::from_utf8(bytes).map_err(|e| {
+        Problem::new(
+            display.to_owned(),
+            Some(crate::error::pos_of(bytes, e.valid_up_to())),
+            ProblemKind::BadFile {
+                message: "not valid UTF-8 (save the file as UTF-8)".into(),
+            },
+        )
     })
 }

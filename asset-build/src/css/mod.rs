@@ -10,6 +10,7 @@ use lightningcss::stylesheet::{MinifyOptions, ParserOptions, PrinterOptions, Sty
 use lightningcss::targets::{Browsers, Targets};
 
 use crate::config::Config;
+use crate::error::ProblemKind;
 use crate::error::{Pos, Problem};
 use crate::transform::{Ref, RefKind, Transformed, Warning};
 
@@ -85,10 +86,14 @@ pub(crate) fn transform(
     };
     let map = match map {
         Some(mut m) => {
-            let bad = |e: String| Problem::Syntax {
-                path: display.to_owned(),
-                pos: None,
-                message: format!("writing the source map failed: {e}"),
+            let bad = |e: String| {
+                Problem::new(
+                    display.to_owned(),
+                    None,
+                    ProblemKind::Syntax {
+                        message: format!("writing the source map failed: {e}"),
+                    },
+                )
             };
             let json = m.to_json(None).map_err(|e| bad(format!("{e:?}")))?;
             let json = utf16_map(&json, &printed.code).map_err(bad)?;
@@ -118,22 +123,29 @@ fn dropped(
         .map_or_else(|e| e.into_inner().clone(), |w| w.clone());
     let mut warnings = Vec::new();
     for e in &recovered {
-        let Problem::Syntax { pos, message, .. } = problem(display, e) else {
+        let Problem {
+            pos,
+            kind: ProblemKind::Syntax { message },
+            ..
+        } = problem(display, e)
+        else {
             continue;
         };
         if nothing_left {
-            return Err(Problem::Syntax {
-                path: display.to_owned(),
+            return Err(Problem::new(
+                display.to_owned(),
                 pos,
-                message,
-            });
+                ProblemKind::Syntax { message },
+            ));
         }
         if config.invalid_css == crate::config::InvalidCss::Error {
-            return Err(Problem::Syntax {
-                path: display.to_owned(),
+            return Err(Problem::new(
+                display.to_owned(),
                 pos,
-                message: format!("{message} (invalid-css = \"error\")"),
-            });
+                ProblemKind::Syntax {
+                    message: format!("{message} (invalid-css = \"error\")"),
+                },
+            ));
         }
         warnings.push(Warning {
             pos,
@@ -231,11 +243,13 @@ fn problem<T: std::fmt::Display>(display: &str, e: &CssError<T>) -> Problem {
     if message.contains("Ambiguous url") || message.contains("custom property") {
         message.push_str(" (a relative url() in a custom property resolves differently per browser: use a path from the site root or move it into a real property)");
     }
-    Problem::Syntax {
-        path: display.to_owned(),
+    Problem::new(
+        display.to_owned(),
         pos,
-        message: lowercase_first(&message),
-    }
+        ProblemKind::Syntax {
+            message: lowercase_first(&message),
+        },
+    )
 }
 
 fn lowercase_first(s: &str) -> String {
@@ -369,7 +383,7 @@ mod tests {
         assert!(w[0].starts_with("3:"), "{w:?}");
         // Nothing left to ship: the file is not CSS, an error.
         let e = transform("t.css", b"\n\n  }}@media (", &Config::new("a", "b")).unwrap_err();
-        let Problem::Syntax { pos: Some(pos), .. } = e else {
+        let (ProblemKind::Syntax { .. }, Some(pos)) = (&e.kind, e.pos) else {
             panic!("{e:?}")
         };
         assert_eq!(pos.line, 3);

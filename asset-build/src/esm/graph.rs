@@ -15,6 +15,7 @@ use swc_core::ecma::transforms::base::helpers::{self, Helpers};
 use swc_core::ecma::transforms::base::resolver;
 
 use crate::config::Config;
+use crate::error::ProblemKind;
 use crate::error::{Pos, Problem};
 use crate::js::Marks;
 use crate::refs::{self, Class};
@@ -83,10 +84,14 @@ impl Graph {
         modules: &BTreeSet<String>,
         config: &Config,
     ) -> Result<Graph, Problem> {
-        let root = config.source.canonicalize().map_err(|e| Problem::BadFile {
-            path: config.source.display().to_string(),
-            pos: None,
-            message: format!("reading the asset directory: {e}"),
+        let root = config.source.canonicalize().map_err(|e| {
+            Problem::new(
+                config.source.display().to_string(),
+                None,
+                ProblemKind::BadFile {
+                    message: format!("reading the asset directory: {e}"),
+                },
+            )
         })?;
         let mut g = Graph {
             cm: Lrc::new(SourceMap::default()),
@@ -206,10 +211,14 @@ impl Graph {
     ) -> Result<(Unit, Vec<Pending>), Problem> {
         let display = scan::display_path(&config.source, logical);
         let path = self.root.join(logical);
-        let bytes = std::fs::read(&path).map_err(|e| Problem::BadFile {
-            path: display.clone(),
-            pos: None,
-            message: format!("reading it failed: {e}"),
+        let bytes = std::fs::read(&path).map_err(|e| {
+            Problem::new(
+                display.clone(),
+                None,
+                ProblemKind::BadFile {
+                    message: format!("reading it failed: {e}"),
+                },
+            )
         })?;
         let text = crate::transform::utf8(&display, &bytes)?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text).to_owned();
@@ -290,11 +299,13 @@ impl Graph {
         });
         match program {
             Program::Module(m) => Ok((m, marks)),
-            Program::Script(_) => Err(Problem::Syntax {
-                path: display.to_owned(),
-                pos: None,
-                message: "not an ES module".into(),
-            }),
+            Program::Script(_) => Err(Problem::new(
+                display.to_owned(),
+                None,
+                ProblemKind::Syntax {
+                    message: "not an ES module".into(),
+                },
+            )),
         }
     }
 
@@ -310,10 +321,12 @@ impl Graph {
         json: bool,
         modules: &BTreeSet<String>,
     ) -> Result<String, Problem> {
-        let fail = |message: String| Problem::Syntax {
-            path: display.to_owned(),
-            pos: Some(pos),
-            message,
+        let fail = |message: String| {
+            Problem::new(
+                display.to_owned(),
+                Some(pos),
+                ProblemKind::Syntax { message },
+            )
         };
         let named = refs::resolve(logical, path);
         if let Some(n) = named.as_deref().filter(|n| is_json(n)) {
@@ -361,13 +374,17 @@ fn is_json(logical: &str) -> bool {
 fn check_json(display: &str, text: &str) -> Result<(), Problem> {
     serde_json::from_str::<serde_json::Value>(text)
         .map(|_| ())
-        .map_err(|e| Problem::Syntax {
-            path: display.to_owned(),
-            pos: Some(Pos {
-                line: e.line() as u32,
-                col: e.column() as u32,
-            }),
-            message: format!("not JSON: {e}"),
+        .map_err(|e| {
+            Problem::new(
+                display.to_owned(),
+                Some(Pos {
+                    line: e.line() as u32,
+                    col: e.column() as u32,
+                }),
+                ProblemKind::Syntax {
+                    message: format!("not JSON: {e}"),
+                },
+            )
         })
 }
 

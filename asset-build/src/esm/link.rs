@@ -19,6 +19,7 @@ use super::exports::Export;
 use super::graph::{Body, Graph, Target, Unit};
 use super::rewrite::{DynamicImports, ImportMeta, ImportRefs, TopLevelAwait};
 use crate::error::Problem;
+use crate::error::ProblemKind;
 
 /// The names every linked module shares: the prelude's functions and the bundle's
 /// namespace imports of bare specifiers.
@@ -485,9 +486,9 @@ fn stem(logical: &str) -> String {
 }
 
 pub(super) fn problem(graph: &Graph, unit: &Unit, span: Span, message: String) -> Problem {
-    Problem::Syntax {
-        path: unit.display.clone(),
-        pos: Some(crate::js::position(&graph.cm, span)),
-        message,
-    }
+    Problem::new(
+        unit.display.clone(),
+        Some(crate::js::position(&graph.cm, span)),
+        ProblemKind::Syntax { message },
+    )
 }

@@ -30,6 +30,7 @@ use swc_core::common::{GLOBALS, Globals};
 
 use crate::config::Config;
 use crate::error::Problem;
+use crate::error::ProblemKind;
 use crate::transform::Input;
 
 use graph::{Graph, Target};
@@ -100,12 +101,13 @@ pub(crate) fn bundle(
             names: &names,
         });
         let map = config.source_maps.then_some((bundle, graph.root.as_path()));
-        let (code, map) =
-            emit::print(&graph.cm, &graph.comments, module, map).map_err(|e| Problem::BadFile {
-                path: crate::bundle::display(bundle),
-                pos: None,
-                message: e,
-            })?;
+        let (code, map) = emit::print(&graph.cm, &graph.comments, module, map).map_err(|e| {
+            Problem::new(
+                crate::bundle::display(bundle),
+                None,
+                ProblemKind::BadFile { message: e },
+            )
+        })?;
         Ok(Bundled {
             code,
             map,

@@ -34,6 +34,7 @@ use swc_core::ecma::transforms::typescript;
 use swc_core::ecma::visit::VisitMutWith;
 
 use crate::config::{Config, Jsx};
+use crate::error::ProblemKind;
 use crate::error::{Pos, Problem};
 use crate::scan::Lang;
 use crate::transform::{Ref, RefKind, Transformed};
@@ -88,11 +89,13 @@ pub(crate) fn transform(
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(Problem::Syntax {
-                path: display.to_owned(),
-                pos: None,
-                message: format!("the minifier failed: {msg}"),
-            })
+            Err(Problem::new(
+                display.to_owned(),
+                None,
+                ProblemKind::Syntax {
+                    message: format!("the minifier failed: {msg}"),
+                },
+            ))
         }
     }
 }
@@ -373,16 +376,24 @@ fn print(
             };
             emitter.emit_program(program)
         };
-        emitted.map_err(|e| Problem::Syntax {
-            path: display.to_owned(),
-            pos: None,
-            message: format!("printing the compiled code failed: {e}"),
+        emitted.map_err(|e| {
+            Problem::new(
+                display.to_owned(),
+                None,
+                ProblemKind::Syntax {
+                    message: format!("printing the compiled code failed: {e}"),
+                },
+            )
         })?;
     }
-    let code = String::from_utf8(out).map_err(|_| Problem::Syntax {
-        path: display.to_owned(),
-        pos: None,
-        message: "the minifier printed invalid UTF-8".into(),
+    let code = String::from_utf8(out).map_err(|_| {
+        Problem::new(
+            display.to_owned(),
+            None,
+            ProblemKind::Syntax {
+                message: "the minifier printed invalid UTF-8".into(),
+            },
+        )
     })?;
     Ok((code, mappings))
 }
@@ -396,10 +407,14 @@ fn source_map(
     let name = display.rsplit('/').next().unwrap_or(display);
     let sm = cm.build_source_map(mappings, None, MapConfig { source: name });
     let mut json = Vec::new();
-    sm.to_writer(&mut json).map_err(|e| Problem::Syntax {
-        path: display.to_owned(),
-        pos: None,
-        message: format!("writing the source map failed: {e}"),
+    sm.to_writer(&mut json).map_err(|e| {
+        Problem::new(
+            display.to_owned(),
+            None,
+            ProblemKind::Syntax {
+                message: format!("writing the source map failed: {e}"),
+            },
+        )
     })?;
     Ok(String::from_utf8_lossy(&json).into_owned())
 }
@@ -446,11 +461,13 @@ pub(crate) fn parse(
     // A recovered AST is never minified: it would ship something other than what was written.
     match (errors.into_iter().next(), parsed) {
         (None, Ok(program)) => Ok(program),
-        (Some((pos, message)), _) => Err(Problem::Syntax {
-            path: display.to_owned(),
-            pos: Some(pos),
-            message: lower(&message),
-        }),
+        (Some((pos, message)), _) => Err(Problem::new(
+            display.to_owned(),
+            Some(pos),
+            ProblemKind::Syntax {
+                message: lower(&message),
+            },
+        )),
         (None, Err(_)) => unreachable!("a parse error is always recorded"),
     }
 }
@@ -491,11 +508,13 @@ pub(crate) fn refuse_commonjs(
             ),
             _ => continue,
         };
-        return Err(Problem::Syntax {
-            path: display.to_owned(),
-            pos: Some(position(cm, span)),
-            message: message.into(),
-        });
+        return Err(Problem::new(
+            display.to_owned(),
+            Some(position(cm, span)),
+            ProblemKind::Syntax {
+                message: message.into(),
+            },
+        ));
     }
     Ok(())
 }

@@ -114,15 +114,10 @@ mod behaviour {
             &Config::new("a", "b"),
         )
         .unwrap_err();
-        let Problem::Syntax {
-            pos: Some(pos),
-            path,
-            ..
-        } = &e
-        else {
+        let (ProblemKind::Syntax { .. }, Some(pos)) = (&e.kind, e.pos) else {
             panic!("{e:?}")
         };
-        assert_eq!((path.as_str(), pos.line), ("bad.js", 2), "{e}");
+        assert_eq!((e.path.as_str(), pos.line), ("bad.js", 2), "{e}");
     }
 
     #[test]

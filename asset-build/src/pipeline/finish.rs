@@ -13,6 +13,7 @@ use super::scan::{PerSource, Scanned, SourceId};
 use crate::bundle;
 use crate::config::{Config, CssImports};
 use crate::error::Problem;
+use crate::error::ProblemKind;
 use crate::hash;
 use crate::refs;
 use crate::scan::{Kind, Source};
@@ -195,7 +196,7 @@ impl Finisher<'_> {
                 .into_iter()
                 .map(|i| self.source(i).display.clone())
                 .collect();
-            Err(Problem::Cycle { cycle })
+            Err(Problem::cycle(cycle))
         } else {
             // ES modules may import each other in a cycle: one hash names the whole cycle.
             self.finish_cycle(comp, finished)
@@ -286,10 +287,8 @@ impl Finisher<'_> {
     ) -> Result<Final, Problem> {
         let src = self.source(b);
         let css = src.kind == Kind::Css;
-        let bad = |message: String| Problem::BadFile {
-            path: src.display.clone(),
-            pos: None,
-            message,
+        let bad = |message: String| {
+            Problem::new(src.display.clone(), None, ProblemKind::BadFile { message })
         };
         let mut imports = Vec::new();
         let mut texts = Vec::with_capacity(parts.len());
@@ -381,13 +380,15 @@ impl Finisher<'_> {
         if let Some(adjusted) = map {
             let map_logical = format!("{}.map", src.logical);
             if self.scanned.index.contains_key(map_logical.as_str()) {
-                return Err(Problem::BadFile {
-                    path: src.display.clone(),
-                    pos: None,
-                    message: format!(
-                        "its generated source map would replace the asset `{map_logical}`: rename that file or turn source maps off"
-                    ),
-                });
+                return Err(Problem::new(
+                    src.display.clone(),
+                    None,
+                    ProblemKind::BadFile {
+                        message: format!(
+                            "its generated source map would replace the asset `{map_logical}`: rename that file or turn source maps off"
+                        ),
+                    },
+                ));
             }
             let map_final = Final::new(&map_logical, adjusted.into_bytes(), None);
             let url = refs::relative_url(&src.logical, &map_final.hashed);
@@ -530,13 +531,15 @@ impl Finisher<'_> {
         let Some(map) = self.map_of(i) else {
             return Ok(None);
         };
-        crate::sourcemap::adjust(map, edits)
-            .map(Some)
-            .map_err(|e| Problem::Syntax {
-                path: self.source(i).display.clone(),
-                pos: None,
-                message: format!("source map: {e}"),
-            })
+        crate::sourcemap::adjust(map, edits).map(Some).map_err(|e| {
+            Problem::new(
+                self.source(i).display.clone(),
+                None,
+                ProblemKind::Syntax {
+                    message: format!("source map: {e}"),
+                },
+            )
+        })
     }
 }
 

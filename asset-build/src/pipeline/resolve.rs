@@ -9,6 +9,7 @@ use super::scan::{PerSource, Scanned, SourceId};
 use super::transform::{FileOutcome, TransformOutcome};
 use crate::config::{Config, CssImports, Missing};
 use crate::error::Problem;
+use crate::error::ProblemKind;
 use crate::graph;
 use crate::refs::{self, Class};
 use crate::scan::{self, Source};
@@ -101,16 +102,20 @@ pub(super) fn resolve(
 /// compiled CSS, with that line named in the message.
 fn dropped(src: &Source, w: &crate::transform::Warning) -> Problem {
     match w.pos {
-        Some(p) if crate::scan::is_sass(&src.logical) => Problem::Dropped {
-            path: src.display.clone(),
-            pos: None,
-            message: format!("line {} of the compiled CSS: {}", p.line, w.message),
-        },
-        pos => Problem::Dropped {
-            path: src.display.clone(),
+        Some(p) if crate::scan::is_sass(&src.logical) => Problem::new(
+            src.display.clone(),
+            None,
+            ProblemKind::Dropped {
+                message: format!("line {} of the compiled CSS: {}", p.line, w.message),
+            },
+        ),
+        pos => Problem::new(
+            src.display.clone(),
             pos,
-            message: w.message.clone(),
-        },
+            ProblemKind::Dropped {
+                message: w.message.clone(),
+            },
+        ),
     }
 }
 
@@ -156,23 +161,25 @@ impl Resolved {
             return Target::Keep;
         };
         let Some(target) = refs::resolve(&src.logical, &path) else {
-            diagnostics.error(Problem::Escapes {
-                path: src.display.clone(),
-                pos: r.pos,
-                kind: r.kind.describe(),
-                reference: r.spec.clone(),
-            });
+            diagnostics.error(Problem::new(
+                src.display.clone(),
+                Some(r.pos),
+                ProblemKind::Escapes {
+                    kind: r.kind.describe(),
+                    reference: r.spec.clone(),
+                },
+            ));
             self.broken[i] = true;
             return Target::Keep;
         };
         let found = match find_target(&scanned.index, &target, r) {
             Ok(found) => found,
             Err(message) => {
-                diagnostics.error(Problem::Syntax {
-                    path: src.display.clone(),
-                    pos: Some(r.pos),
-                    message,
-                });
+                diagnostics.error(Problem::new(
+                    src.display.clone(),
+                    Some(r.pos),
+                    ProblemKind::Syntax { message },
+                ));
                 self.broken[i] = true;
                 return Target::Keep;
             }
@@ -181,13 +188,15 @@ impl Resolved {
             self.edges[i.0].push(j.0);
             return Target::Asset(j, suffix.to_owned());
         }
-        let p = Problem::MissingTarget {
-            path: src.display.clone(),
-            pos: r.pos,
-            kind: r.kind.describe(),
-            reference: r.spec.clone(),
-            target: scan::display_path(&config.source, &target),
-        };
+        let p = Problem::new(
+            src.display.clone(),
+            Some(r.pos),
+            ProblemKind::MissingTarget {
+                kind: r.kind.describe(),
+                reference: r.spec.clone(),
+                target: scan::display_path(&config.source, &target),
+            },
+        );
         if r.kind == RefKind::SourceMap || config.missing == Missing::Warn {
             diagnostics.warn(p);
         } else {
@@ -256,13 +265,9 @@ impl Resolved {
                     .map(|&j| &scanned.sources[j])
                     .find(|s| s.logical == reader)
                     .map_or(reader, |s| s.display.as_str());
-                diagnostics.warn(Problem::Differs {
-                    path: display.to_owned(),
-                    pos: None,
-                    message: format!(
+                diagnostics.warn(Problem::new(display.to_owned(), None, ProblemKind::Differs { message: format!(
                         "reads `{name}` while it loads, and the later part `{declarer}` declares it: joined into one script, `{name}` is hoisted (undefined, or the function) where separate scripts would not find it yet"
-                    ),
-                });
+                    ) }));
             }
         }
     }
@@ -284,16 +289,12 @@ impl Resolved {
                 if let Target::Asset(j, _) = target
                     && parts.contains(j)
                 {
-                    diagnostics.error(Problem::BadFile {
-                        path: scanned.sources[i].display.clone(),
-                        pos: Some(r.pos),
-                        message: format!(
+                    diagnostics.error(Problem::new(scanned.sources[i].display.clone(), Some(r.pos), ProblemKind::BadFile { message: format!(
                             "{} `{}` names `{}`, which ships only inside its bundle (refer to the bundle, or set ship-bundle-parts = true)",
                             r.kind.describe(),
                             r.spec,
                             scanned.sources[*j].logical
-                        ),
-                    });
+                        ) }));
                 }
             }
         }
@@ -358,14 +359,10 @@ fn warn_inlined_in_place(
         }
         for (r, target) in node.refs() {
             if r.kind == RefKind::UrlInPlace && matches!(target, Target::Asset(..)) {
-                diagnostics.warn(Problem::Ambiguous {
-                    path: sources[i].display.clone(),
-                    pos: r.pos,
-                    message: format!(
+                diagnostics.warn(Problem::new(sources[i].display.clone(), Some(r.pos), ProblemKind::Ambiguous { message: format!(
                         "url() `{}` in a custom property is inlined into another stylesheet: rewritten relative to that stylesheet, so it reaches the same file where the var() resolves against the inlining stylesheet",
                         r.spec
-                    ),
-                });
+                    ) }));
             }
         }
     }

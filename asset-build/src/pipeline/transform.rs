@@ -10,6 +10,7 @@ use crate::bundle::Bundle;
 use crate::cache::{self, Cache};
 use crate::config::Config;
 use crate::error::Problem;
+use crate::error::ProblemKind;
 use crate::scan::{Kind, Lang, Source};
 use crate::transform::Transformed;
 
@@ -161,10 +162,14 @@ fn bundle_module(
     // The minified module's map leads to the joined text; followed through the joined text's
     // own map, it leads to the modules.
     if let (Some(outer), Some(inner)) = (&t.map, &bundled.map) {
-        let chained = crate::bundle::chain_maps(outer, inner).map_err(|e| Problem::Syntax {
-            path: bundle.display.clone(),
-            pos: None,
-            message: format!("source map: {e}"),
+        let chained = crate::bundle::chain_maps(outer, inner).map_err(|e| {
+            Problem::new(
+                bundle.display.clone(),
+                None,
+                ProblemKind::Syntax {
+                    message: format!("source map: {e}"),
+                },
+            )
         })?;
         t.map = Some(chained);
     }
@@ -235,20 +240,15 @@ fn sass_to_css(name: &str, source: &Source, config: &Config) -> Result<Transform
 
 /// The problem, about the file as the user names it (a transform names it by its logical
 /// path; a problem in another file, such as a Sass partial, already names that file).
-fn relocate(p: Problem, logical: &str, display: &str) -> Problem {
-    match p {
-        Problem::Syntax { pos, message, path } if path == logical => Problem::Syntax {
-            path: display.to_owned(),
-            pos,
-            message,
-        },
-        Problem::BadFile { pos, message, path } if path == logical => Problem::BadFile {
-            path: display.to_owned(),
-            pos,
-            message,
-        },
-        other => other,
+fn relocate(mut p: Problem, logical: &str, display: &str) -> Problem {
+    let own = matches!(
+        p.kind,
+        ProblemKind::Syntax { .. } | ProblemKind::BadFile { .. }
+    );
+    if own && p.path == logical {
+        display.clone_into(&mut p.path);
     }
+    p
 }
 
 /// Runs `f`, turning a panic into a problem with the file instead of a crash.
@@ -258,11 +258,14 @@ fn guarded<T>(
 ) -> Option<Result<T, Problem>> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(_) => Some(Err(Problem::Syntax {
-            path: display.to_owned(),
-            pos: None,
-            message: "internal error while transforming this file (please report it with the file)"
-                .into(),
-        })),
+        Err(_) => Some(Err(Problem::new(
+            display.to_owned(),
+            None,
+            ProblemKind::Syntax {
+                message:
+                    "internal error while transforming this file (please report it with the file)"
+                        .into(),
+            },
+        ))),
     }
 }
