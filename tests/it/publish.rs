@@ -675,9 +675,10 @@ async fn an_interrupted_publish_aborts_its_multipart_uploads_and_writes_no_manif
         Fault::Delay(Duration::from_secs(2)),
     );
     let interrupter = async {
-        // Wait until a multipart upload was created (a POST), then interrupt.
+        // Wait until a multipart upload was created (a POST, and the emulator's record of
+        // it, written after the request arrived), then interrupt.
         for _ in 0..200 {
-            if s3.faults.count(&Method::POST) > 0 {
+            if s3.faults.count(&Method::POST) > 0 && !s3.open_uploads().is_empty() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -7,6 +7,37 @@ pub mod weed;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// How to reach `bucket`/`prefix` on the S3 server at `endpoint` with static credentials
+/// (path-style, `us-east-1`, no session token): the emulator's and SeaweedFS's connection.
+pub fn s3_connection(
+    endpoint: String,
+    bucket: &str,
+    prefix: &str,
+    (key, secret): (&str, &str),
+    timeout: std::time::Duration,
+) -> asset_storage::StoreConfig {
+    let location =
+        asset_storage::Location::parse(&format!("s3://{bucket}/{prefix}")).expect("location");
+    let mut c = asset_storage::StoreConfig::from_env(location);
+    c.endpoint = Some(endpoint);
+    c.region = Some("us-east-1".into());
+    c.access_key_id = Some(key.into());
+    c.secret_access_key = Some(secret.into());
+    c.session_token = None;
+    c.virtual_hosted = false;
+    c.request_timeout = timeout;
+    c
+}
+
+/// Media storage settings over `store`.
+pub fn media_settings(store: asset_storage::StoreConfig) -> asset_storage::Settings {
+    let mut s = asset_storage::Settings::new(
+        asset_storage::Location::parse("s3://unused").expect("location"),
+    );
+    s.store = store;
+    s
+}
+
 /// `fixtures/<rel>` in the workspace.
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

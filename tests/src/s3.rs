@@ -202,17 +202,13 @@ impl TestS3 {
 
     /// How to reach this emulator's bucket with `prefix` (static test credentials).
     pub fn connection(&self, prefix: &str) -> asset_storage::StoreConfig {
-        let location =
-            asset_storage::Location::parse(&format!("s3://{BUCKET}/{prefix}")).expect("location");
-        let mut c = asset_storage::StoreConfig::from_env(location);
-        c.endpoint = Some(self.endpoint());
-        c.region = Some("us-east-1".into());
-        c.access_key_id = Some(ACCESS_KEY.into());
-        c.secret_access_key = Some(SECRET_KEY.into());
-        c.session_token = None;
-        c.virtual_hosted = false;
-        c.request_timeout = Duration::from_secs(5);
-        c
+        crate::s3_connection(
+            self.endpoint(),
+            BUCKET,
+            prefix,
+            (ACCESS_KEY, SECRET_KEY),
+            Duration::from_secs(5),
+        )
     }
 
     /// Publish settings for this emulator with `prefix`.
@@ -226,11 +222,7 @@ impl TestS3 {
 
     /// Media storage settings for this emulator with `prefix`.
     pub fn media(&self, prefix: &str) -> asset_storage::Settings {
-        let mut s = asset_storage::Settings::new(
-            asset_storage::Location::parse("s3://unused").expect("location"),
-        );
-        s.store = self.connection(prefix);
-        s
+        crate::media_settings(self.connection(prefix))
     }
 }
 

@@ -207,26 +207,18 @@ impl Weed {
 
     /// How to reach the bucket with `prefix` (the admin's credentials).
     pub fn connection(&self, prefix: &str) -> asset_storage::StoreConfig {
-        let location =
-            asset_storage::Location::parse(&format!("s3://{BUCKET}/{prefix}")).expect("location");
-        let mut c = asset_storage::StoreConfig::from_env(location);
-        c.endpoint = Some(self.endpoint());
-        c.region = Some("us-east-1".into());
-        c.access_key_id = Some(ACCESS_KEY.into());
-        c.secret_access_key = Some(SECRET_KEY.into());
-        c.session_token = None;
-        c.virtual_hosted = false;
-        c.request_timeout = Duration::from_secs(10);
-        c
+        crate::s3_connection(
+            self.endpoint(),
+            BUCKET,
+            prefix,
+            (ACCESS_KEY, SECRET_KEY),
+            Duration::from_secs(10),
+        )
     }
 
     /// Media storage settings for the bucket with `prefix`.
     pub fn media(&self, prefix: &str) -> asset_storage::Settings {
-        let mut s = asset_storage::Settings::new(
-            asset_storage::Location::parse("s3://unused").expect("location"),
-        );
-        s.store = self.connection(prefix);
-        s
+        crate::media_settings(self.connection(prefix))
     }
 
     /// Every file the filer holds under `dir` of the bucket (keys relative to `dir`), read

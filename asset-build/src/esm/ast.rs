@@ -30,15 +30,19 @@ pub(super) fn num(n: usize) -> Expr {
     }))
 }
 
-/// `obj.name`, or `obj["name"]` when `name` is not an identifier.
-pub(super) fn member(obj: Expr, name: &str) -> Expr {
-    let is_ident = name
-        .chars()
+/// Whether `name` can be written as a plain identifier (ASCII letters, digits, `_`, `$`).
+pub(super) fn is_identifier(name: &str) -> bool {
+    name.chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
+/// `obj.name`, or `obj["name"]` when `name` is not an identifier.
+pub(super) fn member(obj: Expr, name: &str) -> Expr {
+    let is_ident = is_identifier(name);
     let prop = if is_ident {
         MemberProp::Ident(IdentName::new(name.into(), DUMMY_SP))
     } else {

@@ -21,7 +21,7 @@ use swc_core::ecma::transforms::base::fixer::fixer;
 use swc_core::ecma::transforms::base::hygiene::hygiene;
 use swc_core::ecma::visit::{VisitMut, VisitMutWith};
 
-use super::ast::{DropSpans, call, member, num, object, stmt, str_lit, var};
+use super::ast::{DropSpans, call, is_identifier, member, num, object, stmt, str_lit, var};
 use super::link::{Linked, Shared, fresh, global};
 use crate::refs;
 
@@ -278,13 +278,7 @@ fn assign(to: Expr, value: Expr) -> Expr {
 
 /// `export { local as name }`, the name always spelled out (hygiene may rename `local`).
 fn export(local: Ident, name: &str) -> ModuleItem {
-    let is_ident = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    let is_ident = is_identifier(name);
     let exported = if is_ident {
         ModuleExportName::Ident(Ident::new_no_ctxt(name.into(), DUMMY_SP))
     } else {

@@ -148,8 +148,11 @@ fn run(job: &Job) -> Result<Transformed, Problem> {
         if !minify && lang == Lang::Plain {
             let mut t = replace_in_text(text, fm.start_pos, &collect.found, refs, &token);
             t.script = Some(script_facts(&program));
-            let marked = program.apply(resolver(marks.unresolved, marks.top_level, false));
-            t.page = page_names(&marked, marks.unresolved);
+            // Only a classic script shares names with the page (a module has none to find).
+            if matches!(program, Program::Script(_)) {
+                let marked = program.apply(resolver(marks.unresolved, marks.top_level, false));
+                t.page = page_names(&marked, marks.unresolved);
+            }
             return Ok(t);
         }
         program.mutate(paren_remover(c));
