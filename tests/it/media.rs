@@ -1658,3 +1658,47 @@ async fn uploads_past_the_budget_of_uploads_at_once_get_503_and_the_rest_go_on()
     let r = post(&url, multipart(b"a.png", "image/png", &png(4, 4))).await;
     assert_eq!(r.0, 200, "{:?}", r.1);
 }
+
+#[tokio::test]
+async fn upload_budgets_hold_on_s3_and_seaweedfs_too() {
+    for b in [Backend::s3().await, Backend::weed().await] {
+        let mut settings = b.storage.settings().clone();
+        settings.budgets.upload_idle = Duration::from_secs(1);
+        settings.budgets.uploads_at_once = 1;
+        let s = Storage::new(settings).unwrap();
+        let any = Policy::new("held")
+            .unwrap()
+            .types(TypeSet::any())
+            .max_size(64 << 20);
+        // One upload trickles (a byte every 300 ms: never idle) and holds the only room:
+        // the next waits its idle budget, then 503.
+        let held = tokio::spawn({
+            let (s, any) = (s.clone(), any.clone());
+            async move {
+                s.save(
+                    &any,
+                    "slow.bin",
+                    None,
+                    trickle(b"PK\x03\x04".to_vec(), Duration::from_millis(300)),
+                )
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let e = s
+            .save(&images("code"), "c.png", None, body(&png(4, 4), 100))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 503, "{}: {e}", b.name);
+        held.abort();
+        let _ = held.await;
+        // A client that stops after more than a part (a multipart upload open): 408.
+        let mut big = png(4, 4);
+        big.resize(6 << 20, 0);
+        let e = s.save(&any, "s.png", None, stalled(big)).await.unwrap_err();
+        assert_eq!(e.status(), 408, "{}: {e}", b.name);
+        s.settle().await;
+        assert_eq!(b.files().await, Vec::<String>::new(), "{}", b.name);
+        assert_eq!(b.open_uploads().await, Vec::<String>::new(), "{}", b.name);
+    }
+}
