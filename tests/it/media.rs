@@ -1106,32 +1106,41 @@ async fn hostile_file_names_are_stored_under_generated_keys() {
 
 #[tokio::test]
 async fn an_endless_body_stops_at_the_cap_with_413() {
-    let b = Backend::local().await;
-    let url = upload_app(&b, images("uploads").max_size(1 << 20)).await;
-    // 64 MiB of a PNG that never ends, sent as it is made.
-    let boundary = "endless";
-    let head = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"e.png\"\r\nContent-Type: image/png\r\n\r\n"
-    );
-    let mut first = head.into_bytes();
-    first.extend_from_slice(&png(2, 2));
-    let chunks = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) })
-        .chain(futures::stream::repeat_with(|| Ok(Bytes::from(vec![0u8; 64 << 10]))).take(1024));
-    let r = reqwest::Client::new()
-        .post(&url)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(reqwest::Body::wrap_stream(chunks))
-        .send()
-        .await;
-    // The server answers 413 as soon as the cap passes; the client may see the connection
-    // close before it finished sending.
-    if let Ok(r) = r {
-        assert_eq!(r.status(), 413);
+    for b in [
+        Backend::local().await,
+        Backend::s3().await,
+        Backend::weed().await,
+    ] {
+        let url = upload_app(&b, images("uploads").max_size(1 << 20)).await;
+        // 64 MiB of a PNG that never ends, sent as it is made.
+        let boundary = "endless";
+        let head = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"e.png\"\r\nContent-Type: image/png\r\n\r\n"
+        );
+        let mut first = head.into_bytes();
+        first.extend_from_slice(&png(2, 2));
+        let chunks =
+            futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) })
+                .chain(
+                    futures::stream::repeat_with(|| Ok(Bytes::from(vec![0u8; 64 << 10])))
+                        .take(1024),
+                );
+        let r = reqwest::Client::new()
+            .post(&url)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await;
+        // The server answers 413 as soon as the cap passes; the client may see the connection
+        // close before it finished sending.
+        if let Ok(r) = r {
+            assert_eq!(r.status(), 413);
+        }
+        assert_eq!(b.files().await, Vec::<String>::new());
     }
-    assert_eq!(b.files().await, Vec::<String>::new());
 }
 
 /// The listing of a storage for snapshots: key (random part redacted), size, type and
@@ -1298,62 +1307,68 @@ async fn an_endless_part_header_stops_at_its_budget_with_400() {
 
 #[tokio::test]
 async fn a_form_over_its_file_count_or_body_budget_leaves_nothing() {
-    let b = Backend::local().await;
-    let url = upload_app(&b, images("uploads").max_size(1000)).await;
-    let image = png(2, 2);
-    let boundary = "many";
-    let mut body = Vec::new();
-    for i in 0..11 {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"f{i}\"; filename=\"p{i}.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+    for b in [
+        Backend::local().await,
+        Backend::s3().await,
+        Backend::weed().await,
+    ] {
+        let url = upload_app(&b, images("uploads").max_size(1000)).await;
+        let image = png(2, 2);
+        let boundary = "many";
+        let mut body = Vec::new();
+        for i in 0..11 {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"f{i}\"; filename=\"p{i}.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(&image);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let ctype = format!("multipart/form-data; boundary={boundary}");
+        let (status, v) = post(&url, (ctype.clone(), body)).await;
+        assert_eq!(status, 400, "{v}");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .contains("more than 10 files")
         );
-        body.extend_from_slice(&image);
-        body.extend_from_slice(b"\r\n");
+        assert_eq!(b.files().await, Vec::<String>::new());
+        // The body budget, here 5000 bytes: three fields of 2000 bytes pass every other limit.
+        use axum::extract::State;
+        async fn small(
+            State(storage): State<Storage>,
+            form: asset_storage::axum::UploadForm,
+        ) -> Result<axum::Json<Vec<Object>>, asset_storage::axum::UploadError> {
+            let limits = asset_storage::axum::FormLimits {
+                max_body: Some(5000),
+                ..Default::default()
+            };
+            let up =
+                asset_storage::axum::save_multipart(&storage, &images("s"), form.limits(limits))
+                    .await?;
+            Ok(axum::Json(up.files))
+        }
+        let app = axum::Router::new()
+            .route("/small", axum::routing::post(small))
+            .with_state(b.storage.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let mut body = Vec::new();
+        for i in 0..3 {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"n{i}\"\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(&[b'n'; 2000]);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let (status, v) = post(&format!("http://{addr}/small"), (ctype, body)).await;
+        assert_eq!(status, 413, "{v}");
+        assert_eq!(b.files().await, Vec::<String>::new());
     }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let ctype = format!("multipart/form-data; boundary={boundary}");
-    let (status, v) = post(&url, (ctype.clone(), body)).await;
-    assert_eq!(status, 400, "{v}");
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("more than 10 files")
-    );
-    assert_eq!(b.files().await, Vec::<String>::new());
-    // The body budget, here 5000 bytes: three fields of 2000 bytes pass every other limit.
-    use axum::extract::State;
-    async fn small(
-        State(storage): State<Storage>,
-        form: asset_storage::axum::UploadForm,
-    ) -> Result<axum::Json<Vec<Object>>, asset_storage::axum::UploadError> {
-        let limits = asset_storage::axum::FormLimits {
-            max_body: Some(5000),
-            ..Default::default()
-        };
-        let up = asset_storage::axum::save_multipart(&storage, &images("s"), form.limits(limits))
-            .await?;
-        Ok(axum::Json(up.files))
-    }
-    let app = axum::Router::new()
-        .route("/small", axum::routing::post(small))
-        .with_state(b.storage.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let mut body = Vec::new();
-    for i in 0..3 {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"n{i}\"\r\n\r\n")
-                .as_bytes(),
-        );
-        body.extend_from_slice(&[b'n'; 2000]);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let (status, v) = post(&format!("http://{addr}/small"), (ctype, body)).await;
-    assert_eq!(status, 413, "{v}");
-    assert_eq!(b.files().await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -1485,44 +1500,50 @@ async fn a_long_thin_image_is_cropped_before_it_is_scaled() {
     img.write_to(&mut buf, image::ImageFormat::Png).unwrap();
     let strip = buf.into_inner();
     assert!(strip.len() < 1000, "{}", strip.len());
-    let b = Backend::local().await;
-    let o = b
-        .storage
-        .save(
-            &images("thin").public(),
-            "strip.png",
-            None,
-            body(&strip, 99),
-        )
-        .await
-        .unwrap();
-    let t = b
-        .storage
-        .thumbnail(&o.key, &ThumbSize::cropped("sq", 96, 96))
-        .await
-        .unwrap();
-    let made = image::load_from_memory(&b.storage.read(&t.key, u64::MAX).await.unwrap().1).unwrap();
-    // Never scaled up past what it shows.
-    assert_eq!((made.width(), made.height()), (1, 1));
-    // Over the pixel budget: refused before decoding.
-    let tight = Backend::local_with(|s| s.budgets.thumbnail_pixels = 11_999).await;
-    let o = tight
-        .storage
-        .save(
-            &images("thin").public(),
-            "strip.png",
-            None,
-            body(&strip, 99),
-        )
-        .await
-        .unwrap();
-    let e = tight
-        .storage
-        .thumbnail(&o.key, &ThumbSize::cropped("sq", 96, 96))
-        .await
-        .unwrap_err();
-    assert_eq!(e.status(), 422, "{e}");
-    assert!(e.to_string().contains("over the budget of 11999"), "{e}");
+    for b in [
+        Backend::local().await,
+        Backend::s3().await,
+        Backend::weed().await,
+    ] {
+        let o = b
+            .storage
+            .save(
+                &images("thin").public(),
+                "strip.png",
+                None,
+                body(&strip, 99),
+            )
+            .await
+            .unwrap();
+        let t = b
+            .storage
+            .thumbnail(&o.key, &ThumbSize::cropped("sq", 96, 96))
+            .await
+            .unwrap();
+        let made =
+            image::load_from_memory(&b.storage.read(&t.key, u64::MAX).await.unwrap().1).unwrap();
+        // Never scaled up past what it shows.
+        assert_eq!((made.width(), made.height()), (1, 1), "{}", b.name);
+        // Over the pixel budget: refused before decoding.
+        let mut settings = b.storage.settings().clone();
+        settings.budgets.thumbnail_pixels = 11_999;
+        let tight = Storage::new(settings).unwrap();
+        let o = tight
+            .save(
+                &images("thin").public(),
+                "strip.png",
+                None,
+                body(&strip, 99),
+            )
+            .await
+            .unwrap();
+        let e = tight
+            .thumbnail(&o.key, &ThumbSize::cropped("sq", 96, 96))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 422, "{}: {e}", b.name);
+        assert!(e.to_string().contains("over the budget of 11999"), "{e}");
+    }
 }
 
 #[tokio::test]
