@@ -2,21 +2,79 @@
 //! `cargo build --message-format=json` and take its build script's `out_dir` from cargo's
 //! messages, so what is published is exactly what the binary references.
 
-use std::io::BufReader;
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use cargo_metadata::{DependencyKind, Message, MetadataCommand, Package};
+use serde::Deserialize;
 
 use crate::Error;
 use asset_manifest::{FILE_NAME, Manifest};
+
+/// What publish reads of `cargo metadata --format-version 1 --no-deps` (the cargo_metadata
+/// crate would turn on serde_json's `unbounded_depth`, so every crate above serde_json would
+/// compile twice on a first publish: once for xtask, once for the app).
+#[derive(Deserialize)]
+struct Metadata {
+    packages: Vec<Package>,
+    workspace_members: Vec<String>,
+    #[serde(default)]
+    workspace_metadata: serde_json::Value,
+    target_directory: PathBuf,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    id: String,
+    dependencies: Vec<Dependency>,
+    #[serde(default)]
+    metadata: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Dependency {
+    name: String,
+    /// `null` for a normal dependency, else `"dev"` or `"build"`.
+    kind: Option<String>,
+}
+
+/// The one message of `cargo build --message-format=json` publish needs.
+#[derive(Deserialize)]
+struct BuildScriptExecuted {
+    reason: String,
+    package_id: String,
+    out_dir: PathBuf,
+}
+
+/// `cargo metadata` for the workspace around `dir` (default: the current directory).
+fn metadata(dir: Option<&Path>) -> Result<Metadata, Error> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["metadata", "--format-version", "1", "--no-deps"]);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| Error::Build(format!("running cargo metadata: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Build(format!(
+            "cargo metadata failed ({})",
+            out.status
+        )));
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| Error::Build(format!("reading cargo metadata's output: {e}")))
+}
 
 /// The package whose assets are published, and its settings.
 #[derive(Debug, Clone)]
 pub struct PackageInfo {
     /// The package's name.
     pub name: String,
-    id: cargo_metadata::PackageId,
+    id: String,
     /// `[package.metadata.assets.publish]`, if any.
     pub settings: Option<toml::Table>,
     /// The workspace's target directory.
@@ -40,19 +98,16 @@ pub struct BuildOutput {
 /// # Errors
 /// No such package, or no or several candidates.
 pub fn package(workspace: Option<&Path>, package: Option<&str>) -> Result<PackageInfo, Error> {
-    let mut cmd = MetadataCommand::new();
-    cmd.no_deps();
-    if let Some(dir) = workspace {
-        cmd.current_dir(dir);
-    }
-    let meta = cmd
-        .exec()
-        .map_err(|e| Error::Build(format!("cargo metadata: {e}")))?;
-    let members = meta.workspace_packages();
+    let meta = metadata(workspace)?;
+    let members: Vec<&Package> = meta
+        .packages
+        .iter()
+        .filter(|p| meta.workspace_members.contains(&p.id))
+        .collect();
     let uses = |p: &&Package| {
         p.dependencies
             .iter()
-            .any(|d| d.name == "asset-build" && d.kind == DependencyKind::Build)
+            .any(|d| d.name == "asset-build" && d.kind.as_deref() == Some("build"))
     };
     let candidates: Vec<&Package> = members.iter().copied().filter(uses).collect();
     let default = meta
@@ -99,7 +154,7 @@ pub fn package(workspace: Option<&Path>, package: Option<&str>) -> Result<Packag
         name: pkg.name.to_string(),
         id: pkg.id.clone(),
         settings,
-        target_dir: meta.target_directory.clone().into_std_path_buf(),
+        target_dir: meta.target_directory.clone(),
         workspace: workspace.map(Path::to_path_buf),
     })
 }
@@ -131,11 +186,15 @@ pub fn locate(pkg: &PackageInfo, profile: Option<&str>) -> Result<BuildOutput, E
         .map_err(|e| Error::Build(format!("running cargo: {e}")))?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut out_dir = None;
-    for message in Message::parse_stream(BufReader::new(stdout)) {
-        if let Ok(Message::BuildScriptExecuted(bs)) = message
+    // One JSON message per line; other messages (artifacts, rendered diagnostics) do not
+    // have this shape and are passed over.
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        if let Ok(bs) = serde_json::from_str::<BuildScriptExecuted>(&line)
+            && bs.reason == "build-script-executed"
             && bs.package_id == pkg.id
         {
-            out_dir = Some(bs.out_dir.into_std_path_buf());
+            out_dir = Some(bs.out_dir);
         }
     }
     let status = child
@@ -178,9 +237,7 @@ fn names(pkgs: &[&Package]) -> String {
 pub(crate) fn test_package(name: &str, settings: Option<toml::Table>, target: &str) -> PackageInfo {
     PackageInfo {
         name: name.to_owned(),
-        id: cargo_metadata::PackageId {
-            repr: name.to_owned(),
-        },
+        id: name.to_owned(),
         settings,
         target_dir: target.into(),
         workspace: None,

@@ -2,8 +2,9 @@
 //! profile setting (and with asset-publish too, as an app with its own xtask has it), beside the same app without asset-build. Each case is
 //! a fresh package under `target/bench/compile/<case>` with its own target directory.
 //! Then a newcomer's first run: a fresh clone of this workspace (its last commit), an empty
-//! target directory, `cargo xtask publish` to completion, with this workspace's profiles and
-//! with the previous ones (every dependency at opt-level 2).
+//! target directory, `cargo xtask publish` to completion, beside the same for a baseline: an
+//! older commit (`--against REV`, so both are measured on the same day) or, by default, this
+//! commit with the previous profiles (every dependency at opt-level 2).
 
 use std::path::Path;
 use std::process::Command;
@@ -166,66 +167,122 @@ opt-level = 2
 opt-level = 2
 ";
 
-/// A fresh clone's first `cargo xtask publish`, with this workspace's profiles and with the
-/// previous ones.
-pub fn first_publish(dir: &Path) -> anyhow::Result<Vec<Figure>> {
+/// What a first run is measured beside.
+pub enum FirstRunBaseline {
+    /// This commit with the profile section it had before the first-run work.
+    PreviousProfiles,
+    /// Another commit of this repository (`--against REV`), measured the same day.
+    Revision(String),
+}
+
+/// One fresh clone's first `cargo xtask publish`.
+struct FirstRun {
+    secs: f64,
+    /// The `Compiling` lines cargo printed: the crates (and build scripts) compiled.
+    units: usize,
+}
+
+/// A fresh clone's first `cargo xtask publish` (this commit, this workspace's profiles), then
+/// the same for the baseline, one after the other: the time and the crates compiled.
+pub fn first_publish(dir: &Path, baseline: &FirstRunBaseline) -> anyhow::Result<Vec<Figure>> {
+    let ours = first_run(dir, None, false, "this commit")?;
+    let (theirs, what) = match baseline {
+        FirstRunBaseline::PreviousProfiles => (
+            first_run(dir, None, true, "the previous profiles")?,
+            "the same with the previous profiles (every dependency at opt-level 2)".to_string(),
+        ),
+        FirstRunBaseline::Revision(rev) => (
+            first_run(dir, Some(rev), false, rev)?,
+            format!("commit {rev}, measured in the same run"),
+        ),
+    };
+    Ok(vec![
+        figure(
+            "fresh clone, empty target: first `cargo xtask publish` to completion",
+            ours.secs,
+            "s",
+            what.clone(),
+            Some(theirs.secs),
+            "<= 300 s",
+        ),
+        figure(
+            "fresh clone, empty target: crates compiled by the first `cargo xtask publish`",
+            ours.units as f64,
+            "units",
+            what,
+            Some(theirs.units as f64),
+            "report",
+        ),
+    ])
+}
+
+/// Clones this repository (checked out at `rev`, else its last commit) into an empty folder
+/// with its own target directory and runs `cargo xtask publish` to completion.
+fn first_run(
+    dir: &Path,
+    rev: Option<&str>,
+    previous_profiles: bool,
+    what: &str,
+) -> anyhow::Result<FirstRun> {
     let root = crate::workspace_root();
-    let mut times = Vec::new();
-    for (i, previous) in [false, true].into_iter().enumerate() {
-        let clone = dir.join(format!("compile/clone-{i}"));
-        let _ = std::fs::remove_dir_all(&clone);
+    let clone = dir.join("compile/clone");
+    let _ = std::fs::remove_dir_all(&clone);
+    let git = |args: &[&str], cwd: &Path| -> anyhow::Result<()> {
         let ok = Command::new("git")
-            .args(["clone", "--quiet"])
-            .arg(&root)
-            .arg(&clone)
+            .args(args)
+            .current_dir(cwd)
             .status()
             .context("running git")?
             .success();
         if !ok {
-            bail!("git clone of {} failed", root.display());
+            bail!("git {} failed", args.join(" "));
         }
-        if previous {
-            let toml = std::fs::read_to_string(clone.join("Cargo.toml"))?;
-            let at = toml
-                .find("# Profiles:")
-                .context("no `# Profiles:` line in Cargo.toml")?;
-            std::fs::write(
-                clone.join("Cargo.toml"),
-                format!("{}{PREVIOUS_PROFILES}", &toml[..at]),
-            )?;
-        }
-        let what = if previous {
-            "the previous profiles (every dependency at opt-level 2)"
-        } else {
-            "this workspace's profiles"
-        };
-        println!("fresh clone, first cargo xtask publish: {what}");
-        let start = Instant::now();
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["xtask", "publish"])
-            .current_dir(&clone)
-            .env("CARGO_TARGET_DIR", clone.join("target"))
-            .env("CARGO_NET_OFFLINE", "true")
-            .env_remove("RUSTFLAGS")
-            .stdout(std::process::Stdio::null())
-            .status()
-            .context("running cargo")?;
-        if !status.success() {
-            bail!("cargo xtask publish in {} failed", clone.display());
-        }
-        let t = secs(start.elapsed());
-        println!("  {t:.1} s");
-        times.push(t);
-        let _ = std::fs::remove_dir_all(&clone);
+        Ok(())
+    };
+    let (root_s, clone_s) = (root.display().to_string(), clone.display().to_string());
+    git(&["clone", "--quiet", &root_s, &clone_s], &root)?;
+    if let Some(rev) = rev {
+        git(&["checkout", "--quiet", rev], &clone)?;
     }
-    Ok(vec![figure(
-        "fresh clone, empty target: first `cargo xtask publish` to completion",
-        times[0],
-        "s",
-        "the same with the previous profiles (every dependency at opt-level 2)",
-        Some(times[1]),
-        "<= 300 s",
-    )])
+    if previous_profiles {
+        let toml = std::fs::read_to_string(clone.join("Cargo.toml"))?;
+        let at = toml
+            .find("# Profiles:")
+            .context("no `# Profiles:` line in Cargo.toml")?;
+        std::fs::write(
+            clone.join("Cargo.toml"),
+            format!("{}{PREVIOUS_PROFILES}", &toml[..at]),
+        )?;
+    }
+    println!("fresh clone, first cargo xtask publish: {what}");
+    let log = dir.join("compile/first-run.log");
+    let start = Instant::now();
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["xtask", "publish"])
+        .current_dir(&clone)
+        .env("CARGO_TARGET_DIR", clone.join("target"))
+        .env("CARGO_NET_OFFLINE", "true")
+        .env_remove("RUSTFLAGS")
+        .stdout(std::process::Stdio::null())
+        // Both cargos (xtask's and the app's build) print their progress here.
+        .stderr(std::fs::File::create(&log)?)
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!(
+            "cargo xtask publish in {} failed; its output is in {}",
+            clone.display(),
+            log.display()
+        );
+    }
+    let secs = secs(start.elapsed());
+    let units = std::fs::read_to_string(&log)?
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Compiling "))
+        .count();
+    println!("  {secs:.1} s, {units} crates compiled");
+    let _ = std::fs::remove_dir_all(&clone);
+    Ok(FirstRun { secs, units })
 }
 
 /// `cargo build` of the app, timed and printed as it goes.

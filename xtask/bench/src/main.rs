@@ -34,6 +34,10 @@ struct Args {
     /// Only these groups (default: all; `compile` takes about half an hour on 2 cores).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Group>,
+    /// The first run's baseline: this repository at REV (a commit, tag or branch), measured
+    /// in the same run (default: this commit with the previous profiles).
+    #[arg(long, value_name = "REV")]
+    against: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,7 +54,8 @@ enum Group {
     /// Cold compile of an app that uses asset-build, by feature set and profile (and
     /// first-run).
     Compile,
-    /// A fresh clone's first `cargo xtask publish`, beside the previous profiles.
+    /// A fresh clone's first `cargo xtask publish` (time and crates compiled), beside
+    /// `--against REV` or the previous profiles.
     FirstRun,
     /// Media storage: uploads through the handler, memory, signed URLs, serving.
     Media,
@@ -159,12 +164,16 @@ fn run(args: Args) -> anyhow::Result<()> {
     if on(Group::Sources) {
         figures.extend(sources::bench(&dir, runs)?);
     }
+    let baseline = match args.against {
+        Some(rev) => compile::FirstRunBaseline::Revision(rev),
+        None => compile::FirstRunBaseline::PreviousProfiles,
+    };
     if on(Group::Compile) {
         let corpus = ensure_corpus(&dir)?;
-        figures.extend(compile::first_publish(&dir)?);
+        figures.extend(compile::first_publish(&dir, &baseline)?);
         figures.extend(compile::bench(&dir, &corpus)?);
     } else if on(Group::FirstRun) {
-        figures.extend(compile::first_publish(&dir)?);
+        figures.extend(compile::first_publish(&dir, &baseline)?);
     }
 
     println!(
