@@ -18,7 +18,8 @@ use asset_manifest::{FILE_NAME, Manifest};
 struct Metadata {
     packages: Vec<Package>,
     workspace_members: Vec<String>,
-    #[serde(default)]
+    /// `[workspace.metadata]`.
+    #[serde(default, rename = "metadata")]
     workspace_metadata: serde_json::Value,
     target_directory: PathBuf,
 }
@@ -241,5 +242,48 @@ pub(crate) fn test_package(name: &str, settings: Option<toml::Table>, target: &s
         settings,
         target_dir: target.into(),
         workspace: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+    }
+
+    /// This workspace, read by a real `cargo metadata`: two packages use asset-build, and
+    /// `[workspace.metadata.assets] default-package` chooses between them.
+    #[test]
+    fn the_workspace_default_package_is_chosen() {
+        let pkg = package(Some(workspace()), None).unwrap();
+        assert_eq!(pkg.name, "example-app");
+        assert!(pkg.id.contains("example-app"), "{}", pkg.id);
+        assert!(pkg.target_dir.is_absolute());
+    }
+
+    #[test]
+    fn a_named_package_wins_and_an_unknown_one_is_named() {
+        let pkg = package(Some(workspace()), Some("rerun-probe")).unwrap();
+        assert_eq!(pkg.name, "rerun-probe");
+        let err = package(Some(workspace()), Some("no-such-app")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("no-such-app"), "{msg}");
+        assert!(
+            msg.contains("example-app") && msg.contains("rerun-probe"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn only_the_build_script_message_of_the_package_counts() {
+        let line = r#"{"reason":"build-script-executed","package_id":"path+file:///w/app#0.1.0","linked_libs":[],"linked_paths":[],"cfgs":[],"env":[],"out_dir":"/w/target/debug/build/app-1/out"}"#;
+        let bs: BuildScriptExecuted = serde_json::from_str(line).unwrap();
+        assert_eq!(bs.reason, "build-script-executed");
+        assert_eq!(bs.out_dir, Path::new("/w/target/debug/build/app-1/out"));
+        let artifact =
+            r#"{"reason":"compiler-artifact","package_id":"x","target":{},"filenames":[]}"#;
+        assert!(serde_json::from_str::<BuildScriptExecuted>(artifact).is_err());
     }
 }
