@@ -2,6 +2,7 @@
 
 mod browser;
 mod cdn;
+mod first_run;
 mod meaning;
 mod media;
 mod module_graphs;
