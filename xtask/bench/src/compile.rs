@@ -185,14 +185,14 @@ struct FirstRun {
 /// A fresh clone's first `cargo xtask publish` (this commit, this workspace's profiles), then
 /// the same for the baseline, one after the other: the time and the crates compiled.
 pub fn first_publish(dir: &Path, baseline: &FirstRunBaseline) -> anyhow::Result<Vec<Figure>> {
-    let ours = first_run(dir, None, false, "this commit")?;
+    let ours = first_run(dir, None, "this commit")?;
     let (theirs, what) = match baseline {
         FirstRunBaseline::PreviousProfiles => (
-            first_run(dir, None, true, "the previous profiles")?,
+            first_run(dir, Some(baseline), "the previous profiles")?,
             "the same with the previous profiles (every dependency at opt-level 2)".to_string(),
         ),
         FirstRunBaseline::Revision(rev) => (
-            first_run(dir, Some(rev), false, rev)?,
+            first_run(dir, Some(baseline), rev)?,
             format!("commit {rev}, measured in the same run"),
         ),
     };
@@ -216,12 +216,11 @@ pub fn first_publish(dir: &Path, baseline: &FirstRunBaseline) -> anyhow::Result<
     ])
 }
 
-/// Clones this repository (checked out at `rev`, else its last commit) into an empty folder
-/// with its own target directory and runs `cargo xtask publish` to completion.
+/// Clones this repository (its last commit, or as `baseline` says) into an empty folder with
+/// its own target directory and runs `cargo xtask publish` to completion.
 fn first_run(
     dir: &Path,
-    rev: Option<&str>,
-    previous_profiles: bool,
+    baseline: Option<&FirstRunBaseline>,
     what: &str,
 ) -> anyhow::Result<FirstRun> {
     let root = crate::workspace_root();
@@ -241,10 +240,10 @@ fn first_run(
     };
     let (root_s, clone_s) = (root.display().to_string(), clone.display().to_string());
     git(&["clone", "--quiet", &root_s, &clone_s], &root)?;
-    if let Some(rev) = rev {
+    if let Some(FirstRunBaseline::Revision(rev)) = baseline {
         git(&["checkout", "--quiet", rev], &clone)?;
     }
-    if previous_profiles {
+    if let Some(FirstRunBaseline::PreviousProfiles) = baseline {
         let toml = std::fs::read_to_string(clone.join("Cargo.toml"))?;
         let at = toml
             .find("# Profiles:")
